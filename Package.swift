@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ResNeXt",
+    products: [
+        .library(name: "ResNeXtCore", targets: ["ResNeXtCore"]),
+        .library(name: "ResNeXtCPU", targets: ["ResNeXtCPU"]),
+        .library(name: "ResNeXtNN", targets: ["ResNeXtNN"]),
+        .library(name: "ResNeXtReference", targets: ["ResNeXtReference"]),
+        .executable(name: "resnext", targets: ["resnext"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System library: oneDNN 2.6 C API (Debian libdnnl-dev).
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        // Tensors, shapes, devices, the backend protocol, errors, RNG.
+        .target(name: "ResNeXtCore"),
+        // Naive float64 implementation of every backend operation: the test oracle.
+        .target(name: "ResNeXtReference"),
+        // The CPU backend on oneDNN.
+        .target(name: "ResNeXtCPU", dependencies: ["ResNeXtCore", "CDNNL"]),
+        // Layers with explicit forward/backward, loss, SGD.
+        .target(name: "ResNeXtNN", dependencies: ["ResNeXtCore"]),
+        .executableTarget(
+            name: "resnext",
+            dependencies: [
+                "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "ResNeXtCoreTests", dependencies: ["ResNeXtCore"]),
+        .testTarget(name: "ResNeXtCPUTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtReference"]),
+        .testTarget(name: "ResNeXtNNTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtReference"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

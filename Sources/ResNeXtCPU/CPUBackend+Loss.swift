@@ -1,0 +1,58 @@
+import ResNeXtCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension CPUBackend {
+    private func checkLabels(_ logits: Tensor, _ labels: [Int32]) throws -> (rows: Int, classes: Int) {
+        try logits.shape.requireRank(2, "logits")
+        let (rows, classes) = (logits.shape[0], logits.shape[1])
+        guard labels.count == rows else {
+            throw ResNeXtError.shapeMismatch("\(labels.count) labels for \(rows) rows of logits")
+        }
+        if let bad = labels.first(where: { $0 < 0 || Int($0) >= classes }) {
+            throw ResNeXtError.invalidArgument("label \(bad) is out of range for \(classes) classes")
+        }
+        return (rows, classes)
+    }
+
+    public func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) throws -> CrossEntropyResult {
+        let (rows, classes) = try checkLabels(logits, labels)
+        guard rows > 0 else { throw ResNeXtError.invalidArgument("cross-entropy of an empty batch") }
+        let x = try plain(logits, "logits").floats
+        let grad = try allocate(try .plain([rows, classes]))
+        let g = grad.floats
+        var total = 0.0
+        for r in 0..<rows {
+            let row = x + r * classes
+            var maxValue = -Float.infinity
+            for c in 0..<classes { maxValue = Swift.max(maxValue, row[c]) }
+            var sum = 0.0
+            for c in 0..<classes { sum += exp(Double(row[c] - maxValue)) }
+            let logSum = log(sum) + Double(maxValue)
+            let label = Int(labels[r])
+            total += logSum - Double(row[label])
+            for c in 0..<classes {
+                let p = exp(Double(row[c]) - logSum)
+                g[r * classes + c] = Float((p - (c == label ? 1 : 0)) / Double(rows))
+            }
+        }
+        return CrossEntropyResult(loss: Float(total / Double(rows)), gradient: wrap(grad, logits.shape))
+    }
+
+    public func topKCorrect(_ logits: Tensor, labels: [Int32], ks: [Int]) throws -> [Int] {
+        let (rows, classes) = try checkLabels(logits, labels)
+        guard ks.allSatisfy({ $0 > 0 }) else { throw ResNeXtError.invalidArgument("top-k needs positive k, got \(ks)") }
+        let x = try plain(logits, "logits").floats
+        var correct = [Int](repeating: 0, count: ks.count)
+        for r in 0..<rows {
+            let row = x + r * classes
+            let target = row[Int(labels[r])]
+            var larger = 0
+            for c in 0..<classes where row[c] > target { larger += 1 }
+            for (i, k) in ks.enumerated() where larger < Swift.min(k, classes) { correct[i] += 1 }
+        }
+        return correct
+    }
+}

@@ -1,0 +1,203 @@
+import CDNNL
+import ResNeXtCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The CPU backend: every operation through oneDNN 2.6 primitives (convolution, batch normalization,
+/// eltwise, pooling, inner product, binary, concat, reorder), with primitives cached per shape and
+/// layout. Activations stay in the layouts oneDNN picks (nChw8c on AVX2); parameters, gradients and
+/// everything read back are plain row-major.
+///
+/// oneDNN parallelizes with OpenMP, whose thread count is process-wide.
+public final class CPUBackend: Backend, @unchecked Sendable {
+    public let device = Device.cpu
+    public let threads: Int
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+    let counter = AllocationCounter()
+    private let cache = Mutex<[String: Primitive]>([:])
+    /// Serializes execution on the single stream.
+    let executionLock = Mutex<Void>(())
+
+    /// Creates the backend. `threads` defaults to every core (or `OMP_NUM_THREADS` when set).
+    public init(threads: Int? = nil) throws {
+        if let threads, threads < 1 {
+            throw ResNeXtError.invalidArgument("thread count must be at least 1, got \(threads)")
+        }
+        var engine: dnnl_engine_t?
+        try dnnlCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create(cpu)")
+        var stream: dnnl_stream_t?
+        try dnnlCheck(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "dnnl_stream_create")
+        self.engine = engine!
+        self.stream = stream!
+        let available = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let fromEnvironment = getenv("OMP_NUM_THREADS").flatMap { Int(String(cString: $0)) }
+        self.threads = threads ?? fromEnvironment ?? max(1, available)
+        OpenMP.setThreads(self.threads)
+    }
+
+    deinit {
+        cache.withLock { $0.removeAll() }
+        dnnl_stream_destroy(stream)
+        dnnl_engine_destroy(engine)
+    }
+
+    public var name: String {
+        let v = dnnl_version().pointee
+        return "oneDNN \(v.major).\(v.minor).\(v.patch) on cpu, \(threads) thread\(threads == 1 ? "" : "s")"
+    }
+
+    public var liveAllocations: (count: Int, bytes: Int) { counter.current }
+
+    /// Number of cached primitives (for tests of the cache).
+    public var cachedPrimitiveCount: Int { cache.withLock { $0.count } }
+
+    // MARK: Primitive cache and execution
+
+    /// The cached primitive for `key`, creating it with `make` on first use.
+    func primitive(_ key: String, _ make: () throws -> Primitive) throws -> Primitive {
+        if let hit = cache.withLock({ $0[key] }) { return hit }
+        let created = try make()
+        return cache.withLock { cache in
+            if let raced = cache[key] { return raced }
+            cache[key] = created
+            return created
+        }
+    }
+
+    /// Creates a primitive from an operation descriptor.
+    func primitive<Desc>(_ key: String, desc: () throws -> Desc, hint: Primitive? = nil) throws -> Primitive {
+        try primitive(key) {
+            var opDesc = try desc()
+            let pd = try withUnsafePointer(to: &opDesc) {
+                try makePrimitiveDescriptor(UnsafeRawPointer($0), engine: engine, hint: hint, key)
+            }
+            return try Primitive(descriptor: pd, name: key)
+        }
+    }
+
+    /// An argument of a primitive execution: a buffer viewed through a descriptor.
+    struct Argument {
+        let id: Int32
+        let pointer: UnsafeMutableRawPointer
+        let desc: MemoryDesc
+        init(_ id: Int32, _ storage: CPUStorage) { self.id = id; pointer = storage.pointer; desc = storage.desc }
+        init(_ id: Int32, _ pointer: UnsafeMutableRawPointer, _ desc: MemoryDesc) { self.id = id; self.pointer = pointer; self.desc = desc }
+    }
+
+    /// Executes a primitive on the stream and waits for it.
+    func run(_ p: Primitive, _ arguments: [Argument], _ name: @autoclosure () -> String) throws {
+        var memories = [dnnl_memory_t?]()
+        memories.reserveCapacity(arguments.count)
+        defer { for m in memories { dnnl_memory_destroy(m) } }
+        var execArgs = [dnnl_exec_arg_t]()
+        for a in arguments {
+            var mem: dnnl_memory_t?
+            var md = a.desc
+            try dnnlCheck(dnnl_memory_create(&mem, &md, engine, a.pointer), "dnnl_memory_create(\(name()))")
+            memories.append(mem)
+            execArgs.append(dnnl_exec_arg_t(arg: a.id, memory: mem))
+        }
+        try executionLock.withLock { _ in
+            try dnnlCheck(dnnl_primitive_execute(p.primitive, stream, Int32(execArgs.count), execArgs), "execute \(name())")
+            try dnnlCheck(dnnl_stream_wait(stream), "dnnl_stream_wait(\(name()))")
+        }
+    }
+
+    // MARK: Storage helpers
+
+    /// A new storage laid out as `desc` (zero-filled where the layout has padding).
+    func allocate(_ desc: MemoryDesc, zeroed: Bool = false, producer: Primitive? = nil) throws -> CPUStorage {
+        let buffer = try CPUBuffer(byteCount: desc.byteSize, zeroed: zeroed || desc.hasPadding, counter: counter)
+        return CPUStorage(buffer: buffer, desc: desc, producer: producer)
+    }
+
+    /// The CPU storage of a float32 tensor, or a clear error for a tensor of another device or type.
+    func storage(_ t: Tensor, _ what: @autoclosure () -> String) throws -> CPUStorage {
+        try check(t, what())
+        guard let s = t.storage as? CPUStorage else {
+            throw ResNeXtError.wrongDevice("\(what()) has storage \(type(of: t.storage)), not this backend's")
+        }
+        return s
+    }
+
+    /// `s` converted to layout `desc` (the same storage when it already is).
+    func reorder(_ s: CPUStorage, to desc: MemoryDesc) throws -> CPUStorage {
+        if s.desc.isEqual(desc) { return s }
+        let key = "reorder|\(s.desc.layoutKey)|\(desc.layoutKey)"
+        let p = try primitive(key) {
+            var src = s.desc, dst = desc
+            var pd: dnnl_primitive_desc_t?
+            try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, &src, engine, &dst, engine, nil), "dnnl_reorder_primitive_desc_create")
+            return try Primitive(descriptor: pd!, name: key)
+        }
+        let out = try allocate(desc)
+        try run(p, [Argument(DNNL_ARG_FROM, s), Argument(DNNL_ARG_TO, out)], "reorder")
+        return out
+    }
+
+    /// The tensor's storage in plain row-major layout.
+    func plain(_ t: Tensor, _ what: @autoclosure () -> String) throws -> CPUStorage {
+        try reorder(try storage(t, what()), to: try .plain(t.shape.dims))
+    }
+
+    func wrap(_ s: CPUStorage, _ shape: Shape) -> Tensor { Tensor(shape: shape, storage: s) }
+
+    func requireShape(_ t: Tensor, _ shape: Shape, _ what: @autoclosure () -> String) throws {
+        guard t.shape == shape else {
+            throw ResNeXtError.shapeMismatch("\(what()) has shape \(t.shape), expected \(shape)")
+        }
+    }
+
+    // MARK: Memory
+
+    public func upload(_ values: [Float], shape: Shape) throws -> Tensor {
+        let shape = try shape.validated()
+        guard values.count == shape.elementCount else {
+            throw ResNeXtError.shapeMismatch("\(values.count) values do not fill shape \(shape) (\(shape.elementCount) elements)")
+        }
+        let s = try allocate(try .plain(shape.dims))
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { s.floats.update(from: base, count: values.count) }
+        }
+        return wrap(s, shape)
+    }
+
+    public func download(_ tensor: Tensor) throws -> [Float] {
+        let s = try plain(tensor, "downloaded tensor")
+        return Array(UnsafeBufferPointer(start: s.floats, count: tensor.elementCount))
+    }
+
+    public func zeros(_ shape: Shape) throws -> Tensor {
+        let shape = try shape.validated()
+        return wrap(try allocate(try .plain(shape.dims), zeroed: true), shape)
+    }
+
+    public func copy(_ tensor: Tensor) throws -> Tensor {
+        let s = try storage(tensor, "copied tensor")
+        let out = try allocate(s.desc)
+        out.pointer.copyMemory(from: s.pointer, byteCount: s.desc.byteSize)
+        return wrap(out, tensor.shape)
+    }
+
+    public func reshape(_ tensor: Tensor, to shape: Shape) throws -> Tensor {
+        let shape = try shape.validated()
+        guard shape.elementCount == tensor.elementCount else {
+            throw ResNeXtError.shapeMismatch("cannot reshape \(tensor.shape) (\(tensor.elementCount) elements) to \(shape)")
+        }
+        let s = try plain(tensor, "reshaped tensor")
+        return wrap(CPUStorage(buffer: s.buffer, desc: try .plain(shape.dims)), shape)
+    }
+}
+
+/// OpenMP's thread count, set through the runtime oneDNN already loaded (libgomp).
+enum OpenMP {
+    typealias SetThreads = @convention(c) (Int32) -> Void
+    static func setThreads(_ n: Int) {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") else { return }
+        unsafeBitCast(symbol, to: SetThreads.self)(Int32(n))
+    }
+}

@@ -1,0 +1,99 @@
+import ResNeXtCore
+
+/// Layers applied in order. Children are named "0", "1", … unless names are given (torchvision style).
+public final class Sequential: Layer {
+    public let layers: [(name: String, layer: any Layer)]
+    public var isTraining = true
+
+    public init(_ layers: [any Layer]) {
+        self.layers = layers.enumerated().map { (String($0.offset), $0.element) }
+    }
+
+    public init(named layers: [(String, any Layer)]) {
+        self.layers = layers.map { (name: $0.0, layer: $0.1) }
+    }
+
+    public var children: [(name: String, layer: any Layer)] { layers }
+
+    public func forward(_ x: Tensor) throws -> Tensor {
+        try layers.reduce(x) { try $1.layer.forward($0) }
+    }
+
+    public func backward(_ dy: Tensor) throws -> Tensor {
+        try layers.reversed().reduce(dy) { try $1.layer.backward($0) }
+    }
+}
+
+/// `branch(x) + shortcut(x)`, the shortcut being the identity when absent (a residual block without its
+/// final ReLU).
+public final class Residual: Layer {
+    public let backend: any Backend
+    public let branch: any Layer
+    public let shortcut: (any Layer)?
+    private let branchName: String
+    private let shortcutName: String
+    public var isTraining = true
+
+    public init(_ backend: any Backend, branch: any Layer, shortcut: (any Layer)? = nil,
+                branchName: String = "branch", shortcutName: String = "downsample") {
+        self.backend = backend
+        self.branch = branch
+        self.shortcut = shortcut
+        self.branchName = branchName
+        self.shortcutName = shortcutName
+    }
+
+    public var children: [(name: String, layer: any Layer)] {
+        [(branchName, branch)] + (shortcut.map { [(shortcutName, $0)] } ?? [])
+    }
+
+    public func forward(_ x: Tensor) throws -> Tensor {
+        let b = try branch.forward(x)
+        let s = try shortcut?.forward(x) ?? x
+        guard b.shape == s.shape else {
+            throw ResNeXtError.shapeMismatch("residual branch output \(b.shape) and shortcut output \(s.shape) differ")
+        }
+        return try backend.add(b, s)
+    }
+
+    public func backward(_ dy: Tensor) throws -> Tensor {
+        let db = try branch.backward(dy)
+        let ds = try shortcut?.backward(dy) ?? dy
+        return try backend.add(db, ds)
+    }
+}
+
+/// Runs parallel branches on the same input and concatenates their outputs along channels
+/// (ResNeXt's type-B bottleneck).
+public final class ConcatBranches: Layer {
+    public let backend: any Backend
+    public let branches: [any Layer]
+    public var isTraining = true
+    private var channels: [Int]?
+
+    public init(_ backend: any Backend, branches: [any Layer]) throws {
+        guard !branches.isEmpty else { throw ResNeXtError.invalidArgument("ConcatBranches needs at least one branch") }
+        self.backend = backend
+        self.branches = branches
+    }
+
+    public var children: [(name: String, layer: any Layer)] {
+        branches.enumerated().map { (String($0.offset), $0.element) }
+    }
+
+    public func forward(_ x: Tensor) throws -> Tensor {
+        let outputs = try branches.map { try $0.forward(x) }
+        channels = outputs.map { $0.shape[1] }
+        return try backend.concatenateChannels(outputs)
+    }
+
+    public func backward(_ dy: Tensor) throws -> Tensor {
+        let pieces = try backend.splitChannels(dy, sizes: try saved(channels, "ConcatBranches"))
+        var total: Tensor?
+        for (branch, piece) in zip(branches, pieces) {
+            let dx = try branch.backward(piece)
+            total = try total.map { try backend.add($0, dx) } ?? dx
+        }
+        return total!
+    }
+}

@@ -1,0 +1,43 @@
+import ResNeXtCore
+
+/// Stochastic gradient descent as torch `optim.sgd` in the original (Nesterov momentum 0.9, dampening 0,
+/// weight decay on every parameter, velocity = gradient on the first step).
+public final class SGD {
+    public let backend: any Backend
+    public let parameters: [(name: String, parameter: Parameter)]
+    public var hyperparameters: SGDHyperparameters
+    /// Momentum buffers, one per parameter, in `parameters` order.
+    public private(set) var velocities: [Tensor]
+    /// Steps taken so far (torch's `evalCounter`).
+    public private(set) var stepCount = 0
+
+    public init(_ backend: any Backend, parameters: [(name: String, parameter: Parameter)],
+                _ hyperparameters: SGDHyperparameters = SGDHyperparameters()) throws {
+        self.backend = backend
+        self.parameters = parameters
+        self.hyperparameters = hyperparameters
+        self.velocities = try parameters.map { try backend.zeros($0.parameter.value.shape) }
+    }
+
+    /// Updates every parameter that has a gradient, in place.
+    public func step(learningRate: Float) throws {
+        for (i, (name, p)) in parameters.enumerated() {
+            guard let g = p.gradient else {
+                throw ResNeXtError.invalidArgument("parameter \(name) has no gradient; run backward before step")
+            }
+            try backend.sgdStep(parameter: p.value, gradient: g, velocity: velocities[i], learningRate: learningRate,
+                                hyperparameters, isFirstStep: stepCount == 0)
+        }
+        stepCount += 1
+    }
+
+    /// Restores momentum buffers and the step count (exact resume).
+    public func restore(velocities: [Tensor], stepCount: Int) throws {
+        guard velocities.count == parameters.count,
+              zip(velocities, parameters).allSatisfy({ $0.shape == $1.parameter.value.shape }) else {
+            throw ResNeXtError.shapeMismatch("restored SGD state does not match the model's \(parameters.count) parameters")
+        }
+        self.velocities = velocities
+        self.stepCount = stepCount
+    }
+}
