@@ -30,7 +30,7 @@ let package = Package(
                 "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "ResNeXtCoreTests", dependencies: ["ResNeXtCore"]),
+        .testTarget(name: "ResNeXtReferenceTests", dependencies: ["ResNeXtReference"]),
         .testTarget(name: "ResNeXtCPUTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtReference"]),
         .testTarget(name: "ResNeXtNNTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtReference"]),
     ],
