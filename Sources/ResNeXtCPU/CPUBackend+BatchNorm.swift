@@ -30,7 +30,7 @@ extension CPUBackend {
 
     public func batchNormTraining(_ input: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor,
                                   momentum: Float, epsilon: Float) throws -> (output: Tensor, statistics: BatchNormStatistics) {
-        let x = try storage(input, "batch normalization input")
+        let x = try activation(input, "batch normalization input")
         let v = try channelVectors(input, [(scale, "scale"), (shift, "shift"), (runningMean, "running mean"), (runningVariance, "running variance")])
         guard let rm = runningMean.storage as? CPUStorage, rm === v[2], let rv = runningVariance.storage as? CPUStorage, rv === v[3] else {
             throw ResNeXtError.invalidArgument("batch normalization running statistics must be plain CPU tensors (they are updated in place)")
@@ -56,7 +56,7 @@ extension CPUBackend {
 
     public func batchNormInference(_ input: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor,
                                    epsilon: Float) throws -> Tensor {
-        let x = try storage(input, "batch normalization input")
+        let x = try activation(input, "batch normalization input")
         let v = try channelVectors(input, [(scale, "scale"), (shift, "shift"), (mean, "mean"), (variance, "variance")])
         let fwd = try batchNormForward(x.desc, training: false, epsilon: epsilon)
         let out = try allocate(x.desc)
@@ -68,7 +68,7 @@ extension CPUBackend {
     public func batchNormBackward(_ outputGradient: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics,
                                   epsilon: Float) throws -> (input: Tensor, scale: Tensor, shift: Tensor) {
         try requireShape(outputGradient, input.shape, "batch normalization output gradient")
-        let x = try storage(input, "batch normalization input")
+        let x = try activation(input, "batch normalization input")
         let v = try channelVectors(input, [(scale, "scale"), (statistics.mean, "batch mean"), (statistics.variance, "batch variance")])
         let dy = try reorder(try storage(outputGradient, "batch normalization output gradient"), to: x.desc)
         let fwd = try batchNormForward(x.desc, training: true, epsilon: epsilon)

@@ -15,7 +15,7 @@ extension CPUBackend {
     }
 
     public func relu(_ input: Tensor) throws -> Tensor {
-        let x = try storage(input, "ReLU input")
+        let x = try activation(input, "ReLU input")
         let fwd = try reluForward(x.desc)
         let out = try allocate(x.desc)
         try run(fwd, [Argument(DNNL_ARG_SRC, x), Argument(DNNL_ARG_DST, out)], "ReLU forward")
@@ -24,7 +24,7 @@ extension CPUBackend {
 
     public func reluBackward(_ outputGradient: Tensor, output: Tensor) throws -> Tensor {
         try requireShape(outputGradient, output.shape, "ReLU output gradient")
-        let y = try storage(output, "ReLU output")
+        let y = try activation(output, "ReLU output")
         let dy = try reorder(try storage(outputGradient, "ReLU output gradient"), to: y.desc)
         let fwd = try reluForward(y.desc)
         let key = "relu_bwd|\(y.desc.layoutKey)"
@@ -42,7 +42,7 @@ extension CPUBackend {
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         try requireShape(b, a.shape, "second addend")
-        let x = try storage(a, "first addend")
+        let x = try activation(a, "first addend")
         let y = try reorder(try storage(b, "second addend"), to: x.desc)
         let key = "add|\(x.desc.layoutKey)"
         let p = try primitive(key, desc: {

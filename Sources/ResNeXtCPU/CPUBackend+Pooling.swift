@@ -39,7 +39,7 @@ extension CPUBackend {
 
     public func maxPool2D(_ input: Tensor, _ p: Pool2DParameters) throws -> MaxPoolResult {
         let outShape = try p.outputShape(input: input.shape)
-        let x = try storage(input, "max pooling input")
+        let x = try activation(input, "max pooling input")
         let fwd = try poolForward(x.desc, output: outShape, max: true, p)
         let out = try allocate(fwd.desc(dnnl_query_dst_md))
         let workspaceDesc = fwd.desc(dnnl_query_workspace_md)
@@ -68,7 +68,7 @@ extension CPUBackend {
 
     public func averagePool2D(_ input: Tensor, _ p: Pool2DParameters) throws -> Tensor {
         let outShape = try p.outputShape(input: input.shape)
-        let x = try storage(input, "average pooling input")
+        let x = try activation(input, "average pooling input")
         let fwd = try poolForward(x.desc, output: outShape, max: false, p)
         let out = try allocate(fwd.desc(dnnl_query_dst_md))
         try run(fwd, [Argument(DNNL_ARG_SRC, x), Argument(DNNL_ARG_DST, out)], "average pooling forward")
@@ -79,9 +79,7 @@ extension CPUBackend {
         let inputShape = try inputShape.validated("average pooling input")
         let outShape = try p.outputShape(input: inputShape)
         try requireShape(outputGradient, outShape, "average pooling output gradient")
-        // The gradient comes back in the blocked layout activations use when the channels fill whole blocks.
-        let tag = inputShape[1] % 8 == 0 ? dnnl_aBcd8b : dnnl_abcd
-        let fwd = try poolForward(try .make(inputShape.dims, tag), output: outShape, max: false, p)
+        let fwd = try poolForward(try activationDesc(inputShape), output: outShape, max: false, p)
         let bwd = try poolBackward(fwd, input: inputShape, output: outShape, max: false, p)
         let dy = try reorder(try storage(outputGradient, "average pooling output gradient"), to: bwd.desc(dnnl_query_diff_dst_md))
         let dx = try allocate(bwd.desc(dnnl_query_diff_src_md))

@@ -21,6 +21,9 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     private let cache = Mutex<[String: Primitive]>([:])
     /// Serializes execution on the single stream.
     let executionLock = Mutex<Void>(())
+    /// Channel block of the activation layout oneDNN's convolutions prefer on this CPU (16 with AVX-512,
+    /// 8 with AVX2), or nil when they prefer plain NCHW.
+    public private(set) var activationBlock: Int?
 
     /// Creates the backend. `threads` defaults to every core (or `OMP_NUM_THREADS` when set).
     public init(threads: Int? = nil) throws {
@@ -37,6 +40,41 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let fromEnvironment = getenv("OMP_NUM_THREADS").flatMap { Int(String(cString: $0)) }
         self.threads = threads ?? fromEnvironment ?? max(1, available)
         OpenMP.setThreads(self.threads)
+        self.activationBlock = try probeActivationBlock()
+    }
+
+    /// Asks oneDNN which layout a 64-channel 1×1 convolution writes: its channel block is the one every
+    /// fast primitive on this CPU works in.
+    private func probeActivationBlock() throws -> Int? {
+        var src = try MemoryDesc.make([1, 64, 4, 4], dnnl_format_tag_any), dst = src
+        var wei = try MemoryDesc.make([64, 64, 1, 1], dnnl_format_tag_any)
+        var d = dnnl_convolution_desc_t()
+        try dnnlCheck(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, nil, &dst,
+                                                         [1, 1], [0, 0], [0, 0]), "probe convolution")
+        let pd = try withUnsafePointer(to: &d) { try makePrimitiveDescriptor(UnsafeRawPointer($0), engine: engine, hint: nil, "probe") }
+        defer { dnnl_primitive_desc_destroy(pd) }
+        let out = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0).pointee
+        guard out.format_kind == dnnl_blocked, out.format_desc.blocking.inner_nblks == 1,
+              out.format_desc.blocking.inner_idxs.0 == 1 else { return nil }
+        return Int(out.format_desc.blocking.inner_blks.0)
+    }
+
+    /// The preferred layout for an activation of this shape: channel-blocked when the channels fill whole
+    /// blocks, else plain.
+    func activationDesc(_ shape: Shape) throws -> MemoryDesc {
+        guard shape.rank == 4, let block = activationBlock, shape[1] % block == 0 else { return try .plain(shape.dims) }
+        let tags: [Int: dnnl_format_tag_t] = [4: dnnl_aBcd4b, 8: dnnl_aBcd8b, 16: dnnl_aBcd16b, 32: dnnl_aBcd32b]
+        guard let tag = tags[block] else { return try .plain(shape.dims) }
+        return try .make(shape.dims, tag)
+    }
+
+    /// The activation's storage in the preferred layout (memory-bound primitives such as batch norm fall
+    /// back to slow reference code on other blocked layouts, e.g. the 4-channel blocks grouped
+    /// convolutions with 4 channels per group produce).
+    func activation(_ t: Tensor, _ what: @autoclosure () -> String) throws -> CPUStorage {
+        let s = try storage(t, what())
+        guard t.shape.rank == 4 else { return s }
+        return try reorder(s, to: try activationDesc(t.shape))
     }
 
     deinit {
@@ -181,6 +219,10 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         let out = try allocate(s.desc)
         out.pointer.copyMemory(from: s.pointer, byteCount: s.desc.byteSize)
         return wrap(out, tensor.shape)
+    }
+
+    public func optimizedLayout(_ tensor: Tensor) throws -> Tensor {
+        wrap(try activation(tensor, "tensor"), tensor.shape)
     }
 
     public func reshape(_ tensor: Tensor, to shape: Shape) throws -> Tensor {

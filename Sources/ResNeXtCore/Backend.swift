@@ -44,6 +44,9 @@ public protocol Backend: AnyObject, Sendable {
     func zeros(_ shape: Shape) throws -> Tensor
     /// A new tensor with its own storage and the same values.
     func copy(_ tensor: Tensor) throws -> Tensor
+    /// The same tensor in the layout this backend computes fastest in (for a batch about to enter a
+    /// network); backends without layout choices return it unchanged.
+    func optimizedLayout(_ tensor: Tensor) throws -> Tensor
     /// The same values under another shape with the same element count (row-major order).
     func reshape(_ tensor: Tensor, to shape: Shape) throws -> Tensor
     /// Number of live allocations and bytes this backend holds (for leak checks and memory reports).

@@ -1,0 +1,105 @@
+import ArgumentParser
+import ResNeXtCore
+import ResNeXtCPU
+import ResNeXtNN
+
+/// Times the convolutions and block that dominate ResNeXt training on the CPU backend.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time forward and forward+backward of ResNeXt's core operations; prints GFLOP/s (JSON lines with --json).")
+
+    @Option(help: "Batch size N.") var batch = 32
+    @Option(help: "Spatial size H = W.") var size = 56
+    @Option(help: "Timed iterations per case (the median is reported).") var iterations = 3
+    @Option(help: "CPU threads (default: all cores).") var threads: Int?
+    @Option(help: "Comma-separated cases to run (default: all).") var cases: String?
+    @Flag(help: "Print one JSON object per line.") var json = false
+
+    func run() throws {
+        let backend = try CPUBackend(threads: threads)
+        let selected = cases.map { Set($0.split(separator: ",").map(String.init)) }
+        if !json { print("backend: \(backend.name); N=\(batch), \(size)x\(size), median of \(iterations)") }
+        for benchCase in try BenchCase.all(backend, batch: batch, size: size) where selected?.contains(benchCase.name) ?? true {
+            for mode in ["forward", "train"] {
+                let run = mode == "forward" ? benchCase.forward : benchCase.train
+                try run()   // warm-up: primitive creation, first-touch allocation
+                var times = [Double]()
+                for _ in 0..<iterations {
+                    let start = ContinuousClock.now
+                    try run()
+                    times.append(seconds(ContinuousClock.now - start))
+                }
+                let median = times.sorted()[times.count / 2]
+                let flops = benchCase.forwardFLOPs * (mode == "forward" ? 1 : 3)
+                let gflops = flops / median / 1e9
+                if json {
+                    print("{\"impl\": \"resnext-swift\", \"case\": \"\(benchCase.name)\", \"mode\": \"\(mode)\", \"batch\": \(batch), \"size\": \(size), "
+                          + "\"threads\": \(backend.threads), \"ms\": \(format(median * 1000)), \"gflops\": \(format(gflops))}")
+                } else {
+                    print("\(padded(benchCase.name, 16)) \(padded(mode, 8)) "
+                          + "\(format(median * 1000, digits: 1)) ms  \(format(gflops, digits: 1)) GFLOP/s")
+                }
+            }
+        }
+    }
+
+    private func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
+
+/// One benchmark case: a forward closure, a forward+backward closure, and the forward FLOPs
+/// (2 per multiply-add of the convolutions; batch norm, ReLU and additions are not counted).
+struct BenchCase {
+    let name: String
+    let forwardFLOPs: Double
+    let forward: () throws -> Void
+    let train: () throws -> Void
+
+    static func convolution(_ b: CPUBackend, name: String, batch: Int, size: Int, inChannels: Int, outChannels: Int,
+                            kernel: Int, groups: Int, rng: inout RandomGenerator) throws -> BenchCase {
+        let p = Convolution2DParameters(stride: 1, padding: kernel / 2, groups: groups)
+        // Inputs and gradients enter in the backend's preferred layout, as they do inside a network.
+        let x = try b.optimizedLayout(try b.upload((0..<(batch * inChannels * size * size)).map { _ in Float(rng.uniform(-1, 1)) },
+                                                   shape: [batch, inChannels, size, size]))
+        let wShape: Shape = [outChannels, inChannels / groups, kernel, kernel]
+        let w = try b.upload((0..<wShape.elementCount).map { _ in Float(rng.normal(std: 0.05)) }, shape: wShape)
+        let dy = try b.optimizedLayout(try b.full([batch, outChannels, size, size], value: 0.01))
+        let flops = 2.0 * Double(batch * size * size * outChannels * (inChannels / groups) * kernel * kernel)
+        return BenchCase(name: name, forwardFLOPs: flops,
+                         forward: { _ = try b.convolution2D(x, weight: w, bias: nil, p) },
+                         train: {
+                             _ = try b.convolution2D(x, weight: w, bias: nil, p)
+                             _ = try b.convolution2DBackwardData(dy, weight: w, inputShape: x.shape, p)
+                             _ = try b.convolution2DBackwardWeights(dy, input: x, weightShape: wShape, withBias: false, p)
+                         })
+    }
+
+    /// ResNeXt-50 32×4d's first-stage bottleneck block (256 → 128 → grouped 128 (32 groups) → 256, identity shortcut).
+    static func bottleneck(_ b: CPUBackend, batch: Int, size: Int, rng: inout RandomGenerator) throws -> BenchCase {
+        func convBN(_ i: Int, _ o: Int, _ k: Int, groups: Int = 1) throws -> [any Layer] {
+            [try Conv2d(b, inChannels: i, outChannels: o, kernelSize: k, padding: k / 2, groups: groups, rng: &rng), try BatchNorm2d(b, channels: o)]
+        }
+        let branch = Sequential(try convBN(256, 128, 1) + [ReLU(b)] + (try convBN(128, 128, 3, groups: 32)) + [ReLU(b)] + (try convBN(128, 256, 1)))
+        let block = Sequential([Residual(b, branch: branch), ReLU(b)])
+        let x = try b.optimizedLayout(try b.upload((0..<(batch * 256 * size * size)).map { _ in Float(rng.uniform(-1, 1)) },
+                                                   shape: [batch, 256, size, size]))
+        let dy = try b.optimizedLayout(try b.full([batch, 256, size, size], value: 0.01))
+        let pixels = Double(batch * size * size)
+        let flops = 2 * pixels * Double(256 * 128 + 128 * 4 * 9 + 128 * 256)
+        return BenchCase(name: "bottleneck", forwardFLOPs: flops,
+                         forward: { block.setTraining(false); _ = try block.forward(x) },
+                         train: { block.setTraining(true); _ = try block.forward(x); _ = try block.backward(dy); block.zeroGradients() })
+    }
+
+    static func all(_ b: CPUBackend, batch: Int, size: Int) throws -> [BenchCase] {
+        var rng = RandomGenerator(seed: 7)
+        return [
+            try convolution(b, name: "grouped3x3", batch: batch, size: size, inChannels: 256, outChannels: 256, kernel: 3, groups: 32, rng: &rng),
+            try convolution(b, name: "grouped3x3_4pg", batch: batch, size: size, inChannels: 128, outChannels: 128, kernel: 3, groups: 32, rng: &rng),
+            try convolution(b, name: "dense3x3", batch: batch, size: size, inChannels: 256, outChannels: 256, kernel: 3, groups: 1, rng: &rng),
+            try bottleneck(b, batch: batch, size: size, rng: &rng),
+        ]
+    }
+}
