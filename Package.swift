@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "ResNeXtCPU", targets: ["ResNeXtCPU"]),
         .library(name: "ResNeXtNN", targets: ["ResNeXtNN"]),
         .library(name: "ResNeXtReference", targets: ["ResNeXtReference"]),
+        .library(name: "ResNeXtIO", targets: ["ResNeXtIO"]),
+        .library(name: "ResNeXtModels", targets: ["ResNeXtModels"]),
         .executable(name: "resnext", targets: ["resnext"]),
     ],
     dependencies: [
@@ -24,15 +26,21 @@ let package = Package(
         .target(name: "ResNeXtCPU", dependencies: ["ResNeXtCore", "CDNNL"]),
         // Layers with explicit forward/backward, loss, SGD.
         .target(name: "ResNeXtNN", dependencies: ["ResNeXtCore"]),
+        // File formats: JSON, safetensors (and later .t7, .pth, ONNX); atomic file writes.
+        .target(name: "ResNeXtIO", dependencies: ["ResNeXtCore"]),
+        // ResNeXt/ResNet specifications, builders, presets, parameter and FLOP counting.
+        .target(name: "ResNeXtModels", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO"]),
         .executableTarget(
             name: "resnext",
             dependencies: [
-                "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN",
+                "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ResNeXtReferenceTests", dependencies: ["ResNeXtReference"]),
         .testTarget(name: "ResNeXtCPUTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtReference"]),
         .testTarget(name: "ResNeXtNNTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtReference"]),
+        .testTarget(name: "ResNeXtIOTests", dependencies: ["ResNeXtCore", "ResNeXtIO"]),
+        .testTarget(name: "ResNeXtModelsTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels"]),
     ],
     swiftLanguageModes: [.v6]
 )

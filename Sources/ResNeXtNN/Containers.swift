@@ -24,27 +24,35 @@ public final class Sequential: Layer {
     }
 }
 
-/// `branch(x) + shortcut(x)`, the shortcut being the identity when absent (a residual block without its
-/// final ReLU).
+/// `branch(x) + shortcut(x)`, the shortcut being the identity when absent, optionally followed by a
+/// ReLU (the original's post-activation residual block).
+///
+/// With `branchName` nil the branch's children are named directly in this block's namespace, as in
+/// torchvision's `Bottleneck` (`layer1.0.conv1.weight`, `layer1.0.downsample.0.weight`).
 public final class Residual: Layer {
     public let backend: any Backend
     public let branch: any Layer
     public let shortcut: (any Layer)?
-    private let branchName: String
+    private let branchName: String?
     private let shortcutName: String
-    public var isTraining = true
+    private let activation: ReLU?
+    public var isTraining = true {
+        didSet { activation?.isTraining = isTraining }
+    }
 
     public init(_ backend: any Backend, branch: any Layer, shortcut: (any Layer)? = nil,
-                branchName: String = "branch", shortcutName: String = "downsample") {
+                branchName: String? = "branch", shortcutName: String = "downsample", reluAfterAdd: Bool = false) {
         self.backend = backend
         self.branch = branch
         self.shortcut = shortcut
         self.branchName = branchName
         self.shortcutName = shortcutName
+        self.activation = reluAfterAdd ? ReLU(backend) : nil
     }
 
     public var children: [(name: String, layer: any Layer)] {
-        [(branchName, branch)] + (shortcut.map { [(shortcutName, $0)] } ?? [])
+        let main: [(name: String, layer: any Layer)] = branchName.map { [($0, branch)] } ?? branch.children
+        return main + (shortcut.map { [(shortcutName, $0)] } ?? [])
     }
 
     public func forward(_ x: Tensor) throws -> Tensor {
@@ -53,12 +61,14 @@ public final class Residual: Layer {
         guard b.shape == s.shape else {
             throw ResNeXtError.shapeMismatch("residual branch output \(b.shape) and shortcut output \(s.shape) differ")
         }
-        return try backend.add(b, s)
+        let sum = try backend.add(b, s)
+        return try activation?.forward(sum) ?? sum
     }
 
     public func backward(_ dy: Tensor) throws -> Tensor {
-        let db = try branch.backward(dy)
-        let ds = try shortcut?.backward(dy) ?? dy
+        let dSum = try activation?.backward(dy) ?? dy
+        let db = try branch.backward(dSum)
+        let ds = try shortcut?.backward(dSum) ?? dSum
         return try backend.add(db, ds)
     }
 }

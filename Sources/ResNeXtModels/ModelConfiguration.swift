@@ -1,0 +1,118 @@
+import ResNeXtCore
+
+/// The residual block of each stage.
+public enum BlockType: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Plain bottleneck 1×1 → 3×3 → 1×1 (ResNet-50/101/152); ignores base width and cardinality.
+    case resnet
+    /// ResNeXt with C parallel paths (1×1 → 3×3 each) concatenated, then 1×1 (paper Fig. 3b).
+    case resnextB = "resnext_B"
+    /// ResNeXt with one grouped 3×3 convolution (paper Fig. 3c; the default).
+    case resnextC = "resnext_C"
+    /// Two 3×3 convolutions (fb.resnet.torch's ResNet-18/34 and CIFAR ResNet-20/32/44/56/110).
+    case basic
+
+    /// Output channels of a block per unit of `planes`.
+    public var expansion: Int { self == .basic ? 1 : 4 }
+}
+
+/// How a block's input reaches its output when their shapes differ (the original's -shortcutType).
+public enum ShortcutType: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Stride-subsample and append zero channels (only doubles channels).
+    case A
+    /// 1×1 convolution + batch norm where the shape changes, identity elsewhere (the default).
+    case B
+    /// 1×1 convolution + batch norm in every block.
+    case C
+}
+
+/// The first layers of the network.
+public enum Stem: String, Sendable, Hashable, Codable {
+    /// 7×7/2 convolution, batch norm, ReLU, 3×3/2 max pooling (224×224 → 56×56).
+    case imagenet
+    /// 3×3/1 convolution, batch norm, ReLU (CIFAR's 32×32 stays 32×32).
+    case cifar
+}
+
+/// Everything that determines a ResNeXt/ResNet: stem, stages, block, group width and classes.
+/// ``ModelConfiguration/original(dataset:depth:baseWidth:cardinality:blockType:shortcutType:classes:)``
+/// applies the original's rules; the fields allow any other variant (e.g. tiny test networks).
+public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var stem: Stem
+    public var inputChannels: Int
+    public var stemWidth: Int
+    /// "planes" n of each stage; a bottleneck block outputs `expansion · n` channels.
+    public var stagePlanes: [Int]
+    public var blocksPerStage: [Int]
+    public var blockType: BlockType
+    /// Per-group width at 64 planes ("d" of C×d): group width D = floor(planes · baseWidth / 64).
+    public var baseWidth: Int
+    /// Number of groups (paths) C.
+    public var cardinality: Int
+    public var shortcutType: ShortcutType
+    public var classes: Int
+
+    public init(stem: Stem, inputChannels: Int = 3, stemWidth: Int, stagePlanes: [Int], blocksPerStage: [Int], blockType: BlockType,
+                baseWidth: Int, cardinality: Int, shortcutType: ShortcutType, classes: Int) {
+        self.stem = stem
+        self.inputChannels = inputChannels
+        self.stemWidth = stemWidth
+        self.stagePlanes = stagePlanes
+        self.blocksPerStage = blocksPerStage
+        self.blockType = blockType
+        self.baseWidth = baseWidth
+        self.cardinality = cardinality
+        self.shortcutType = shortcutType
+        self.classes = classes
+    }
+
+    /// Inner (grouped) width of a bottleneck with `planes`: floor(planes · baseWidth / 64) · cardinality.
+    public func innerWidth(planes: Int) -> Int {
+        switch blockType {
+        case .resnet, .basic: planes
+        case .resnextB, .resnextC: (planes * baseWidth / 64) * cardinality
+        }
+    }
+
+    /// Channels of the features before the classifier.
+    public var featureChannels: Int { (stagePlanes.last ?? stemWidth) * blockType.expansion }
+
+    /// Total number of layers with weights (convolutions on the main path plus the classifier).
+    public var depth: Int {
+        blocksPerStage.reduce(0, +) * (blockType == .basic ? 2 : 3) + 2
+    }
+
+    public var description: String {
+        "\(stem) stem, blocks \(blocksPerStage), \(blockType.rawValue), \(cardinality)x\(baseWidth)d, shortcut \(shortcutType.rawValue), \(classes) classes"
+    }
+
+    /// Throws a clear error for a configuration that cannot be built.
+    public func validate() throws {
+        func bad(_ m: String) -> ResNeXtError { .invalidArgument(m) }
+        guard inputChannels > 0, stemWidth > 0 else { throw bad("input channels and stem width must be positive") }
+        guard !stagePlanes.isEmpty, stagePlanes.count == blocksPerStage.count else {
+            throw bad("need one block count per stage, got planes \(stagePlanes) and blocks \(blocksPerStage)")
+        }
+        guard stagePlanes.allSatisfy({ $0 > 0 }), blocksPerStage.allSatisfy({ $0 > 0 }) else {
+            throw bad("stage widths and block counts must be positive, got \(stagePlanes) and \(blocksPerStage)")
+        }
+        guard cardinality > 0 else { throw bad("cardinality must be at least 1, got \(cardinality)") }
+        guard baseWidth > 0 else { throw bad("baseWidth must be at least 1, got \(baseWidth)") }
+        guard classes > 0 else { throw bad("the number of classes must be at least 1, got \(classes)") }
+        if blockType == .resnextB || blockType == .resnextC, let planes = stagePlanes.first, planes * baseWidth / 64 < 1 {
+            throw bad("baseWidth \(baseWidth) gives a group width of 0 at \(planes) planes (floor(planes·baseWidth/64) must be ≥ 1)")
+        }
+        if blockType == .basic, cardinality != 1 {
+            throw bad("basic (two 3×3) blocks have no groups; cardinality must be 1, got \(cardinality)")
+        }
+        if shortcutType == .A {
+            var channels = stemWidth
+            for planes in stagePlanes {
+                let out = planes * blockType.expansion
+                if out != channels && out != 2 * channels {
+                    throw bad("shortcut type A (zero padding) can only keep or double channels, but a block goes from \(channels) to \(out); use -shortcutType B or C")
+                }
+                channels = out
+            }
+        }
+    }
+}

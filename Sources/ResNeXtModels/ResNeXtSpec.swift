@@ -1,0 +1,76 @@
+import ResNeXtCore
+
+extension ModelConfiguration {
+    /// The network as a spec, with torchvision's names: `conv1 bn1 relu [maxpool] layer1… avgpool flatten fc`;
+    /// blocks `conv1 bn1 conv2 bn2 [conv3 bn3] downsample.{0,1}`; type-B blocks `paths.<i>.{conv1,bn1,conv2,bn2}`
+    /// then `conv3 bn3`.
+    public func spec() throws -> LayerSpec {
+        try validate()
+        var layers: [(name: String, spec: LayerSpec)] = []
+        switch stem {
+        case .imagenet:
+            layers += [("conv1", conv(inputChannels, stemWidth, 7, stride: 2)), ("bn1", .batchNorm(channels: stemWidth)), ("relu", .relu),
+                       ("maxpool", .maxPool(kernel: 3, stride: 2, padding: 1))]
+        case .cifar:
+            layers += [("conv1", conv(inputChannels, stemWidth, 3)), ("bn1", .batchNorm(channels: stemWidth)), ("relu", .relu)]
+        }
+        var channels = stemWidth
+        for (stage, (planes, count)) in zip(stagePlanes, blocksPerStage).enumerated() {
+            var blocks: [(name: String, spec: LayerSpec)] = []
+            for index in 0..<count {
+                let stride = index == 0 && stage > 0 ? 2 : 1
+                blocks.append((String(index), block(inChannels: channels, planes: planes, stride: stride)))
+                channels = planes * blockType.expansion
+            }
+            layers.append(("layer\(stage + 1)", .sequential(blocks)))
+        }
+        layers += [("avgpool", .globalAveragePool), ("flatten", .flatten), ("fc", .linear(inFeatures: channels, outFeatures: classes))]
+        return .sequential(layers)
+    }
+
+    private func conv(_ i: Int, _ o: Int, _ k: Int, stride: Int = 1, groups: Int = 1) -> LayerSpec {
+        .convolution(inChannels: i, outChannels: o, kernel: k, stride: stride, padding: k / 2, groups: groups)
+    }
+
+    private func block(inChannels: Int, planes: Int, stride: Int) -> LayerSpec {
+        let out = planes * blockType.expansion
+        let width = innerWidth(planes: planes)
+        let branch: [(name: String, spec: LayerSpec)]
+        switch blockType {
+        case .basic:
+            branch = [("conv1", conv(inChannels, planes, 3, stride: stride)), ("bn1", .batchNorm(channels: planes)), ("relu", .relu),
+                      ("conv2", conv(planes, planes, 3)), ("bn2", .batchNorm(channels: planes))]
+        case .resnet, .resnextC:
+            let groups = blockType == .resnet ? 1 : cardinality
+            branch = [("conv1", conv(inChannels, width, 1)), ("bn1", .batchNorm(channels: width)), ("relu1", .relu),
+                      ("conv2", conv(width, width, 3, stride: stride, groups: groups)), ("bn2", .batchNorm(channels: width)), ("relu2", .relu),
+                      ("conv3", conv(width, out, 1)), ("bn3", .batchNorm(channels: out))]
+        case .resnextB:
+            let d = width / cardinality
+            let path = LayerSpec.sequential([("conv1", conv(inChannels, d, 1)), ("bn1", .batchNorm(channels: d)), ("relu1", .relu),
+                                             ("conv2", conv(d, d, 3, stride: stride)), ("bn2", .batchNorm(channels: d)), ("relu2", .relu)])
+            branch = [("paths", .parallel(Array(repeating: path, count: cardinality))),
+                      ("conv3", conv(width, out, 1)), ("bn3", .batchNorm(channels: out))]
+        }
+        let shortcut: LayerSpec?
+        let changes = stride != 1 || inChannels != out
+        switch shortcutType {
+        case .A where changes:
+            shortcut = .zeroPadShortcut(stride: stride, outChannels: out)
+        case .B where changes, .C:
+            shortcut = .sequential([("0", conv(inChannels, out, 1, stride: stride)), ("1", .batchNorm(channels: out))])
+        default:
+            shortcut = nil
+        }
+        return .residual(branch: branch, shortcut: shortcut)
+    }
+
+    /// The input size the original trains on: 224 for ImageNet, 32 for CIFAR.
+    public var nativeResolution: Int { stem == .imagenet ? 224 : 32 }
+
+    /// Parameters, multiply-adds and per-stage rows for one image at `resolution` (default: native).
+    public func analyze(resolution: Int? = nil) throws -> SpecAnalysis {
+        let r = resolution ?? nativeResolution
+        return try spec().analyze(input: [1, inputChannels, r, r])
+    }
+}
