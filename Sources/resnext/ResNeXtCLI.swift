@@ -5,5 +5,5 @@ struct ResNeXtCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resnext",
         abstract: "ResNeXt and ResNet image classifiers: train, evaluate, benchmark.",
-        subcommands: [DemoCommand.self, BenchCommand.self])
+        subcommands: [InfoCommand.self, ForwardCommand.self, DemoCommand.self, BenchCommand.self])
 }

@@ -1,0 +1,73 @@
+import ArgumentParser
+import ResNeXtCore
+import ResNeXtModels
+
+/// The original's model flags (single-dash camelCase, as `th main.lua`), with `--long` aliases, or a preset.
+struct ModelOptions: ParsableArguments {
+    @Option(name: [.customLong("arch"), .customLong("model")], help: "A named preset (\(ModelConfiguration.presetNames.joined(separator: ", "))); overrides the flags below.")
+    var arch: String?
+
+    @Option(name: [.customLong("dataset", withSingleDash: true), .customLong("dataset")], help: "imagenet | cifar10 | cifar100")
+    var dataset: String = "imagenet"
+
+    @Option(name: [.customLong("depth", withSingleDash: true), .customLong("depth")], help: "Network depth (ImageNet 50/101/152 or 18/34; CIFAR 9k+2, or 6n+2 with basic blocks).")
+    var depth: Int?
+
+    @Option(name: [.customLong("baseWidth", withSingleDash: true), .customLong("base-width")], help: "Per-group width d at the first stage.")
+    var baseWidth: Int = 64
+
+    @Option(name: [.customLong("cardinality", withSingleDash: true), .customLong("cardinality")], help: "Number of groups C.")
+    var cardinality: Int = 1
+
+    @Option(name: [.customLong("bottleneckType", withSingleDash: true), .customLong("bottleneck-type")], help: "resnext_C | resnext_B | resnet | basic")
+    var bottleneckType: String = "resnext_C"
+
+    @Option(name: [.customLong("shortcutType", withSingleDash: true), .customLong("shortcut-type")], help: "A | B | C (default: the dataset's: B; A for CIFAR basic-block ResNets)")
+    var shortcutType: String = ""
+
+    @Option(name: [.customLong("nClasses", withSingleDash: true), .customLong("classes")], help: "Number of classes (0: the dataset's).")
+    var nClasses: Int = 0
+
+    /// The configuration these flags describe, or a clear error naming the flag at fault.
+    func configuration() throws -> ModelConfiguration {
+        let classes = nClasses > 0 ? nClasses : nil
+        if nClasses < 0 { throw ValidationError("-nClasses must be positive, got \(nClasses)") }
+        if let arch { return try ModelConfiguration.preset(arch, classes: classes) }
+        guard let kind = DatasetKind(rawValue: dataset) else {
+            throw ValidationError("unknown -dataset '\(dataset)' (expected imagenet, cifar10 or cifar100)")
+        }
+        guard let block = BlockType(rawValue: bottleneckType) else {
+            throw ValidationError("unknown -bottleneckType '\(bottleneckType)' (expected resnext_C, resnext_B, resnet or basic)")
+        }
+        var shortcut: ShortcutType?
+        if !shortcutType.isEmpty {
+            guard let s = ShortcutType(rawValue: shortcutType) else {
+                throw ValidationError("unknown -shortcutType '\(shortcutType)' (expected A, B or C)")
+            }
+            shortcut = s
+        }
+        guard let depth else { throw ValidationError("give -depth (e.g. -depth 29 for CIFAR, 50 for ImageNet) or --arch NAME") }
+        return try ModelConfiguration.original(dataset: kind, depth: depth, baseWidth: baseWidth, cardinality: cardinality,
+                                               blockType: block, shortcutType: shortcut, classes: classes)
+    }
+}
+
+/// `1234567` → `1,234,567`.
+func grouped(_ n: Int) -> String {
+    let digits = String(abs(n))
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+        if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return (n < 0 ? "-" : "") + out
+}
+
+/// `4_230_000_000` → `4.23 G`.
+func scaled(_ n: Int) -> String {
+    let v = Double(n)
+    if v >= 1e9 { return format(v / 1e9, digits: 2) + " G" }
+    if v >= 1e6 { return format(v / 1e6, digits: 2) + " M" }
+    if v >= 1e3 { return format(v / 1e3, digits: 2) + " K" }
+    return String(n)
+}

@@ -1,0 +1,58 @@
+import ResNeXtCore
+import ResNeXtIO
+import ResNeXtModels
+import XCTest
+
+/// Fixtures made by scripts/make_tiny_resnext_fixture.py (PyTorch + torchvision; not needed to run tests).
+let fixtures = String(#filePath.dropLast("PyTorchParityTests.swift".count)) + "Fixtures/"
+
+/// The fixture's torchvision-style ResNeXt: ImageNet stem of 8 channels, planes 2/4/8/16, one block per
+/// stage, 4 groups, base width 32, 5 classes.
+let tinyTorchvisionConfiguration = ModelConfiguration(
+    stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1], blockType: .resnextC,
+    baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 5)
+
+final class PyTorchParityTests: XCTestCase {
+    func testLogitsEqualPyTorchOnTheSameWeights() throws {
+        let model = try ResNeXtModel(tinyTorchvisionConfiguration, on: cpu)
+        let report = try model.loadSafetensors(fixtures + "tiny_resnext_weights.safetensors", on: cpu)
+        XCTAssertEqual(report, StateDictReport(missing: [], unexpected: []))
+        let io = try SafetensorsFile.read(fixtures + "tiny_resnext_io.safetensors")
+        let input = try XCTUnwrap(io["input"]), expected = try XCTUnwrap(io["logits"]).floats()
+        model.setTraining(false)
+        let logits = try cpu.download(try model.forward(try cpu.upload(input.floats(), shape: Shape(input.shape))))
+        XCTAssertEqual(logits.count, 10)
+        let scale = expected.map(abs).max()!
+        let error = zip(logits, expected).map { abs($0 - $1) }.max()! / scale
+        XCTAssertLessThan(error, 1e-4, "logits \(logits) vs PyTorch \(expected)")
+    }
+
+    func testStateDictRoundTripAndMismatchErrors() throws {
+        let directory = "/tmp/resnext-statedict-\(getpid())"
+        try FileIO.makeDirectories(directory)
+        let a = try ResNeXtModel(tinyTorchvisionConfiguration, on: cpu, seed: 1)
+        let b = try ResNeXtModel(tinyTorchvisionConfiguration, on: cpu, seed: 2)
+        try a.saveSafetensors(directory + "/a.safetensors", on: cpu)
+        try b.loadSafetensors(directory + "/a.safetensors", on: cpu)
+        for ((name, pa), (_, pb)) in zip(a.namedTensors(), b.namedTensors()) {
+            XCTAssertEqual(try cpu.download(pa.value), try cpu.download(pb.value), name)
+        }
+        // A model with another classifier: shape mismatch names the key and both shapes.
+        let other = try ResNeXtModel(ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
+                                                        blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 7), on: cpu)
+        XCTAssertThrowsError(try other.loadSafetensors(directory + "/a.safetensors", on: cpu)) { error in
+            XCTAssertTrue("\(error)".contains("fc.weight is [5, 64]"), "\(error)")
+        }
+        // A model of another depth: missing and unexpected keys are listed.
+        let deeper = try ResNeXtModel(ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 2, 1, 1],
+                                                         blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 5), on: cpu)
+        XCTAssertThrowsError(try deeper.loadSafetensors(directory + "/a.safetensors", on: cpu)) { error in
+            XCTAssertTrue("\(error)".contains("missing keys: layer2.1.conv1.weight"), "\(error)")
+        }
+        let report = try deeper.loadSafetensors(directory + "/a.safetensors", on: cpu, strict: false)
+        XCTAssertEqual(report.missing.count, 15)   // 3 convs + 3 batch norms × 4 tensors
+        XCTAssertThrowsError(try a.loadSafetensors(directory + "/missing.safetensors", on: cpu)) { error in
+            XCTAssertTrue("\(error)".contains("missing.safetensors"), "\(error)")
+        }
+    }
+}
