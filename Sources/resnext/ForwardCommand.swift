@@ -20,9 +20,11 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         let config = try model.configuration()
         let backend = try CPUBackend(threads: threads)
-        let net = try ResNeXtModel(config, on: backend)
-        try net.loadSafetensors(weights, on: backend)
+        // Read both files before building the model, so that a bad path fails at once.
+        let state = try SafetensorsFile.read(weights)
         let file = try SafetensorsFile.read(input)
+        let net = try ResNeXtModel(config, on: backend)
+        try net.loadStateDict(state.tensors, on: backend, source: weights)
         let stored: StoredTensor
         if let inputName {
             guard let t = file[inputName] else { throw ValidationError("\(input) has no tensor named '\(inputName)'") }

@@ -1,0 +1,112 @@
+import Foundation
+import ResNeXtCore
+import ResNeXtCPU
+import ResNeXtIO
+import ResNeXtModels
+import XCTest
+
+/// The `resnext` executable SwiftPM built next to the test runner.
+let resnextExecutable: URL = {
+    let candidates = [Bundle.main.executableURL, Bundle(for: CLITests.self).executableURL, Bundle(for: CLITests.self).bundleURL]
+        .compactMap { $0?.deletingLastPathComponent() }
+    let dirs = candidates + candidates.map { $0.deletingLastPathComponent() }
+    let found = dirs.map { $0.appendingPathComponent("resnext") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    return found ?? URL(fileURLWithPath: "resnext-executable-not-found")
+}()
+
+/// Runs the `resnext` executable built next to this test bundle.
+func runResNeXt(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = resnextExecutable
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+let modelFixtures = String(#filePath.dropLast("ResNeXtCLITests/CLITests.swift".count)) + "ResNeXtModelsTests/Fixtures/"
+
+final class CLITests: XCTestCase {
+    func testInfoWithTheOriginalFlagsAndLongAliases() throws {
+        let original = try runResNeXt(["info", "-dataset", "cifar10", "-depth", "29", "-baseWidth", "64", "-cardinality", "16"])
+        XCTAssertEqual(original.status, 0, original.output)
+        XCTAssertTrue(original.output.contains("parameters: 68,155,210"), original.output)
+        XCTAssertTrue(original.output.contains("multiply-adds: 10.69 G"), original.output)
+        let long = try runResNeXt(["info", "--dataset", "cifar10", "--depth", "29", "--base-width", "64", "--cardinality", "16"])
+        XCTAssertTrue(long.output.contains("parameters: 68,155,210"), long.output)
+        let preset = try runResNeXt(["info", "--arch", "resnext101_64x4d"])
+        XCTAssertTrue(preset.output.contains("parameters: 83,455,272"), preset.output)
+    }
+
+    func testComplexityTable() throws {
+        let r = try runResNeXt(["info", "-complexityTable"])
+        XCTAssertEqual(r.status, 0)
+        let row = r.output.split(separator: "\n").first { $0.hasPrefix("50") && $0.contains("32x4d") }
+        XCTAssertNotNil(row)
+        XCTAssertTrue(row?.contains("25,028,904") ?? false, r.output)
+        XCTAssertEqual(r.output.split(separator: "\n").count, 11)
+    }
+
+    func testBadFlagsGiveClearErrors() throws {
+        let depth = try runResNeXt(["info", "-depth", "34", "-cardinality", "32"])
+        XCTAssertNotEqual(depth.status, 0)
+        XCTAssertTrue(depth.output.contains("invalid -depth 34 for imagenet"), depth.output)
+        let unknown = try runResNeXt(["info", "-depth", "50", "-bogus", "1"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.output.contains("-bogus"), unknown.output)
+        let dataset = try runResNeXt(["info", "-dataset", "svhn", "-depth", "29"])
+        XCTAssertTrue(dataset.output.contains("unknown -dataset 'svhn'"), dataset.output)
+        let missingWeights = try runResNeXt(["forward", "--arch", "resnet18", "--weights", "/nonexistent/w.safetensors",
+                                             "--input", "/nonexistent/x.safetensors", "--output", "/tmp/out.safetensors"])
+        XCTAssertNotEqual(missingWeights.status, 0)
+        XCTAssertTrue(missingWeights.output.contains("/nonexistent/w.safetensors: No such file or directory"), missingWeights.output)
+    }
+
+    /// `resnext forward` refuses weights of another architecture, naming the file and the keys.
+    func testForwardRejectsWeightsOfAnotherModel() throws {
+        let out = NSTemporaryDirectory() + "resnext-forward-\(getpid()).safetensors"
+        let weights = modelFixtures + "tiny_resnext_weights.safetensors"
+        let r = try runResNeXt(["forward", "--arch", "resnet20", "--weights", weights,
+                                "--input", modelFixtures + "tiny_resnext_io.safetensors", "--output", out])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("\(weights) does not match the model"), r.output)
+        XCTAssertTrue(r.output.contains("layer1.0.conv1.weight is [4, 8, 1, 1]") || r.output.contains("unexpected keys"), r.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    /// `resnext forward --arch resnet20` reproduces the library's eval-mode logits from saved weights.
+    func testForwardWritesTheModelsLogits() throws {
+        let cpu = try CPUBackend()
+        let dir = NSTemporaryDirectory() + "resnext-forward-\(getpid())"
+        try FileIO.makeDirectories(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try ResNeXtModel(try .preset("resnet20"), on: cpu, seed: 3)
+        try model.saveSafetensors(dir + "/w.safetensors", on: cpu)
+        var rng = RandomGenerator(seed: 4)
+        let x = (0..<(2 * 3 * 32 * 32)).map { _ in Float(rng.normal()) }
+        try SafetensorsFile(tensors: [("input", StoredTensor(shape: [2, 3, 32, 32], floats: x))]).write(to: dir + "/x.safetensors")
+        model.setTraining(false)
+        let expected = try cpu.download(try model.forward(try cpu.upload(x, shape: [2, 3, 32, 32])))
+        let r = try runResNeXt(["forward", "--arch", "resnet20", "--weights", dir + "/w.safetensors", "--input", dir + "/x.safetensors",
+                                "--output", dir + "/y.safetensors"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let got = try XCTUnwrap(try SafetensorsFile.read(dir + "/y.safetensors")["logits"])
+        XCTAssertEqual(got.shape, [2, 10])
+        XCTAssertEqual(got.floats(), expected)
+    }
+
+    func testDemoTrainsAndLossFalls() throws {
+        let r = try runResNeXt(["demo", "--epochs", "3"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let losses = r.output.split(separator: "\n").compactMap { line -> Double? in
+            guard let range = line.range(of: "train loss ") else { return nil }
+            return Double(line[range.upperBound...].prefix { $0 != "," })
+        }
+        XCTAssertEqual(losses.count, 3, r.output)
+        XCTAssertLessThan(losses[2], losses[0], r.output)
+    }
+}
