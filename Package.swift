@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "ResNeXtReference", targets: ["ResNeXtReference"]),
         .library(name: "ResNeXtIO", targets: ["ResNeXtIO"]),
         .library(name: "ResNeXtModels", targets: ["ResNeXtModels"]),
+        .library(name: "ResNeXtTransforms", targets: ["ResNeXtTransforms"]),
+        .library(name: "ResNeXtData", targets: ["ResNeXtData"]),
+        .library(name: "ResNeXtTraining", targets: ["ResNeXtTraining"]),
         .executable(name: "resnext", targets: ["resnext"]),
     ],
     dependencies: [
@@ -18,6 +21,8 @@ let package = Package(
     targets: [
         // System library: oneDNN 2.6 C API (Debian libdnnl-dev).
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        // System library: libjpeg-turbo's TurboJPEG API (Debian libturbojpeg0-dev).
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         // Tensors, shapes, devices, the backend protocol, errors, RNG.
         .target(name: "ResNeXtCore"),
         // Naive float64 implementation of every backend operation: the test oracle.
@@ -30,10 +35,16 @@ let package = Package(
         .target(name: "ResNeXtIO", dependencies: ["ResNeXtCore"]),
         // ResNeXt/ResNet specifications, builders, presets, parameter and FLOP counting.
         .target(name: "ResNeXtModels", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO"]),
+        // Image transforms exactly as the original (CIFAR and ImageNet augmentation, bicubic resize, crops).
+        .target(name: "ResNeXtTransforms", dependencies: ["ResNeXtCore"]),
+        // Data sets (CIFAR, MNIST IDX, image folders with JPEG), downloads, the threaded batch loader.
+        .target(name: "ResNeXtData", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "CTurboJPEG"]),
+        // The training loop: the original's options, schedules, metrics, checkpoints and resume.
+        .target(name: "ResNeXtTraining", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTransforms"]),
         .executableTarget(
             name: "resnext",
             dependencies: [
-                "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
+                "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ResNeXtReferenceTests", dependencies: ["ResNeXtReference"]),
@@ -42,6 +53,10 @@ let package = Package(
         .testTarget(name: "ResNeXtIOTests", dependencies: ["ResNeXtCore", "ResNeXtIO"]),
         .testTarget(name: "ResNeXtModelsTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "ResNeXtTransformsTests", dependencies: ["ResNeXtCore", "ResNeXtTransforms"], exclude: ["Fixtures"]),
+        .testTarget(name: "ResNeXtDataTests", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "ResNeXtData"]),
+        .testTarget(name: "ResNeXtTrainingTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
+                                                                "ResNeXtData", "ResNeXtTransforms", "ResNeXtTraining"]),
         // End-to-end runs of the built `resnext` executable.
         .testTarget(name: "ResNeXtCLITests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtIO", "ResNeXtModels"]),
     ],

@@ -71,10 +71,21 @@ def main():
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         logits = model(x)
-    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    state = {k: v.clone() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    # One training-mode step: logits with batch statistics, cross-entropy on fixed labels, gradients of
+    # every parameter, and the running statistics after the update (momentum 0.1, unbiased variance).
+    model.train()
+    labels = torch.tensor([1, 3])
+    train_logits = model(x)
+    loss = nn.functional.cross_entropy(train_logits, labels)
+    loss.backward()
+    train = {"train_logits": train_logits.detach(), "labels": labels.to(torch.float32), "loss": loss.detach().reshape(1)}
+    train.update({"grad." + n: p.grad for n, p in model.named_parameters()})
+    train.update({"after." + n: b for n, b in model.named_buffers() if not n.endswith("num_batches_tracked")})
     OUT.mkdir(parents=True, exist_ok=True)
     save_safetensors(OUT / "tiny_resnext_weights.safetensors", state)
     save_safetensors(OUT / "tiny_resnext_io.safetensors", {"input": x, "logits": logits})
+    save_safetensors(OUT / "tiny_resnext_train.safetensors", train)
     print("parameters:", sum(p.numel() for p in model.parameters()), "logits:", logits.tolist())
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs (oneDNN). Safe to run again; needs root or sudo.
 set -euo pipefail
-packages=(libdnnl-dev)
+packages=(libdnnl-dev libturbojpeg0-dev curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

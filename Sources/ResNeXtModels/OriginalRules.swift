@@ -3,15 +3,20 @@ import ResNeXtCore
 /// The data sets the original knows, with what they fix about the network.
 public enum DatasetKind: String, Sendable, Hashable, Codable, CaseIterable {
     case imagenet, cifar10, cifar100
+    /// MNIST digits: CIFAR-style networks on 1-channel 28×28 images (not in the original).
+    case mnist
 
     /// Classes when `-nClasses` is not given.
     public var defaultClasses: Int {
         switch self {
         case .imagenet: 1000
-        case .cifar10: 10
+        case .cifar10, .mnist: 10
         case .cifar100: 100
         }
     }
+
+    /// Image channels of the data set.
+    public var inputChannels: Int { self == .mnist ? 1 : 3 }
 }
 
 extension ModelConfiguration {
@@ -40,20 +45,22 @@ extension ModelConfiguration {
             config = ModelConfiguration(stem: .imagenet, stemWidth: 64, stagePlanes: [64, 128, 256, 512], blocksPerStage: blocks,
                                         blockType: type, baseWidth: baseWidth, cardinality: type == .basic ? 1 : cardinality,
                                         shortcutType: shortcutType ?? .B, classes: classes)
-        case .cifar10, .cifar100:
+        case .cifar10, .cifar100, .mnist:
             if blockType == .basic {
                 guard depth >= 8, (depth - 2) % 6 == 0 else {
                     throw ResNeXtError.invalidArgument("invalid -depth \(depth) for CIFAR basic-block ResNets: depth must be 6n+2 (20, 32, 44, 56, 110, ...)")
                 }
                 let n = (depth - 2) / 6
-                config = ModelConfiguration(stem: .cifar, stemWidth: 16, stagePlanes: [16, 32, 64], blocksPerStage: [n, n, n], blockType: .basic,
+                config = ModelConfiguration(stem: .cifar, inputChannels: dataset.inputChannels, stemWidth: 16, stagePlanes: [16, 32, 64],
+                                            blocksPerStage: [n, n, n], blockType: .basic,
                                             baseWidth: baseWidth, cardinality: 1, shortcutType: shortcutType ?? .A, classes: classes)
             } else {
                 guard depth >= 11, (depth - 2) % 9 == 0 else {
                     throw ResNeXtError.invalidArgument("invalid -depth \(depth) for \(dataset.rawValue): depth must be 9k+2 (29, 38, 47, 56, 101, ...)")
                 }
                 let k = (depth - 2) / 9
-                config = ModelConfiguration(stem: .cifar, stemWidth: 64, stagePlanes: [64, 128, 256], blocksPerStage: [k, k, k],
+                config = ModelConfiguration(stem: .cifar, inputChannels: dataset.inputChannels, stemWidth: 64, stagePlanes: [64, 128, 256],
+                                            blocksPerStage: [k, k, k],
                                             blockType: blockType, baseWidth: baseWidth, cardinality: cardinality,
                                             shortcutType: shortcutType ?? .B, classes: classes)
             }

@@ -65,8 +65,8 @@ extension ModelConfiguration {
         return .residual(branch: branch, shortcut: shortcut)
     }
 
-    /// The input size the original trains on: 224 for ImageNet, 32 for CIFAR.
-    public var nativeResolution: Int { stem == .imagenet ? 224 : 32 }
+    /// The input size the original trains on: 224 for ImageNet, 32 for CIFAR (28 for 1-channel MNIST).
+    public var nativeResolution: Int { stem == .imagenet ? 224 : (inputChannels == 1 ? 28 : 32) }
 
     /// Parameters, multiply-adds and per-stage rows for one image at `resolution` (default: native).
     public func analyze(resolution: Int? = nil) throws -> SpecAnalysis {

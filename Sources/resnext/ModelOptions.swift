@@ -7,7 +7,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.customLong("arch"), .customLong("model")], help: "A named preset (\(ModelConfiguration.presetNames.joined(separator: ", "))); overrides the flags below.")
     var arch: String?
 
-    @Option(name: [.customLong("dataset", withSingleDash: true), .customLong("dataset")], help: "imagenet | cifar10 | cifar100")
+    @Option(name: [.customLong("dataset", withSingleDash: true), .customLong("dataset")], help: "imagenet | cifar10 | cifar100 | mnist")
     var dataset: String = "imagenet"
 
     @Option(name: [.customLong("depth", withSingleDash: true), .customLong("depth")], help: "Network depth (ImageNet 50/101/152 or 18/34; CIFAR 9k+2, or 6n+2 with basic blocks).")
@@ -34,7 +34,7 @@ struct ModelOptions: ParsableArguments {
         if nClasses < 0 { throw ValidationError("-nClasses must be positive, got \(nClasses)") }
         if let arch { return try ModelConfiguration.preset(arch, classes: classes) }
         guard let kind = DatasetKind(rawValue: dataset) else {
-            throw ValidationError("unknown -dataset '\(dataset)' (expected imagenet, cifar10 or cifar100)")
+            throw ValidationError("unknown -dataset '\(dataset)' (expected imagenet, cifar10, cifar100 or mnist)")
         }
         guard let block = BlockType(rawValue: bottleneckType) else {
             throw ValidationError("unknown -bottleneckType '\(bottleneckType)' (expected resnext_C, resnext_B, resnet or basic)")

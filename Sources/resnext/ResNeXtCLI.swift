@@ -5,5 +5,6 @@ struct ResNeXtCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resnext",
         abstract: "ResNeXt and ResNet image classifiers: train, evaluate, benchmark.",
-        subcommands: [InfoCommand.self, ForwardCommand.self, DemoCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, InfoCommand.self, ForwardCommand.self, DemoCommand.self, BenchCommand.self],
+        defaultSubcommand: TrainCommand.self)
 }

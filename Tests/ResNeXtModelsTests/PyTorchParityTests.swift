@@ -56,3 +56,40 @@ final class PyTorchParityTests: XCTestCase {
         }
     }
 }
+
+final class PyTorchTrainingParityTests: XCTestCase {
+    /// One training-mode step equals PyTorch's: logits with batch statistics, the loss, every parameter's
+    /// gradient, and the running statistics after the update.
+    func testTrainingStepEqualsPyTorch() throws {
+        let model = try ResNeXtModel(tinyTorchvisionConfiguration, on: cpu)
+        try model.loadSafetensors(fixtures + "tiny_resnext_weights.safetensors", on: cpu)
+        let io = try SafetensorsFile.read(fixtures + "tiny_resnext_io.safetensors")
+        let reference = try SafetensorsFile.read(fixtures + "tiny_resnext_train.safetensors")
+        let input = try XCTUnwrap(io["input"])
+        let labels = try XCTUnwrap(reference["labels"]).floats().map { Int32($0) }
+        model.setTraining(true)
+        model.zeroGradients()
+        let logits = try model.forward(try cpu.upload(input.floats(), shape: Shape(input.shape)))
+        func close(_ got: [Float], _ want: [Float], _ what: String, tolerance: Float = 1e-4) {
+            let scale = max(want.map(abs).max() ?? 0, 1e-6)
+            let error = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertEqual(got.count, want.count, what)
+            XCTAssertLessThan(error / scale, tolerance, "\(what): relative error \(error / scale)")
+        }
+        close(try cpu.download(logits), try XCTUnwrap(reference["train_logits"]).floats(), "training-mode logits")
+        let ce = try cpu.softmaxCrossEntropy(logits, labels: labels)
+        XCTAssertEqual(ce.loss, try XCTUnwrap(reference["loss"]).floats()[0], accuracy: 1e-5)
+        _ = try model.backward(ce.gradient)
+        var checked = 0
+        for (name, p) in model.namedTensors() {
+            if let g = reference["grad." + name] {
+                close(try cpu.download(try XCTUnwrap(p.gradient, name)), g.floats(), "gradient of \(name)", tolerance: 1e-3)
+                checked += 1
+            } else if let after = reference["after." + name] {
+                close(try cpu.download(p.value), after.floats(), "\(name) after the step")
+                checked += 1
+            }
+        }
+        XCTAssertEqual(checked, model.namedTensors().count)
+    }
+}

@@ -1,0 +1,16 @@
+import ResNeXtCore
+import ResNeXtTransforms
+
+/// An indexable collection of labelled images (before augmentation).
+///
+/// Pixel scale is the data set's own convention, as in the original: CIFAR and MNIST give 0–255, decoded
+/// photos (image folders) give 0–1.
+public protocol Dataset: Sendable {
+    /// Number of samples.
+    var count: Int { get }
+    /// Class names in class-index order (index 0 first).
+    var classNames: [String] { get }
+    /// The image and its 0-based class index. Throws a clear error for an unreadable sample
+    /// (e.g. a corrupt JPEG), which loaders count and skip.
+    func sample(at index: Int) throws -> (image: Image, label: Int)
+}

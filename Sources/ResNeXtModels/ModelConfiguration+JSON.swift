@@ -1,0 +1,44 @@
+import ResNeXtCore
+import ResNeXtIO
+
+extension ModelConfiguration {
+    /// The configuration as JSON (stored in checkpoint metadata so a weights file rebuilds its model).
+    public var json: JSONValue {
+        .object([
+            ("stem", .string(stem.rawValue)), ("inputChannels", .number(Double(inputChannels))),
+            ("stemWidth", .number(Double(stemWidth))),
+            ("stagePlanes", .array(stagePlanes.map { .number(Double($0)) })),
+            ("blocksPerStage", .array(blocksPerStage.map { .number(Double($0)) })),
+            ("blockType", .string(blockType.rawValue)), ("baseWidth", .number(Double(baseWidth))),
+            ("cardinality", .number(Double(cardinality))), ("shortcutType", .string(shortcutType.rawValue)),
+            ("classes", .number(Double(classes))),
+        ])
+    }
+
+    /// Reads a configuration written by ``json``, naming `source` in errors.
+    public init(json: JSONValue, source: String) throws {
+        func field<T>(_ key: String, _ get: (JSONValue) -> T?) throws -> T {
+            guard let value = json[key], let v = get(value) else {
+                throw ResNeXtError.io("\(source): model configuration lacks a valid '\(key)'")
+            }
+            return v
+        }
+        func ints(_ key: String) throws -> [Int] {
+            let items = try field(key) { $0.array }
+            return try items.map { item in
+                guard let i = item.int else { throw ResNeXtError.io("\(source): '\(key)' must hold integers") }
+                return i
+            }
+        }
+        guard let stem = Stem(rawValue: try field("stem") { $0.string }),
+              let block = BlockType(rawValue: try field("blockType") { $0.string }),
+              let shortcut = ShortcutType(rawValue: try field("shortcutType") { $0.string }) else {
+            throw ResNeXtError.io("\(source): unknown stem, block or shortcut type in the model configuration")
+        }
+        self.init(stem: stem, inputChannels: try field("inputChannels") { $0.int }, stemWidth: try field("stemWidth") { $0.int },
+                  stagePlanes: try ints("stagePlanes"), blocksPerStage: try ints("blocksPerStage"), blockType: block,
+                  baseWidth: try field("baseWidth") { $0.int }, cardinality: try field("cardinality") { $0.int },
+                  shortcutType: shortcut, classes: try field("classes") { $0.int })
+        do { try validate() } catch { throw ResNeXtError.io("\(source): \(error)") }
+    }
+}

@@ -1,0 +1,111 @@
+import ResNeXtCore
+import ResNeXtIO
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Loss and error rates of one pass, weighted by batch size as the original.
+public struct EpochMetrics: Sendable, Equatable {
+    public var loss: Double = 0
+    /// Top-1 and top-k error in percent (the original reports errors, 100 − accuracy).
+    public var top1Error: Double = 100
+    public var topKError: Double = 100
+    /// k of the top-k error: 5, or the number of classes when fewer.
+    public var k: Int
+    public var images: Int = 0
+    public var skipped: Int = 0
+    public var seconds: Double = 0
+
+    public init(k: Int) { self.k = k }
+
+    public var top1Accuracy: Double { 100 - top1Error }
+}
+
+/// Accumulates per-batch results into ``EpochMetrics``.
+struct MetricsAccumulator {
+    private(set) var lossSum = 0.0
+    private(set) var correct1 = 0
+    private(set) var correctK = 0
+    private(set) var images = 0
+    private(set) var skipped = 0
+    let k: Int
+
+    mutating func add(loss: Double, correct1: Int, correctK: Int, images: Int) {
+        lossSum += loss * Double(images)
+        self.correct1 += correct1
+        self.correctK += correctK
+        self.images += images
+    }
+
+    mutating func skip(_ n: Int) { skipped += n }
+
+    func metrics(seconds: Double) -> EpochMetrics {
+        var m = EpochMetrics(k: k)
+        m.images = images
+        m.skipped = skipped
+        m.seconds = seconds
+        guard images > 0 else { return m }
+        m.loss = lossSum / Double(images)
+        m.top1Error = 100 * (1 - Double(correct1) / Double(images))
+        m.topKError = 100 * (1 - Double(correctK) / Double(images))
+        return m
+    }
+}
+
+/// Where training reports go: the console (a live progress line on a terminal, plain lines otherwise)
+/// and a JSON-lines metrics log in the checkpoint directory.
+public final class TrainingLog: @unchecked Sendable {
+    let write: (String) -> Void
+    let isTerminal: Bool
+    let metricsPath: String?
+
+    /// `write` receives complete lines (and, on a terminal, carriage-return progress updates).
+    public init(metricsPath: String?, write: @escaping (String) -> Void = { print($0); fflush(stdout) }, isTerminal: Bool = isatty(1) != 0) {
+        self.write = write
+        self.isTerminal = isTerminal
+        self.metricsPath = metricsPath
+    }
+
+    public func line(_ text: String) { write(text) }
+
+    /// A progress update for iteration `i` of `n`; on a terminal it overwrites the previous one.
+    func progress(_ text: String, final: Bool) {
+        if isTerminal {
+            print("\r" + text + "\u{1B}[K", terminator: final ? "\n" : "")
+            fflush(stdout)
+        } else {
+            write(text)
+        }
+    }
+
+    /// Appends one JSON object to the metrics log.
+    func record(_ fields: [(String, JSONValue)]) throws {
+        guard let metricsPath else { return }
+        let text = JSONValue.object(fields.map { (key: $0.0, value: $0.1) }).serialized() + "\n"
+        let fd = open(metricsPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ResNeXtError.io("\(metricsPath): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw ResNeXtError.io("\(metricsPath): short write") }
+    }
+}
+
+/// Seconds since an arbitrary start (monotonic).
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// `value` with `digits` decimals.
+func fixed(_ value: Double, _ digits: Int = 3) -> String {
+    guard value.isFinite else { return String(value) }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = Int64((abs(value) * scale).rounded())
+    let whole = String(scaled / Int64(scale)), fraction = String(scaled % Int64(scale))
+    let sign = value < 0 && scaled != 0 ? "-" : ""
+    return digits == 0 ? sign + whole : sign + whole + "." + String(repeating: "0", count: digits - fraction.count) + fraction
+}

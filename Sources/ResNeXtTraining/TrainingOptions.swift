@@ -1,0 +1,105 @@
+import ResNeXtCore
+import ResNeXtModels
+
+/// The original's options (opts.lua) with its defaults, plus this implementation's own (threads).
+/// Field names are the original flag names.
+public struct TrainingOptions: Sendable, Hashable, Codable {
+    public var dataset = DatasetKind.imagenet
+    public var data = ""
+    public var manualSeed: UInt64 = 0
+    public var nGPU = 1
+    public var nThreads = 2
+    public var nEpochs = 0
+    public var epochNumber = 1
+    public var batchSize = 32
+    public var testOnly = false
+    public var tenCrop = false
+    public var save = "checkpoints"
+    public var resume = "none"
+    public var LR: Float = 0.1
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 1e-4
+    public var bottleneckType = BlockType.resnextC
+    public var depth = 34
+    public var baseWidth = 64
+    public var cardinality = 1
+    /// Empty: the data set's default.
+    public var shortcutType = ""
+    public var retrain = "none"
+    public var resetClassifier = false
+    /// 0: the data set's class count.
+    public var nClasses = 0
+    /// A named preset instead of -depth/-baseWidth/-cardinality/-bottleneckType (this implementation's).
+    public var arch: String?
+    /// CPU compute threads (0: all cores).
+    public var computeThreads = 0
+    /// Print progress every this many iterations when stdout is not a terminal (0: about 20 lines per epoch).
+    public var printEvery = 0
+
+    public init() {}
+
+    /// The original's dataset-dependent epoch count: 100 for ImageNet, 300 for CIFAR (30 for MNIST).
+    public var effectiveEpochs: Int {
+        if nEpochs > 0 { return nEpochs }
+        switch dataset {
+        case .imagenet: return 100
+        case .cifar10, .cifar100: return 300
+        case .mnist: return 30
+        }
+    }
+
+    /// Checks ranges and combinations, naming the flag at fault.
+    public func validate() throws {
+        func bad(_ m: String) -> ResNeXtError { .invalidArgument(m) }
+        guard batchSize > 0 else { throw bad("-batchSize must be at least 1, got \(batchSize)") }
+        guard nThreads > 0 else { throw bad("-nThreads must be at least 1, got \(nThreads)") }
+        guard nEpochs >= 0 else { throw bad("-nEpochs must not be negative, got \(nEpochs)") }
+        guard epochNumber >= 1 else { throw bad("-epochNumber must be at least 1, got \(epochNumber)") }
+        guard LR > 0, LR.isFinite else { throw bad("-LR must be positive, got \(LR)") }
+        guard momentum >= 0, momentum < 1 else { throw bad("-momentum must be in [0, 1), got \(momentum)") }
+        guard weightDecay >= 0 else { throw bad("-weightDecay must not be negative, got \(weightDecay)") }
+        guard nGPU >= 0 else { throw bad("-nGPU must not be negative, got \(nGPU)") }
+        guard nClasses >= 0 else { throw bad("-nClasses must not be negative, got \(nClasses)") }
+        if resetClassifier && nClasses == 0 { throw bad("-resetClassifier true needs -nClasses K (the new number of classes)") }
+        guard !data.isEmpty || dataset == .cifar10 || dataset == .cifar100 else {
+            throw bad("-data DIR is required for -dataset \(dataset.rawValue)")
+        }
+    }
+
+    /// The model these options build (before -retrain/-resetClassifier/-resume).
+    public func modelConfiguration(classes: Int) throws -> ModelConfiguration {
+        if let arch {
+            var preset = try ModelConfiguration.preset(arch, classes: classes)
+            preset.inputChannels = dataset.inputChannels
+            return preset
+        }
+        var shortcut: ShortcutType?
+        if !shortcutType.isEmpty {
+            guard let s = ShortcutType(rawValue: shortcutType) else {
+                throw ResNeXtError.invalidArgument("unknown -shortcutType '\(shortcutType)' (expected A, B or C)")
+            }
+            shortcut = s
+        }
+        return try ModelConfiguration.original(dataset: dataset, depth: depth, baseWidth: baseWidth, cardinality: cardinality,
+                                               blockType: bottleneckType, shortcutType: shortcut, classes: classes)
+    }
+}
+
+/// The original's learning-rate schedules.
+public enum LearningRateSchedule {
+    /// ImageNet: LR · 0.1^floor((epoch − 1) / 30). CIFAR (and MNIST): LR, then LR/10 once
+    /// epoch / nEpochs > 0.49 and LR/100 once > 0.74 (epochs 148 and 223 of 300).
+    public static func rate(epoch: Int, options: TrainingOptions) -> Float {
+        let decay: Int
+        switch options.dataset {
+        case .imagenet:
+            decay = (epoch - 1) / 30
+        case .cifar10, .cifar100, .mnist:
+            let fraction = Double(epoch) / Double(options.effectiveEpochs)
+            decay = fraction > 0.74 ? 2 : (fraction > 0.49 ? 1 : 0)
+        }
+        var lr = Double(options.LR)
+        for _ in 0..<decay { lr *= 0.1 }
+        return Float(lr)
+    }
+}

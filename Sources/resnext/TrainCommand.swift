@@ -1,0 +1,140 @@
+import ArgumentParser
+import ResNeXtCore
+import ResNeXtCPU
+import ResNeXtModels
+import ResNeXtTraining
+
+/// A boolean flag value as the original took them (`-tenCrop true`), but strict: only true or false.
+struct FlagBool: ExpressibleByArgument {
+    let value: Bool
+    init?(argument: String) {
+        switch argument.lowercased() {
+        case "true": value = true
+        case "false": value = false
+        default: return nil
+        }
+    }
+    init(_ value: Bool) { self.value = value }
+    var defaultValueDescription: String { String(value) }
+}
+
+/// Train and evaluate, accepting the original's `th main.lua` options verbatim.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train and evaluate with the original's options (the default command: `resnext -dataset cifar10 -depth 29 ...`).")
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: [.customLong("data", withSingleDash: true), .customLong("data")], help: "Data directory (CIFAR: downloaded here when absent, default ./data; MNIST: IDX files; imagenet: folder with train/ and val/).")
+    var data = ""
+    @Option(name: [.customLong("manualSeed", withSingleDash: true), .customLong("seed")], help: "Seed for initialisation, data order and augmentation.")
+    var manualSeed: UInt64 = 0
+    @Option(name: [.customLong("nGPU", withSingleDash: true), .customLong("gpus")], help: "Number of GPUs (this build trains on the CPU; see --device).")
+    var nGPU = 1
+    @Option(name: [.customLong("nThreads", withSingleDash: true), .customLong("threads")], help: "Data-loading worker threads.")
+    var nThreads = 2
+    @Option(name: [.customLong("nEpochs", withSingleDash: true), .customLong("epochs")], help: "Total epochs (0: 100 for imagenet, 300 for CIFAR, 30 for MNIST).")
+    var nEpochs = 0
+    @Option(name: [.customLong("epochNumber", withSingleDash: true), .customLong("epoch-number")], help: "First epoch when not resuming.")
+    var epochNumber = 1
+    @Option(name: [.customLong("batchSize", withSingleDash: true), .customLong("batch-size")], help: "Mini-batch size.")
+    var batchSize = 32
+    @Option(name: [.customLong("testOnly", withSingleDash: true), .customLong("test-only")], help: "Only evaluate the validation set (true/false).")
+    var testOnly = FlagBool(false)
+    @Option(name: [.customLong("tenCrop", withSingleDash: true), .customLong("ten-crop")], help: "Ten-crop validation on image folders (true/false).")
+    var tenCrop = FlagBool(false)
+    @Option(name: [.customLong("save", withSingleDash: true), .customLong("save")], help: "Checkpoint directory.")
+    var save = "checkpoints"
+    @Option(name: [.customLong("resume", withSingleDash: true), .customLong("resume")], help: "Checkpoint directory to resume from (none: start fresh).")
+    var resume = "none"
+    @Option(name: [.customLong("LR", withSingleDash: true), .customLong("lr")], help: "Base learning rate.")
+    var LR: Float = 0.1
+    @Option(name: [.customLong("momentum", withSingleDash: true), .customLong("momentum")], help: "SGD (Nesterov) momentum.")
+    var momentum: Float = 0.9
+    @Option(name: [.customLong("weightDecay", withSingleDash: true), .customLong("weight-decay")], help: "Weight decay on every parameter.")
+    var weightDecay: Float = 1e-4
+    @Option(name: [.customLong("retrain", withSingleDash: true), .customLong("retrain")], help: "Weights (safetensors) to start from; fresh optimizer.")
+    var retrain = "none"
+    @Option(name: [.customLong("resetClassifier", withSingleDash: true), .customLong("reset-classifier")], help: "Replace the classifier with a new -nClasses-way one (true/false).")
+    var resetClassifier = FlagBool(false)
+    @Option(name: [.customLong("precision", withSingleDash: true), .customLong("precision")], help: "single (half and double are not supported yet).")
+    var precision = "single"
+    @Option(name: [.customLong("shareGradInput", withSingleDash: true)], help: "Accepted for compatibility (gradient buffers are freed as backward consumes them).")
+    var shareGradInput = FlagBool(false)
+    @Option(name: [.customLong("optnet", withSingleDash: true)], help: "Accepted for compatibility (no effect).")
+    var optnet = FlagBool(false)
+    @Option(name: [.customLong("gen", withSingleDash: true)], help: "Accepted for compatibility (data indexes are built in memory).")
+    var gen = "gen"
+    @Option(name: [.customLong("cudnn", withSingleDash: true)], help: "fastest | deterministic | default (applies to the CUDA backend).")
+    var cudnn = "fastest"
+    @Option(name: [.customLong("netType", withSingleDash: true)], help: "resnext (the only network family).")
+    var netType = "resnext"
+    @Option(name: [.customLong("backend", withSingleDash: true)], help: "Accepted for compatibility (the original never read it).")
+    var backendName = "cudnn"
+    @Option(name: [.customLong("optimState", withSingleDash: true)], help: "Accepted for compatibility (the original never read it; use -resume).")
+    var optimState = "none"
+    @Option(help: "Compute device: cpu (cuda needs the GPU backend).") var device = "cpu"
+    @Option(help: "CPU compute threads (default: all cores).") var computeThreads: Int?
+    @Option(help: "Progress line every N iterations when output is not a terminal (default: ~20 per epoch).") var printEvery = 0
+
+    func run() throws {
+        var notices = [String]()
+        if shareGradInput.value && optnet.value { throw ValidationError("-shareGradInput and -optnet cannot be combined (as in the original)") }
+        if shareGradInput.value { notices.append("-shareGradInput: not needed here, every saved activation and gradient is freed as soon as backward consumes it") }
+        if optnet.value { notices.append("-optnet: not needed here (see -shareGradInput); ignored") }
+        if precision != "single" { notices.append("-precision \(precision): only single precision is implemented; training in single") }
+        if gen != "gen" { notices.append("-gen: not used, data indexes are built in memory") }
+        if optimState != "none" { notices.append("-optimState is not read (as in the original); use -resume DIR to continue a run") }
+        guard netType == "resnext" || netType == "resnet" else { throw ValidationError("unknown -netType '\(netType)' (expected resnext)") }
+        guard ["fastest", "deterministic", "default"].contains(cudnn) else { throw ValidationError("unknown -cudnn '\(cudnn)' (expected fastest, deterministic or default)") }
+        let device = try Device(parsing: self.device)
+        guard device == .cpu else {
+            throw ValidationError("--device \(device): the CUDA backend is not part of this build yet; use --device cpu")
+        }
+        if nGPU > 1 { notices.append("-nGPU \(nGPU): this build trains on one device (cpu); running with one") }
+
+        var options = TrainingOptions()
+        guard let dataset = DatasetKind(rawValue: model.dataset) else {
+            throw ValidationError("unknown -dataset '\(model.dataset)' (expected imagenet, cifar10, cifar100 or mnist)")
+        }
+        options.dataset = dataset
+        options.arch = model.arch
+        if model.arch == nil {
+            guard let depth = model.depth else { throw ValidationError("give -depth (e.g. -depth 29 for CIFAR, 50 for ImageNet) or --arch NAME") }
+            options.depth = depth
+        }
+        guard let block = BlockType(rawValue: model.bottleneckType) else {
+            throw ValidationError("unknown -bottleneckType '\(model.bottleneckType)' (expected resnext_C, resnext_B, resnet or basic)")
+        }
+        options.bottleneckType = block
+        options.baseWidth = model.baseWidth
+        options.cardinality = model.cardinality
+        options.shortcutType = model.shortcutType
+        options.nClasses = model.nClasses
+        options.data = data
+        options.manualSeed = manualSeed
+        options.nGPU = nGPU
+        options.nThreads = nThreads
+        options.nEpochs = nEpochs
+        options.epochNumber = epochNumber
+        options.batchSize = batchSize
+        options.testOnly = testOnly.value
+        options.tenCrop = tenCrop.value
+        options.save = save
+        options.resume = resume
+        options.LR = LR
+        options.momentum = momentum
+        options.weightDecay = weightDecay
+        options.retrain = retrain
+        options.resetClassifier = resetClassifier.value
+        options.computeThreads = computeThreads ?? 0
+        options.printEvery = printEvery
+
+        let backend = try CPUBackend(threads: computeThreads)
+        let log = TrainingLog(metricsPath: options.testOnly ? nil : options.save + "/metrics.jsonl")
+        for notice in notices { log.line("note: " + notice) }
+        let trainer = try Trainer(options: options, backend: backend, log: log)
+        _ = try trainer.run()
+    }
+}
