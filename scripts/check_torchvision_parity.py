@@ -9,7 +9,6 @@ download the pretrained ones), saves its state_dict and a batch of inputs as saf
 """
 import argparse
 import json
-import struct
 import subprocess
 import sys
 import tempfile
@@ -19,32 +18,10 @@ import numpy as np
 import torch
 import torchvision
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from safetensors_file import load, save  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def save(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name, t in tensors.items():
-        data = t.detach().contiguous().to(torch.float32).numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    Path(path).write_bytes(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-
-
-def load(path):
-    raw = Path(path).read_bytes()
-    n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
-    out = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = entry["data_offsets"]
-        out[name] = np.frombuffer(raw[8 + n + b:8 + n + e], dtype=np.float32).reshape(entry["shape"])
-    return out
 
 
 def main():

@@ -7,13 +7,15 @@ base width 32, 5 classes. Random weights and random batch-norm statistics; eval 
 state_dict (torchvision names) and an input with its logits. Needs torch and torchvision (not needed to
 run the tests): `.venv-bench/bin/python scripts/make_tiny_resnext_fixture.py`.
 """
-import json
-import struct
+import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 from torchvision.models.resnet import Bottleneck
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from safetensors_file import save as save_safetensors  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "Tests" / "ResNeXtModelsTests" / "Fixtures"
 
@@ -43,18 +45,6 @@ class TinyResNeXt(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-def save_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name, t in tensors.items():
-        data = t.detach().contiguous().to(torch.float32).numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    path.write_bytes(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def main():

@@ -276,3 +276,14 @@ enum FolderWalk {
         return String(cString: text)
     }
 }
+
+extension ImageFolderDataset {
+    /// Full paths of every image file under `directory` (recursively, following links), sorted.
+    public static func listImages(under directory: String) throws -> [String] {
+        try FolderWalk.requireDirectory(directory, what: "image folder")
+        var ancestors = [FolderWalk.Identity]()
+        var relative = [String]()
+        try FolderWalk.collectImages(in: directory, relativePath: "", ancestors: &ancestors, depth: 0, into: &relative)
+        return relative.sorted(by: FolderWalk.byteOrder).map { directory + $0 }
+    }
+}

@@ -35,7 +35,8 @@ extension LayerSpec {
 
 /// A ResNeXt/ResNet ready to run: its configuration and its layers (torchvision names).
 public final class ResNeXtModel: Layer {
-    public let configuration: ModelConfiguration
+    /// What the model is (its class count follows ``resetClassifier(classes:seed:)``).
+    public private(set) var configuration: ModelConfiguration
     public let backend: any Backend
     /// Everything up to and including flattening: image → `[N, featureChannels]` features.
     public let features: Sequential
@@ -70,5 +71,6 @@ public final class ResNeXtModel: Layer {
         var rng = RandomGenerator(seed: seed)
         fc = try Linear(backend, inFeatures: fc.weight.value.shape[1], outFeatures: classes, zeroBias: true, rng: &rng)
         fc.isTraining = isTraining
+        configuration.classes = classes
     }
 }

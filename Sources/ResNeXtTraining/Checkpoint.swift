@@ -3,6 +3,10 @@ import ResNeXtIO
 import ResNeXtModels
 import ResNeXtNN
 
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 /// What a checkpoint records besides tensors: enough to continue exactly where training stopped.
 public struct TrainingState: Sendable, Equatable {
     /// The last completed epoch.
@@ -52,6 +56,7 @@ public enum Checkpoint {
         let modelFile = "model_\(state.epoch).safetensors", optimFile = "optimState_\(state.epoch).safetensors"
         let weights = SafetensorsFile(tensors: try model.stateDict(on: backend), metadata: modelMetadata(model, epoch: state.epoch))
         try weights.write(to: directory + "/" + modelFile)
+        pauseForCrashTests(epoch: state.epoch)
         let velocities = try zip(optimizer.parameters, optimizer.velocities).map { named, v in
             (name: named.name, tensor: StoredTensor(shape: v.shape.dims, floats: try backend.download(v)))
         }
@@ -60,6 +65,15 @@ public enum Checkpoint {
         if isBest { try weights.write(to: directory + "/model_best.safetensors") }
         let latest = JSONValue.object([("epoch", .number(Double(state.epoch))), ("modelFile", .string(modelFile)), ("optimFile", .string(optimFile))])
         try FileIO.writeAtomically(Array((latest.serialized() + "\n").utf8), to: directory + "/latest.json")
+    }
+
+    /// For crash tests only: `RESNEXT_TEST_PAUSE_IN_CHECKPOINT=<epoch>` sleeps a minute between writing
+    /// that epoch's weights and the rest of its checkpoint, so a test can kill the process mid-checkpoint.
+    static func pauseForCrashTests(epoch: Int) {
+        guard let text = getenv("RESNEXT_TEST_PAUSE_IN_CHECKPOINT"), Int(String(cString: text)) == epoch else { return }
+        print("checkpoint: pausing in epoch \(epoch) (RESNEXT_TEST_PAUSE_IN_CHECKPOINT)")
+        fflush(stdout)
+        sleep(60)
     }
 
     static func modelMetadata(_ model: ResNeXtModel, epoch: Int) -> [(key: String, value: String)] {

@@ -100,12 +100,4 @@ func now() -> Double {
 }
 
 /// `value` with `digits` decimals.
-func fixed(_ value: Double, _ digits: Int = 3) -> String {
-    guard value.isFinite else { return String(value) }
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let scaled = Int64((abs(value) * scale).rounded())
-    let whole = String(scaled / Int64(scale)), fraction = String(scaled % Int64(scale))
-    let sign = value < 0 && scaled != 0 ? "-" : ""
-    return digits == 0 ? sign + whole : sign + whole + "." + String(repeating: "0", count: digits - fraction.count) + fraction
-}
+func fixed(_ value: Double, _ digits: Int = 3) -> String { NumberFormat.fixed(value, digits) }

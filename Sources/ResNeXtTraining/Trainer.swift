@@ -95,10 +95,11 @@ public final class Trainer {
                                            seed: state.seed, transform: data.validationTransform)
     }
 
-    /// Trains from the next epoch to `-nEpochs` (or only evaluates with -testOnly).
-    public func run() throws -> TrainingSummary {
+    /// Trains from the next epoch to `-nEpochs` (or only evaluates with -testOnly). `stopAfter` ends the
+    /// run after that epoch's checkpoint, as an interruption would.
+    public func run(stopAfter: Int? = nil) throws -> TrainingSummary {
         var summary = TrainingSummary(bestTop1: state.bestTop1, bestTopK: state.bestTopK)
-        log.line("model: \(model.configuration) — \(grouped(model.parameterCount)) parameters; \(backend.name)")
+        log.line("model: \(model.configuration) — \(NumberFormat.thousands(model.parameterCount)) parameters; \(backend.name)")
         log.line("data: \(data.train.count) training / \(data.validation.count) validation images, \(data.classNames.count) classes")
         if options.testOnly {
             let m = try evaluate(epoch: 0)
@@ -106,7 +107,7 @@ public final class Trainer {
             summary.lastValidation = m
             return summary
         }
-        let last = options.effectiveEpochs
+        let last = min(options.effectiveEpochs, stopAfter ?? .max)
         if state.epoch >= last { log.line("nothing to do: epoch \(state.epoch) of \(last) is already done") }
         var epoch = state.epoch + 1
         while epoch <= last {
@@ -218,15 +219,4 @@ public final class Trainer {
         acc.skip(batch.skipped.count)
         for (index, reason) in batch.skipped.prefix(3) { log.line("warning: skipped unreadable sample \(index): \(reason)") }
     }
-}
-
-/// `1234567` → `1,234,567`.
-func grouped(_ n: Int) -> String {
-    let digits = String(abs(n))
-    var out = ""
-    for (i, ch) in digits.enumerated() {
-        if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(ch)
-    }
-    return (n < 0 ? "-" : "") + out
 }

@@ -27,11 +27,8 @@ extension Transforms {
         }
         tmp.withUnsafeBufferPointer { t in
             out.pixels.withUnsafeMutableBufferPointer { dst in
-                for ch in 0..<c {         // then columns: (c, x) → height
-                    for x in 0..<width {
-                        planH.apply(t.baseAddress! + ch * sh * width + x, width,
-                                    dst.baseAddress! + ch * height * width + x, width)
-                    }
+                for ch in 0..<c {         // then columns, a whole output row at a time (contiguous, vectorizable)
+                    planH.applyRows(t.baseAddress! + ch * sh * width, dst.baseAddress! + ch * height * width, width: width)
                 }
             }
         }
@@ -92,6 +89,30 @@ struct CubicPlan {
             dst[d * dstStride] = catmullRom(p0, p1, p2, p3, fraction[d])
         }
         dst[(m - 1) * dstStride] = src[(n - 1) * srcStride]
+    }
+
+    /// Resamples along the slow axis: output row `d` of `width` values from source rows around
+    /// `index[d]` — the same arithmetic as ``apply(_:_:_:_:)`` on every column, in row order.
+    func applyRows(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, width: Int) {
+        let n = sourceLength, m = targetLength
+        if n == m || n == 1 {
+            for d in 0..<m { (dst + d * width).update(from: src + (n == 1 ? 0 : d) * width, count: width) }
+            return
+        }
+        for d in 0..<index.count {
+            let i = index[d], x = fraction[d]
+            let r1 = src + i * width, r2 = src + (i + 1) * width
+            let r0: UnsafePointer<Float>? = i > 0 ? src + (i - 1) * width : nil
+            let r3: UnsafePointer<Float>? = i + 2 < n ? src + (i + 2) * width : nil
+            let out = dst + d * width
+            for j in 0..<width {
+                let p1 = r1[j], p2 = r2[j]
+                let p0 = r0?[j] ?? 2 * p1 - p2
+                let p3 = r3?[j] ?? 2 * p2 - p1
+                out[j] = catmullRom(p0, p1, p2, p3, x)
+            }
+        }
+        (dst + (m - 1) * width).update(from: src + (n - 1) * width, count: width)
     }
 }
 

@@ -32,21 +32,25 @@ extension Transforms {
         let plane = image.height * image.width
         for (operation, alpha) in steps {
             let a = Float(alpha), b = Float(1 - alpha)
-            var other: [Float]? = nil
-            switch operation {
-            case .brightness: break
-            case .saturation: other = grayscale(img)
-            case .contrast:
-                let gray = grayscale(img)
+            let gray = operation == .brightness ? [] : grayscale(img)
+            var mean: Float = 0
+            if operation == .contrast {
                 var sum = 0.0
                 for v in gray { sum += Double(v) }
-                other = [Float](repeating: Float(sum / Double(plane)), count: plane)
+                mean = Float(sum / Double(plane))
             }
             img.pixels.withUnsafeMutableBufferPointer { p in
-                for c in 0..<3 {
-                    for i in 0..<plane {
-                        let o = other?[i] ?? 0
-                        p[c * plane + i] = p[c * plane + i] * a + b * o
+                switch operation {
+                case .brightness:   // blend with black
+                    for i in 0..<3 * plane { p[i] = p[i] * a }
+                case .contrast:     // blend with the mean grey level
+                    for i in 0..<3 * plane { p[i] = p[i] * a + b * mean }
+                case .saturation:   // blend with the greyscale image
+                    gray.withUnsafeBufferPointer { g in
+                        for c in 0..<3 {
+                            let q = p.baseAddress! + c * plane
+                            for i in 0..<plane { q[i] = q[i] * a + b * g[i] }
+                        }
                     }
                 }
             }

@@ -106,17 +106,8 @@ struct PatternDataset {
     }
 }
 
-/// `value` with exactly `digits` decimals (no Foundation formatting in this binary).
-func format(_ value: Double, digits: Int = 3) -> String {
-    guard value.isFinite else { return String(value) }
-    let scale = (0..<digits).reduce(1.0) { r, _ in r * 10 }
-    let scaled = Int64((abs(value) * scale).rounded())
-    let whole = scaled / Int64(scale), fraction = scaled % Int64(scale)
-    let sign = value < 0 && scaled != 0 ? "-" : ""
-    guard digits > 0 else { return sign + String(whole) }
-    let f = String(fraction)
-    return sign + String(whole) + "." + String(repeating: "0", count: digits - f.count) + f
-}
+/// `value` with exactly `digits` decimals.
+func format(_ value: Double, digits: Int = 3) -> String { NumberFormat.fixed(value, digits) }
 
 /// `text` padded with spaces on the right to `width` characters.
 func padded(_ text: String, _ width: Int) -> String {

@@ -53,15 +53,7 @@ struct ModelOptions: ParsableArguments {
 }
 
 /// `1234567` → `1,234,567`.
-func grouped(_ n: Int) -> String {
-    let digits = String(abs(n))
-    var out = ""
-    for (i, ch) in digits.enumerated() {
-        if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(ch)
-    }
-    return (n < 0 ? "-" : "") + out
-}
+func grouped(_ n: Int) -> String { NumberFormat.thousands(n) }
 
 /// `4_230_000_000` → `4.23 G`.
 func scaled(_ n: Int) -> String {

@@ -1,10 +1,37 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @main
 struct ResNeXtCLI: ParsableCommand {
+    /// Keeps large buffers (decoded images, activations) in the heap for reuse instead of mapping fresh,
+    /// zeroed pages for every allocation above glibc's default threshold: loaders and training allocate
+    /// megabyte-sized arrays at a high rate.
+    static func tuneAllocator() {
+        #if canImport(Glibc)
+        typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(nil, "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
+        _ = mallopt(-3, 512 << 20)   // M_MMAP_THRESHOLD (malloc.h is not in the Glibc module)
+        _ = mallopt(-1, 1 << 30)     // M_TRIM_THRESHOLD
+        #endif
+    }
+
+    static func main() {
+        tuneAllocator()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "resnext",
         abstract: "ResNeXt and ResNet image classifiers: train, evaluate, benchmark.",
-        subcommands: [TrainCommand.self, InfoCommand.self, ForwardCommand.self, DemoCommand.self, BenchCommand.self],
+        subcommands: [TrainCommand.self, InfoCommand.self, ForwardCommand.self, DemoCommand.self, BenchCommand.self, BenchLoaderCommand.self],
         defaultSubcommand: TrainCommand.self)
 }

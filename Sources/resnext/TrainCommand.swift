@@ -100,9 +100,10 @@ struct TrainCommand: ParsableCommand {
         }
         options.dataset = dataset
         options.arch = model.arch
-        if model.arch == nil {
-            guard let depth = model.depth else { throw ValidationError("give -depth (e.g. -depth 29 for CIFAR, 50 for ImageNet) or --arch NAME") }
+        if let depth = model.depth {
             options.depth = depth
+        } else if model.arch == nil && retrain == "none" && resume == "none" {
+            throw ValidationError("give -depth (e.g. -depth 29 for CIFAR, 50 for ImageNet) or --arch NAME")
         }
         guard let block = BlockType(rawValue: model.bottleneckType) else {
             throw ValidationError("unknown -bottleneckType '\(model.bottleneckType)' (expected resnext_C, resnext_B, resnet or basic)")

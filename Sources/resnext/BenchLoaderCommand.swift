@@ -1,0 +1,53 @@
+import ArgumentParser
+import ResNeXtCore
+import ResNeXtData
+import ResNeXtTransforms
+
+/// Times JPEG decoding plus the original's ImageNet training transform on a folder of images.
+struct BenchLoaderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-loader",
+        abstract: "Images per second of decode + ImageNet train transform (RandomSizedCrop 224, ColorJitter, Lighting, normalize, flip).")
+
+    @Option(help: "A folder of JPEG images (searched recursively).") var data: String
+    @Option(help: "Passes over the folder (the first is also timed).") var passes = 2
+    @Option(help: "Worker threads (1 gives the per-core rate).") var threads = 1
+    @Option(help: "train (the ImageNet training transform), eval (Scale 256 + center crop 224) or none (decode only).")
+    var transform = "train"
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let files = try ImageFolderDataset.listImages(under: data)
+        guard !files.isEmpty else { throw ValidationError("no images under \(data)") }
+        let dataset = FileListDataset(paths: files)
+        let sampleTransform: SampleTransform
+        switch transform {
+        case "train": sampleTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
+        case "eval": sampleTransform = { image, _ in [Transforms.imagenetEval(image)] }
+        case "none": sampleTransform = { image, _ in [image] }
+        default: throw ValidationError("unknown --transform '\(transform)' (expected train, eval or none)")
+        }
+        let loader = try BatchLoader(dataset: dataset, batchSize: 32, shuffle: true, threads: threads, seed: 1, transform: sampleTransform)
+        var images = 0
+        let start = ContinuousClock.now
+        for pass in 1...passes {
+            for batch in loader.batches(epoch: pass) { images += batch.labels.count }
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let rate = Double(images) / seconds
+        if json {
+            print("{\"impl\": \"resnext-swift\", \"transform\": \"\(transform)\", \"images\": \(images), \"threads\": \(threads), \"images_per_second\": \(format(rate, digits: 1))}")
+        } else {
+            print("\(images) images in \(format(seconds, digits: 2)) s: \(format(rate, digits: 1)) images/s on \(threads) thread\(threads == 1 ? "" : "s")")
+        }
+    }
+}
+
+/// Image files as a one-class data set.
+struct FileListDataset: Dataset {
+    let paths: [String]
+    var count: Int { paths.count }
+    var classNames: [String] { ["images"] }
+    func sample(at index: Int) throws -> (image: Image, label: Int) { (try ImageDecoder.decodeFile(paths[index]), 0) }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""torchvision + PIL side of scripts/bench_loader.sh, and the generator of its test images.
+
+--make DIR --count N: writes N photo-like 500x375 JPEGs (smooth gradients, shapes, noise; quality 90).
+--data DIR: decode + RandomResizedCrop(224, bicubic) + ColorJitter(0.4, 0.4, 0.4) + ToTensor + PCA
+lighting + Normalize + RandomHorizontalFlip on one thread; prints images/s as JSON.
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def make(directory, count):
+    d = Path(directory)
+    if d.exists() and len(list(d.glob("*.jpg"))) >= count:
+        return
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:375, 0:500]
+    for i in range(count):
+        base = np.stack([(xx * rng.uniform(0.2, 0.6) + yy * rng.uniform(0.1, 0.4) + rng.uniform(0, 255)) % 256
+                         for _ in range(3)], axis=-1)
+        base += rng.normal(0, 12, base.shape)
+        img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(img)
+        for _ in range(8):
+            x, y = rng.integers(0, 450), rng.integers(0, 325)
+            draw.ellipse([x, y, x + rng.integers(20, 120), y + rng.integers(20, 120)], fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+        img.save(d / f"img{i:04d}.jpg", quality=90)
+
+
+def bench(directory, passes):
+    import torch
+    import torchvision.transforms as T
+    torch.set_num_threads(1)
+    eigval = torch.tensor([0.2175, 0.0188, 0.0045])
+    eigvec = torch.tensor([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]])
+
+    def lighting(t):
+        alpha = torch.randn(3) * 0.1
+        return t + (eigvec @ (alpha * eigval)).view(3, 1, 1)
+
+    transform = T.Compose([T.RandomResizedCrop(224, interpolation=T.InterpolationMode.BICUBIC), T.ColorJitter(0.4, 0.4, 0.4),
+                           T.ToTensor(), T.Lambda(lighting), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+                           T.RandomHorizontalFlip()])
+    files = sorted(Path(directory).glob("*.jpg"))
+    start = time.perf_counter()
+    n = 0
+    for _ in range(passes):
+        for f in files:
+            with Image.open(f) as im:
+                transform(im.convert("RGB"))
+            n += 1
+    rate = n / (time.perf_counter() - start)
+    print(json.dumps({"impl": "torchvision+PIL", "images": n, "threads": 1, "images_per_second": round(rate, 1)}))
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--make")
+    p.add_argument("--count", type=int, default=200)
+    p.add_argument("--data")
+    p.add_argument("--passes", type=int, default=3)
+    a = p.parse_args()
+    if a.make:
+        make(a.make, a.count)
+    if a.data:
+        bench(a.data, a.passes)
