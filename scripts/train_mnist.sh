@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 scripts/fetch_mnist_5k.sh data/mnist
 swift build -c release --product resnext
 .build/release/resnext -dataset mnist -data data/mnist -depth 11 -baseWidth 4 -cardinality 8 \
-    -batchSize 32 -nEpochs 8 -LR 0.05 -weightDecay 5e-4 -save checkpoints/mnist "$@"
+    -batchSize 32 -nEpochs 12 -LR 0.05 -weightDecay 5e-4 -save checkpoints/mnist "$@"

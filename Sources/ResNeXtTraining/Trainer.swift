@@ -133,6 +133,10 @@ public final class Trainer {
         summary.bestTopK = state.bestTopK
         if state.bestEpoch > 0 {
             log.line(" * Finished top1: \(fixed(state.bestTop1)) top\(k): \(fixed(state.bestTopK)) (best epoch \(state.bestEpoch))")
+            if let last = summary.lastValidation {
+                log.line(" * Validation accuracy: \(fixed(last.top1Accuracy, 2)) % after the last epoch, \(fixed(100 - state.bestTop1, 2)) % at best"
+                         + "; checkpoints in \(options.save)")
+            }
         }
         return summary
     }
