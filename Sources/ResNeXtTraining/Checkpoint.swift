@@ -50,7 +50,8 @@ public enum Checkpoint {
     public static let formatTag = "resnext-swift/1"
 
     /// Writes epoch `state.epoch`'s checkpoint into `directory` (created if needed).
-    public static func save(model: ResNeXtModel, optimizer: SGD, state: TrainingState, isBest: Bool, directory: String) throws {
+    public static func save(model: ResNeXtModel, optimizer: SGD, state: TrainingState, options: [(key: String, value: String)] = [],
+                            isBest: Bool, directory: String) throws {
         try FileIO.makeDirectories(directory)
         let backend = model.backend
         let modelFile = "model_\(state.epoch).safetensors", optimFile = "optimState_\(state.epoch).safetensors"
@@ -60,7 +61,9 @@ public enum Checkpoint {
         let velocities = try zip(optimizer.parameters, optimizer.velocities).map { named, v in
             (name: named.name, tensor: StoredTensor(shape: v.shape.dims, floats: try backend.download(v)))
         }
-        try SafetensorsFile(tensors: velocities, metadata: [("format", formatTag), ("state", state.json.serialized())])
+        let recorded = JSONValue.object(options.map { (key: $0.key, value: JSONValue.string($0.value)) })
+        try SafetensorsFile(tensors: velocities, metadata: [("format", formatTag), ("state", state.json.serialized()),
+                                                            ("options", recorded.serialized())])
             .write(to: directory + "/" + optimFile)
         if isBest { try weights.write(to: directory + "/model_best.safetensors") }
         let latest = JSONValue.object([("epoch", .number(Double(state.epoch))), ("modelFile", .string(modelFile)), ("optimFile", .string(optimFile))])
@@ -93,6 +96,8 @@ public enum Checkpoint {
         public let velocities: SafetensorsFile
         public let state: TrainingState
         public let modelPath: String
+        /// The options recorded when the checkpoint was written (empty for older files).
+        public let options: [(key: String, value: String)]
     }
 
     /// Reads `directory/latest.json` and the files it names; a missing checkpoint is an error.
@@ -116,7 +121,13 @@ public enum Checkpoint {
             throw ResNeXtError.io("\(optimPath): no training state in its metadata")
         }
         let state = try TrainingState(json: try JSONValue.parse(Array(stateText.utf8), source: optimPath), source: optimPath)
-        return Loaded(weights: weights, configuration: configuration, velocities: velocities, state: state, modelPath: modelPath)
+        var options = [(key: String, value: String)]()
+        if let text = velocities.metadata.first(where: { $0.key == "options" })?.value,
+           case .object(let fields) = try JSONValue.parse(Array(text.utf8), source: optimPath) {
+            options = fields.compactMap { field in field.value.string.map { (field.key, $0) } }
+        }
+        return Loaded(weights: weights, configuration: configuration, velocities: velocities, state: state, modelPath: modelPath,
+                      options: options)
     }
 
     /// Restores momentum buffers by parameter name.

@@ -82,6 +82,10 @@ public final class Trainer {
         if let resumed {
             try Checkpoint.restore(optimizer, from: resumed.velocities, stepCount: resumed.state.stepCount, source: options.resume)
             state = resumed.state
+            let now = Dictionary(options.recordedFields, uniquingKeysWith: { a, _ in a })
+            for (key, value) in resumed.options where now[key] != nil && now[key] != value {
+                log.line("note: -\(key) was \(value) when the checkpoint was written and is \(now[key]!) now; the run will not match an uninterrupted one")
+            }
             log.line("resuming from \(options.resume): epoch \(resumed.state.epoch) done, \(resumed.state.stepCount) steps, continuing at epoch \(resumed.state.epoch + 1)")
         } else {
             state = TrainingState(epoch: options.epochNumber - 1, stepCount: 0, bestTop1: .infinity, bestTopK: .infinity, bestEpoch: 0,
@@ -122,7 +126,8 @@ public final class Trainer {
             }
             state.epoch = epoch
             state.stepCount = optimizer.stepCount
-            try Checkpoint.save(model: model, optimizer: optimizer, state: state, isBest: isBest, directory: options.save)
+            try Checkpoint.save(model: model, optimizer: optimizer, state: state, options: options.recordedFields, isBest: isBest,
+                                directory: options.save)
             try log.record([("epoch", .number(Double(epoch))), ("learningRate", .number(Double(LearningRateSchedule.rate(epoch: epoch, options: options)))),
                             ("train", json(train)), ("validation", json(validation)), ("best", .bool(isBest))])
             summary.epochs.append((epoch, train, validation))

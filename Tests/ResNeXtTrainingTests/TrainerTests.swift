@@ -27,6 +27,13 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(rest.epochs.map(\.epoch), [2])
         XCTAssertTrue(b.lines.contains { $0.contains("resuming from \(interrupted): epoch 1 done") }, b.lines.joined(separator: "\n"))
 
+        // Resuming with another batch size is allowed but said out loud.
+        var changed = resume
+        changed.batchSize = 4
+        let c = LineCollector()
+        _ = try Trainer(options: changed, backend: cpu, log: c.log(metrics: nil))
+        XCTAssertTrue(c.lines.contains { $0.contains("note: -batchSize was 8 when the checkpoint was written and is 4 now") }, c.lines.joined(separator: "\n"))
+
         XCTAssertEqual(try FileIO.readAll(straight + "/model_2.safetensors"), try FileIO.readAll(interrupted + "/model_2.safetensors"))
         XCTAssertEqual(try FileIO.readAll(straight + "/optimState_2.safetensors"), try FileIO.readAll(interrupted + "/optimState_2.safetensors"))
         let (s, r) = (full.epochs[1], rest.epochs[0])
