@@ -85,8 +85,7 @@ public enum Checkpoint {
 
     /// The model configuration stored in a weights file, if it has one (torchvision files do not).
     public static func configuration(of file: SafetensorsFile, source: String) throws -> ModelConfiguration? {
-        guard let text = file.metadata.first(where: { $0.key == "configuration" })?.value else { return nil }
-        return try ModelConfiguration(json: try JSONValue.parse(Array(text.utf8), source: source), source: source)
+        try ModelConfiguration.recorded(in: file, source: source)
     }
 
     /// A checkpoint read back: weights file, optimizer file and state.

@@ -110,3 +110,44 @@ final class CLITests: XCTestCase {
         XCTAssertLessThan(losses[2], losses[0], r.output)
     }
 }
+
+final class ClassifyCLITests: XCTestCase {
+    /// classify and extract-features run end to end on a real photo with our own model file (a
+    /// ResNeXt-50 32×4d with random weights: no pretrained weights can be downloaded here).
+    func testClassifyAndExtractFeaturesOnARealPhoto() throws {
+        let cpu = try CPUBackend()
+        let dir = NSTemporaryDirectory() + "resnext-classify-\(getpid())"
+        try FileIO.makeDirectories(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try ResNeXtModel(try .preset("resnext50_32x4d"), on: cpu, seed: 5)
+        try model.saveSafetensors(dir + "/model.safetensors", on: cpu, metadata: [("configuration", model.configuration.json.serialized())])
+        let photo = modelFixtures + "chelsea.jpg"
+        let r = try runResNeXt(["classify", dir + "/model.safetensors", photo, photo])
+        XCTAssertEqual(r.status, 0, r.output)
+        let lines = r.output.split(separator: "\n")
+        XCTAssertEqual(lines.filter { $0.hasSuffix("chelsea.jpg:") }.count, 2, r.output)
+        let probabilities = lines.compactMap { line -> Double? in
+            let parts = line.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 && line.hasPrefix("  ") ? Double(parts[0]) : nil
+        }
+        XCTAssertEqual(probabilities.count, 10, r.output)
+        XCTAssertEqual(probabilities.prefix(5).sorted(by: >), Array(probabilities.prefix(5)))
+        XCTAssertTrue(probabilities.allSatisfy { $0 > 0 && $0 < 1 })
+        // Names come from the ImageNet list (index 0 "tench, Tinca tinca").
+        XCTAssertTrue(lines.contains { $0.contains(",") && $0.hasPrefix("  0.") }, r.output)
+
+        let f = try runResNeXt(["extract-features", dir + "/model.safetensors", photo, "--output", dir + "/f.safetensors", "--npy", dir + "/f.npy"])
+        XCTAssertEqual(f.status, 0, f.output)
+        let file = try SafetensorsFile.read(dir + "/f.safetensors")
+        XCTAssertEqual(file["features"]?.shape, [1, 2048])
+        XCTAssertTrue(file.metadata.contains { $0.key == "image_list" && $0.value.contains("chelsea.jpg") })
+        let npy = try FileIO.readAll(dir + "/f.npy")
+        XCTAssertEqual(Array(npy.prefix(6)), [0x93] + Array("NUMPY".utf8))
+        XCTAssertEqual(npy.count, 128 + 2048 * 4)
+        XCTAssertEqual(Array(npy.suffix(2048 * 4)), file["features"]!.bytes)
+
+        let missing = try runResNeXt(["classify", dir + "/nope.safetensors", photo])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.output.contains("nope.safetensors: No such file or directory"), missing.output)
+    }
+}
