@@ -12,11 +12,18 @@ extension ModelConfiguration {
 
 extension ResNeXtModel {
     /// Loads a model file by its extension: `.safetensors` (ours, which records its configuration, or
-    /// torchvision-named weights with `configuration` given) or a PyTorch `.pth`/`.pt` state dict
-    /// (torchvision or timm names; read without executing anything; needs `configuration`). Shapes must
-    /// match exactly.
+    /// torchvision-named weights with `configuration` given), a PyTorch `.pth`/`.pt` state dict
+    /// (torchvision or timm names; read without executing anything; needs `configuration`), or one of the
+    /// original's Torch7 `.t7` models (architecture inferred from the module tree, or checked against
+    /// `configuration`; no GPU or Lua needed). Shapes must match exactly.
     public static func load(_ path: String, configuration: ModelConfiguration?, on backend: any Backend) throws -> ResNeXtModel {
         let lower = path.lowercased()
+        if lower.hasSuffix(".t7") {
+            guard let configuration else { return try importTorch7(path, on: backend) }
+            let model = try ResNeXtModel(configuration, on: backend)
+            try model.loadTorch7(path, on: backend)
+            return model
+        }
         if lower.hasSuffix(".pth") || lower.hasSuffix(".pt") {
             guard let configuration else {
                 throw ResNeXtError.invalidArgument("\(path): PyTorch state dicts do not record their architecture: give --arch NAME or the original's flags")
@@ -26,7 +33,7 @@ extension ResNeXtModel {
             return model
         }
         guard lower.hasSuffix(".safetensors") else {
-            throw ResNeXtError.unsupported("\(path): model files are read from .safetensors or .pth/.pt (use `resnext convert` for .t7)")
+            throw ResNeXtError.unsupported("\(path): model files are .safetensors, .pth/.pt or .t7 (by extension)")
         }
         let file = try SafetensorsFile.read(path)
         guard let config = try configuration ?? ModelConfiguration.recorded(in: file, source: path) else {

@@ -151,3 +151,31 @@ final class ClassifyCLITests: XCTestCase {
         XCTAssertTrue(missing.output.contains("nope.safetensors: No such file or directory"), missing.output)
     }
 }
+
+final class ConvertCLITests: XCTestCase {
+    /// A model in the original's .t7 structure converts to safetensors (architecture inferred from the
+    /// module tree) and back, with identical weights; the .t7 file also loads directly.
+    func testConvertBetweenTorch7AndSafetensors() throws {
+        let cpu = try CPUBackend()
+        let dir = NSTemporaryDirectory() + "resnext-convert-\(getpid())"
+        try FileIO.makeDirectories(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let original = try ResNeXtModel(try .original(dataset: .cifar10, depth: 11, baseWidth: 4, cardinality: 2), on: cpu, seed: 9)
+        try original.saveTorch7(dir + "/model.t7", on: cpu)
+        let r = try runResNeXt(["convert", dir + "/model.t7", dir + "/model.safetensors"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("resnext_C, 2x4d"), r.output)
+        let back = try runResNeXt(["convert", dir + "/model.safetensors", dir + "/again.t7"])
+        XCTAssertEqual(back.status, 0, back.output)
+        let converted = try ResNeXtModel.load(dir + "/model.safetensors", configuration: nil, on: cpu)
+        let again = try ResNeXtModel.load(dir + "/again.t7", configuration: nil, on: cpu)
+        for ((name, a), ((_, b), (_, c))) in zip(original.namedTensors(), zip(converted.namedTensors(), again.namedTensors())) {
+            let expected = try cpu.download(a.value)
+            XCTAssertEqual(try cpu.download(b.value), expected, name)
+            XCTAssertEqual(try cpu.download(c.value), expected, name)
+        }
+        let bad = try runResNeXt(["convert", dir + "/model.t7", dir + "/model.onnx"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("must end in .safetensors or .t7"), bad.output)
+    }
+}
