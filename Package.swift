@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ResNeXtTransforms", targets: ["ResNeXtTransforms"]),
         .library(name: "ResNeXtData", targets: ["ResNeXtData"]),
         .library(name: "ResNeXtTraining", targets: ["ResNeXtTraining"]),
+        .library(name: "ResNeXtCUDA", targets: ["ResNeXtCUDA"]),
         .executable(name: "resnext", targets: ["resnext"]),
     ],
     dependencies: [
@@ -35,6 +36,8 @@ let package = Package(
         .target(name: "ResNeXtIO", dependencies: ["ResNeXtCore"]),
         // ResNeXt/ResNet specifications, builders, presets, parameter and FLOP counting.
         .target(name: "ResNeXtModels", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO"]),
+        // The NVIDIA GPU backend: CUDA driver, NVRTC, cuDNN and cuBLAS loaded at run time (nothing CUDA at build time).
+        .target(name: "ResNeXtCUDA", dependencies: ["ResNeXtCore"]),
         // Image transforms exactly as the original (CIFAR and ImageNet augmentation, bicubic resize, crops).
         .target(name: "ResNeXtTransforms", dependencies: ["ResNeXtCore"]),
         // Data sets (CIFAR, MNIST IDX, image folders with JPEG), downloads, the threaded batch loader.
@@ -44,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "resnext",
             dependencies: [
-                "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTraining",
+                "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTraining", "ResNeXtCUDA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ResNeXtReferenceTests", dependencies: ["ResNeXtReference"]),
@@ -58,6 +61,7 @@ let package = Package(
         .testTarget(name: "ResNeXtDataTests", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "ResNeXtData"]),
         .testTarget(name: "ResNeXtTrainingTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
                                                                 "ResNeXtData", "ResNeXtTransforms", "ResNeXtTraining"]),
+        .testTarget(name: "ResNeXtCUDATests", dependencies: ["ResNeXtCore", "ResNeXtCUDA", "ResNeXtCPU"]),
         // End-to-end runs of the built `resnext` executable.
         .testTarget(name: "ResNeXtCLITests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtIO", "ResNeXtModels"]),
     ],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCUDA
 import ResNeXtModels
 import ResNeXtTraining
 
@@ -74,7 +75,9 @@ struct TrainCommand: ParsableCommand {
     var backendName = "cudnn"
     @Option(name: [.customLong("optimState", withSingleDash: true)], help: "Accepted for compatibility (the original never read it; use -resume).")
     var optimState = "none"
-    @Option(help: "Compute device: cpu (cuda needs the GPU backend).") var device = "cpu"
+    @Option(help: "Compute device: auto (CUDA when a GPU runtime loads and -nGPU ≥ 1, else cpu), cpu, cuda or cuda:N.") var device = "auto"
+    @Option(name: [.customLong("tf32")], help: "Allow TF32 tensor-core math on the GPU (true/false), as PyTorch does by default.")
+    var tf32 = FlagBool(true)
     @Option(help: "CPU compute threads (default: all cores).") var computeThreads: Int?
     @Option(help: "Progress line every N iterations when output is not a terminal (default: ~20 per epoch).") var printEvery = 0
 
@@ -88,12 +91,7 @@ struct TrainCommand: ParsableCommand {
         if optimState != "none" { notices.append("-optimState is not read (as in the original); use -resume DIR to continue a run") }
         guard netType == "resnext" || netType == "resnet" else { throw ValidationError("unknown -netType '\(netType)' (expected resnext)") }
         guard ["fastest", "deterministic", "default"].contains(cudnn) else { throw ValidationError("unknown -cudnn '\(cudnn)' (expected fastest, deterministic or default)") }
-        let device = try Device(parsing: self.device)
-        guard device == .cpu else {
-            throw ValidationError("--device \(device): the CUDA backend is not part of this build yet; use --device cpu")
-        }
-        if nGPU > 1 { notices.append("-nGPU \(nGPU): this build trains on one device (cpu); running with one") }
-
+        if nGPU > 1 { notices.append("-nGPU \(nGPU): this build trains on one device; running with one") }
         var options = TrainingOptions()
         guard let dataset = DatasetKind(rawValue: model.dataset) else {
             throw ValidationError("unknown -dataset '\(model.dataset)' (expected imagenet, cifar10, cifar100 or mnist)")
@@ -132,10 +130,28 @@ struct TrainCommand: ParsableCommand {
         options.computeThreads = computeThreads ?? 0
         options.printEvery = printEvery
 
-        let backend = try CPUBackend(threads: computeThreads)
+        let backend = try makeBackend(notices: &notices)
         let log = TrainingLog(metricsPath: options.testOnly ? nil : options.save + "/metrics.jsonl")
         for notice in notices { log.line("note: " + notice) }
         let trainer = try Trainer(options: options, backend: backend, log: log)
         _ = try trainer.run()
+    }
+
+    /// The backend --device and -nGPU ask for: CUDA when available (or demanded), else the CPU with a notice.
+    private func makeBackend(notices: inout [String]) throws -> any Backend {
+        let search: CUDAAlgorithmSearch = cudnn == "default" ? .heuristic : (cudnn == "deterministic" ? .deterministic : .fastest)
+        if device == "auto" {
+            guard nGPU >= 1 else { return try CPUBackend(threads: computeThreads) }
+            do {
+                return try CUDABackend(device: 0, allowTF32: tf32.value, algorithmSearch: search)
+            } catch {
+                notices.append("training on the CPU: \(error)")
+                return try CPUBackend(threads: computeThreads)
+            }
+        }
+        switch try Device(parsing: device) {
+        case .cpu: return try CPUBackend(threads: computeThreads)
+        case .cuda(let index): return try CUDABackend(device: index, allowTF32: tf32.value, algorithmSearch: search)
+        }
     }
 }

@@ -1,0 +1,213 @@
+import ResNeXtCore
+import ResNeXtCPU
+import ResNeXtCUDA
+import XCTest
+
+/// The CUDA backend's host side against the fake CUDA libraries (``FakeCUDA``), compared with the CPU
+/// backend: every operation, the algorithm search policies, workspaces, the allocator, errors.
+final class FakeGPUTests: XCTestCase {
+    func backend(tf32: Bool = false, search: CUDAAlgorithmSearch = .fastest) throws -> CUDABackend {
+        try CUDABackend(device: 0, allowTF32: tf32, algorithmSearch: search, libraries: try FakeCUDA.libraries())
+    }
+
+    var rng = RandomGenerator(seed: 99)
+
+    func values(_ n: Int, _ low: Double = -1, _ high: Double = 1) -> [Float] { (0..<n).map { _ in Float(rng.uniform(low, high)) } }
+
+    /// The same random values on the fake GPU and on the CPU.
+    func pair(_ gpu: CUDABackend, _ dims: [Int], _ low: Double = -1, _ high: Double = 1) throws -> (Tensor, Tensor) {
+        let v = values(dims.reduce(1, *), low, high)
+        return (try gpu.upload(v, shape: Shape(dims)), try cpu.upload(v, shape: Shape(dims)))
+    }
+
+    func assertClose(_ gpu: CUDABackend, _ a: Tensor, _ b: Tensor, _ what: String, tolerance: Double = 1e-5,
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)
+        XCTAssertEqual(a.device, .cuda(0), what, file: file, line: line)
+        let x = try gpu.download(a), y = try cpu.download(b)
+        let scale = max(y.map { abs(Double($0)) }.max() ?? 0, 1e-12)
+        let error = zip(x, y).map { abs(Double($0) - Double($1)) }.max().map { $0 / scale } ?? 0
+        XCTAssertLessThanOrEqual(error, tolerance, "\(what): relative error \(error)", file: file, line: line)
+        XCTAssertFalse(x.contains { $0.isNaN }, "\(what) has NaN", file: file, line: line)
+    }
+
+    func testBackendDescribesTheDevice() throws {
+        let gpu = try backend()
+        XCTAssertEqual(gpu.device, .cuda(0))
+        XCTAssertEqual(gpu.deviceName, "Fake GPU (CPU emulation)")
+        XCTAssertEqual(gpu.computeCapability.major, 9)
+        XCTAssertEqual(gpu.multiprocessorCount, 4)
+        XCTAssertFalse(gpu.allowTF32)
+        XCTAssertEqual(gpu.name, "cuDNN 9.14.0, cuBLAS 13.1.0, NVRTC 13.0 on cuda:0 (Fake GPU (CPU emulation), sm_90), TF32 off, cuDNN algorithms: fastest")
+        assertThrows(["CUDA device 1 does not exist: 1 device visible"]) { try CUDABackend(device: 1, libraries: try FakeCUDA.libraries()) }
+        assertThrows(["CUDA device index must be non-negative"]) { try CUDABackend(device: -1, libraries: try FakeCUDA.libraries()) }
+    }
+
+    func testConvolutionsMatchTheCPU() throws {
+        let gpu = try backend()
+        for (x, w, p, bias) in [([2, 8, 7, 7], [16, 8, 3, 3], Convolution2DParameters(padding: 1), true),
+                                ([3, 16, 6, 6], [16, 4, 3, 3], Convolution2DParameters(stride: 2, padding: 1, groups: 4), false),
+                                ([1, 8, 5, 5], [8, 1, 3, 3], Convolution2DParameters(padding: 1, groups: 8), true),
+                                ([2, 3, 9, 9], [4, 3, 7, 7], Convolution2DParameters(stride: 2, padding: 3), false)] {
+            let (xg, xc) = try pair(gpu, x), (wg, wc) = try pair(gpu, w, -0.3, 0.3), (bg, bc) = try pair(gpu, [w[0]])
+            let y = try gpu.convolution2D(xg, weight: wg, bias: bias ? bg : nil, p)
+            let yc = try cpu.convolution2D(xc, weight: wc, bias: bias ? bc : nil, p)
+            try assertClose(gpu, y, yc, "forward \(x) \(w) \(p)")
+            let (dyg, dyc) = try pair(gpu, yc.shape.dims)
+            try assertClose(gpu, try gpu.convolution2DBackwardData(dyg, weight: wg, inputShape: Shape(x), p),
+                            try cpu.convolution2DBackwardData(dyc, weight: wc, inputShape: Shape(x), p), "backward data \(x) \(w)")
+            let g = try gpu.convolution2DBackwardWeights(dyg, input: xg, weightShape: Shape(w), withBias: bias, p)
+            let c = try cpu.convolution2DBackwardWeights(dyc, input: xc, weightShape: Shape(w), withBias: bias, p)
+            try assertClose(gpu, g.weight, c.weight, "backward weights \(x) \(w)")
+            XCTAssertEqual(g.bias == nil, !bias)
+            if let gb = g.bias, let cb = c.bias { try assertClose(gpu, gb, cb, "bias gradient \(x) \(w)") }
+        }
+        // One search per shape and pass, then cached.
+        XCTAssertEqual(gpu.cachedAlgorithmCount, 12)
+        let (xg, _) = try pair(gpu, [2, 8, 7, 7]), (wg, _) = try pair(gpu, [16, 8, 3, 3])
+        _ = try gpu.convolution2D(xg, weight: wg, bias: nil, Convolution2DParameters(padding: 1))
+        XCTAssertEqual(gpu.cachedAlgorithmCount, 12)
+    }
+
+    func testAlgorithmPolicies() throws {
+        // The fake offers algorithm 1 (fastest, 4 KiB workspace, not deterministic), 0 (deterministic, no
+        // workspace) and 5 (not supported); running 1 without its workspace fails, so these runs also check
+        // that workspaces reach cuDNN.
+        for (search, expected, workspace) in [(CUDAAlgorithmSearch.fastest, Int32(1), 4096), (.deterministic, 0, 0), (.heuristic, 1, 4096)] {
+            let gpu = try backend(search: search)
+            let (x, xc) = try pair(gpu, [2, 4, 5, 5]), (w, wc) = try pair(gpu, [4, 4, 3, 3])
+            let p = Convolution2DParameters(padding: 1)
+            try assertClose(gpu, try gpu.convolution2D(x, weight: w, bias: nil, p), try cpu.convolution2D(xc, weight: wc, bias: nil, p), "\(search)")
+            let choices = gpu.algorithmChoices
+            XCTAssertEqual(choices.count, 1)
+            XCTAssertEqual(choices.keys.first?.search, search)
+            XCTAssertEqual(choices.keys.first?.direction, .forward)
+            XCTAssertEqual(choices.values.first?.algorithm, expected, "\(search)")
+            XCTAssertEqual(choices.values.first?.workspaceBytes, workspace, "\(search)")
+            XCTAssertEqual(choices.values.first?.mathType, CuDNN.fmaMath, "TF32 off runs FMA math")
+        }
+        let tf32 = try backend(tf32: true)
+        let (x, _) = try pair(tf32, [1, 4, 5, 5]), (w, _) = try pair(tf32, [4, 4, 3, 3])
+        _ = try tf32.convolution2D(x, weight: w, bias: nil, Convolution2DParameters(padding: 1))
+        XCTAssertEqual(tf32.algorithmChoices.values.first?.mathType, CuDNN.defaultMath, "TF32 on: the math type the search reported")
+    }
+
+    func testBatchNormMatchesTheCPU() throws {
+        let gpu = try backend()
+        for dims in [[4, 6, 5, 5], [8, 16], [1, 3, 1, 1], [2, 5, 3, 4]] {
+            let c = dims[1]
+            let (x, xc) = try pair(gpu, dims, -2, 3), (s, sc) = try pair(gpu, [c], 0.5, 1.5), (b, bc) = try pair(gpu, [c])
+            let (rm, rmc) = try pair(gpu, [c]), (rv, rvc) = try pair(gpu, [c], 0.5, 2)
+            let g = try gpu.batchNormTraining(x, scale: s, shift: b, runningMean: rm, runningVariance: rv, momentum: 0.1, epsilon: 1e-5)
+            let r = try cpu.batchNormTraining(xc, scale: sc, shift: bc, runningMean: rmc, runningVariance: rvc, momentum: 0.1, epsilon: 1e-5)
+            try assertClose(gpu, g.output, r.output, "output \(dims)")
+            try assertClose(gpu, g.statistics.mean, r.statistics.mean, "mean \(dims)")
+            try assertClose(gpu, g.statistics.variance, r.statistics.variance, "variance \(dims)")
+            try assertClose(gpu, rm, rmc, "running mean \(dims)")
+            try assertClose(gpu, rv, rvc, "running variance (unbiased update) \(dims)")
+            try assertClose(gpu, try gpu.batchNormInference(x, scale: s, shift: b, mean: rm, variance: rv, epsilon: 1e-5),
+                            try cpu.batchNormInference(xc, scale: sc, shift: bc, mean: rmc, variance: rvc, epsilon: 1e-5), "inference \(dims)")
+            let (dy, dyc) = try pair(gpu, dims)
+            let gb = try gpu.batchNormBackward(dy, input: x, scale: s, statistics: g.statistics, epsilon: 1e-5)
+            let rb = try cpu.batchNormBackward(dyc, input: xc, scale: sc, statistics: r.statistics, epsilon: 1e-5)
+            try assertClose(gpu, gb.input, rb.input, "input gradient \(dims)", tolerance: 1e-4)
+            try assertClose(gpu, gb.scale, rb.scale, "scale gradient \(dims)", tolerance: 1e-4)
+            try assertClose(gpu, gb.shift, rb.shift, "shift gradient \(dims)")
+        }
+    }
+
+    func testElementwisePoolingLinearChannelsLossAndSGD() throws {
+        let gpu = try backend()
+        let (x, xc) = try pair(gpu, [2, 3, 9, 9]), (y, yc) = try pair(gpu, [2, 3, 9, 9])
+        let r = try gpu.relu(x), rc = try cpu.relu(xc)
+        try assertClose(gpu, r, rc, "relu")
+        try assertClose(gpu, try gpu.reluBackward(y, output: r), try cpu.reluBackward(yc, output: rc), "relu backward")
+        try assertClose(gpu, try gpu.add(x, y), try cpu.add(xc, yc), "add")
+        try gpu.scale(y, by: 0.25)
+        try cpu.scale(yc, by: 0.25)
+        try assertClose(gpu, y, yc, "scale")
+
+        for p in [Pool2DParameters(kernel: 3, stride: 2, padding: 1), Pool2DParameters(kernel: 2, stride: 2),
+                  Pool2DParameters(kernel: 3, stride: 2, padding: 1, countIncludesPadding: false), .global(height: 9, width: 9)] {
+            let m = try gpu.maxPool2D(x, p), mc = try cpu.maxPool2D(xc, p)
+            try assertClose(gpu, m.output, mc.output, "max pool \(p)")
+            XCTAssertEqual(m.indices.dtype, .uint8)
+            let (dy, dyc) = try pair(gpu, mc.output.shape.dims)
+            try assertClose(gpu, try gpu.maxPool2DBackward(dy, forward: m, inputShape: x.shape, p),
+                            try cpu.maxPool2DBackward(dyc, forward: mc, inputShape: xc.shape, p), "max pool backward \(p)")
+            try assertClose(gpu, try gpu.averagePool2D(x, p), try cpu.averagePool2D(xc, p), "average pool \(p)")
+            try assertClose(gpu, try gpu.averagePool2DBackward(dy, inputShape: x.shape, p),
+                            try cpu.averagePool2DBackward(dyc, inputShape: xc.shape, p), "average pool backward \(p)")
+        }
+
+        let (a, ac) = try pair(gpu, [5, 12]), (w, wc) = try pair(gpu, [7, 12]), (b, bc) = try pair(gpu, [7]), (dy, dyc) = try pair(gpu, [5, 7])
+        try assertClose(gpu, try gpu.linear(a, weight: w, bias: b), try cpu.linear(ac, weight: wc, bias: bc), "linear")
+        try assertClose(gpu, try gpu.linearBackwardData(dy, weight: w), try cpu.linearBackwardData(dyc, weight: wc), "linear backward data")
+        let lw = try gpu.linearBackwardWeights(dy, input: a, withBias: true), lc = try cpu.linearBackwardWeights(dyc, input: ac, withBias: true)
+        try assertClose(gpu, lw.weight, lc.weight, "linear weight gradient")
+        try assertClose(gpu, lw.bias!, lc.bias!, "linear bias gradient")
+
+        let (c1, c1c) = try pair(gpu, [2, 2, 3, 3]), (c2, c2c) = try pair(gpu, [2, 5, 3, 3])
+        let cat = try gpu.concatenateChannels([c1, c2]), catc = try cpu.concatenateChannels([c1c, c2c])
+        try assertClose(gpu, cat, catc, "concatenate", tolerance: 0)
+        for (piece, reference) in zip(try gpu.splitChannels(cat, sizes: [4, 3]), try cpu.splitChannels(catc, sizes: [4, 3])) {
+            try assertClose(gpu, piece, reference, "split", tolerance: 0)
+        }
+
+        let (logits, logitsc) = try pair(gpu, [6, 10], -3, 3)
+        let labels: [Int32] = [0, 9, 3, 3, 7, 1]
+        let ce = try gpu.softmaxCrossEntropy(logits, labels: labels), cec = try cpu.softmaxCrossEntropy(logitsc, labels: labels)
+        XCTAssertEqual(ce.loss, cec.loss, accuracy: 1e-6)
+        try assertClose(gpu, ce.gradient, cec.gradient, "cross-entropy gradient")
+        XCTAssertEqual(try gpu.topKCorrect(logits, labels: labels, ks: [1, 3, 20]), try cpu.topKCorrect(logitsc, labels: labels, ks: [1, 3, 20]))
+
+        let (param, paramc) = try pair(gpu, [4, 5]), (grad, gradc) = try pair(gpu, [4, 5])
+        let v = try gpu.zeros([4, 5]), vc = try cpu.zeros([4, 5])
+        for first in [true, false] {
+            try gpu.sgdStep(parameter: param, gradient: grad, velocity: v, learningRate: 0.1, SGDHyperparameters(), isFirstStep: first)
+            try cpu.sgdStep(parameter: paramc, gradient: gradc, velocity: vc, learningRate: 0.1, SGDHyperparameters(), isFirstStep: first)
+        }
+        try assertClose(gpu, param, paramc, "SGD parameter")
+        try assertClose(gpu, v, vc, "SGD velocity")
+    }
+
+    func testMemoryOperationsAndTheAllocator() throws {
+        let gpu = try backend()
+        XCTAssertEqual(gpu.liveAllocations.count, 0)
+        let v: [Float] = (0..<24).map(Float.init)
+        let t = try gpu.upload(v, shape: [2, 3, 4])
+        XCTAssertEqual(try gpu.download(t), v)
+        XCTAssertEqual(try gpu.download(try gpu.reshape(t, to: [6, 4])), v)
+        XCTAssertEqual(try gpu.download(try gpu.optimizedLayout(t)), v)
+        let copy = try gpu.copy(t)
+        try gpu.scale(t, by: 2)
+        XCTAssertEqual(try gpu.download(copy), v, "a copy has its own storage")
+        XCTAssertEqual(try gpu.download(try gpu.zeros([3, 5])), [Float](repeating: 0, count: 15))
+        XCTAssertEqual(try gpu.download(try gpu.full([2, 2], value: 1.5)), [1.5, 1.5, 1.5, 1.5])
+        XCTAssertEqual(try gpu.download(try gpu.zeros([0, 3])), [])
+        XCTAssertEqual(gpu.liveAllocations.count, 2)
+        XCTAssertEqual(gpu.liveAllocations.bytes, 192)
+        assertThrows(["wrong device: downloaded tensor is on cpu, but this backend computes on cuda:0"]) { try gpu.download(try cpu.zeros([2])) }
+        assertThrows(["25 values do not fill shape [2, 3, 4] (24 elements)"]) { try gpu.upload([Float](repeating: 0, count: 25), shape: [2, 3, 4]) }
+
+        // A training-like loop allocates device memory only in its first iteration.
+        let (x, _) = try pair(gpu, [4, 8, 6, 6]), (w, _) = try pair(gpu, [8, 2, 3, 3])
+        let (s, _) = try pair(gpu, [8]), (b, _) = try pair(gpu, [8]), rm = try gpu.zeros([8]), rv = try gpu.full([8], value: 1)
+        var allocations = [Int]()
+        for _ in 0..<4 {
+            let p = Convolution2DParameters(padding: 1, groups: 4)
+            let y = try gpu.convolution2D(x, weight: w, bias: nil, p)
+            let bn = try gpu.batchNormTraining(y, scale: s, shift: b, runningMean: rm, runningVariance: rv, momentum: 0.1, epsilon: 1e-5)
+            let r = try gpu.relu(bn.output)
+            let g = try gpu.batchNormBackward(try gpu.reluBackward(r, output: r), input: y, scale: s, statistics: bn.statistics, epsilon: 1e-5)
+            _ = try gpu.convolution2DBackwardData(g.input, weight: w, inputShape: x.shape, p)
+            _ = try gpu.convolution2DBackwardWeights(g.input, input: x, weightShape: w.shape, withBias: false, p)
+            allocations.append(gpu.allocatorStatistics.deviceAllocations)
+        }
+        XCTAssertEqual(Set(allocations.dropFirst()).count, 1, "steady state: \(allocations)")
+        XCTAssertGreaterThan(gpu.allocatorStatistics.cacheHits, 0)
+        gpu.releaseCachedMemory()
+        XCTAssertEqual(gpu.allocatorStatistics.cachedBlocks, 0)
+        try gpu.synchronize()
+    }
+}
