@@ -50,7 +50,7 @@ import torch.nn as nn
 SCRIPTS = Path(__file__).resolve().parent
 ROOT = SCRIPTS.parent
 sys.path.insert(0, str(SCRIPTS))
-from make_tiny_resnext_fixture import OUT as MODEL_FIXTURES, TinyResNeXt  # noqa: E402
+from make_tiny_resnext_fixture import OUT as MODEL_FIXTURES, make_model  # noqa: E402
 from safetensors_file import load as load_safetensors  # noqa: E402
 
 IO_OUT = ROOT / "Tests" / "ResNeXtIOTests" / "PyTorchFixtureData.swift"
@@ -221,17 +221,8 @@ def hostile():
 # --- (a) the tiny ResNeXt ---------------------------------------------------------------------------------
 
 def tiny_resnext_pth():
-    # Exactly make_tiny_resnext_fixture.main's construction, then checked against its saved weights.
-    torch.manual_seed(20261127)
-    model = TinyResNeXt()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.2)
-                m.running_mean.normal_(0, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-    model.eval()
+    # make_tiny_resnext_fixture's model, checked against its saved weights.
+    model = make_model()
     reference = load_safetensors(MODEL_FIXTURES / "tiny_resnext_weights.safetensors")
     state = model.state_dict()
     assert sorted(reference) == sorted(k for k in state if not k.endswith("num_batches_tracked"))

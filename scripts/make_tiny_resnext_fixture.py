@@ -47,7 +47,8 @@ class TinyResNeXt(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def main():
+def make_model():
+    """The fixture's model: seeded weights and random batch-norm statistics, eval mode."""
     torch.manual_seed(20261127)
     model = TinyResNeXt()
     with torch.no_grad():
@@ -57,7 +58,11 @@ def main():
                 m.bias.normal_(0, 0.2)
                 m.running_mean.normal_(0, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
-    model.eval()
+    return model.eval()
+
+
+def main():
+    model = make_model()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         logits = model(x)
