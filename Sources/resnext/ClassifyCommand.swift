@@ -12,6 +12,15 @@ struct ModelFileOptions: ParsableArguments {
     @OptionGroup var architecture: ModelOptions
     @Option(help: "Images per forward pass.") var batchSize = 32
     @Option(help: "CPU compute threads (default: all cores).") var threads: Int?
+    @Option(help: "cpu, cuda, cuda:N or auto (CUDA when a GPU runtime loads, else cpu).") var device = "auto"
+
+    /// The backend `--device` asks for; notes go to standard error.
+    func backend() throws -> any Backend {
+        var notices = [String]()
+        let backend = try makeBackend(device: device, threads: threads, notices: &notices)
+        for notice in notices { printError("note: " + notice) }
+        return backend
+    }
 
     /// The architecture given on the command line, if any.
     func configuration() throws -> ModelConfiguration? {
@@ -20,7 +29,7 @@ struct ModelFileOptions: ParsableArguments {
 
     /// Decodes and preprocesses images as the original's scripts (Scale 256 bicubic, normalize, center
     /// crop 224) in batches; unreadable images are reported and skipped.
-    func batches(_ paths: [String], backend: CPUBackend) throws -> [(paths: [String], input: Tensor)] {
+    func batches(_ paths: [String], backend: any Backend) throws -> [(paths: [String], input: Tensor)] {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1") }
         var result = [(paths: [String], input: Tensor)]()
         var pending = [(String, Image)]()
@@ -56,7 +65,7 @@ struct ClassifyCommand: ParsableCommand {
 
     func run() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
-        let backend = try CPUBackend(threads: options.threads)
+        let backend = try options.backend()
         let model = try ResNeXtModel.load(options.model, configuration: try options.configuration(), on: backend)
         model.setTraining(false)
         let classes = model.configuration.classes

@@ -20,7 +20,7 @@ struct ExtractFeaturesCommand: ParsableCommand {
         guard !inputs.isEmpty else { throw ValidationError("give images or a folder") }
         var paths = inputs
         if inputs.count == 1, isDirectory(inputs[0]) { paths = try ImageFolderDataset.listImages(under: inputs[0]) }
-        let backend = try CPUBackend(threads: options.threads)
+        let backend = try options.backend()
         let model = try ResNeXtModel.load(options.model, configuration: try options.configuration(), on: backend)
         model.setTraining(false)
         var features = [Float]()

@@ -130,28 +130,13 @@ struct TrainCommand: ParsableCommand {
         options.computeThreads = computeThreads ?? 0
         options.printEvery = printEvery
 
-        let backend = try makeBackend(notices: &notices)
+        let search: CUDAAlgorithmSearch = cudnn == "default" ? .heuristic : (cudnn == "deterministic" ? .deterministic : .fastest)
+        let backend = try makeBackend(device: nGPU >= 1 ? device : "cpu", threads: computeThreads, tf32: tf32.value, search: search,
+                                      notices: &notices)
         let log = TrainingLog(metricsPath: options.testOnly ? nil : options.save + "/metrics.jsonl")
         for notice in notices { log.line("note: " + notice) }
         let trainer = try Trainer(options: options, backend: backend, log: log)
         _ = try trainer.run()
     }
 
-    /// The backend --device and -nGPU ask for: CUDA when available (or demanded), else the CPU with a notice.
-    private func makeBackend(notices: inout [String]) throws -> any Backend {
-        let search: CUDAAlgorithmSearch = cudnn == "default" ? .heuristic : (cudnn == "deterministic" ? .deterministic : .fastest)
-        if device == "auto" {
-            guard nGPU >= 1 else { return try CPUBackend(threads: computeThreads) }
-            do {
-                return try CUDABackend(device: 0, allowTF32: tf32.value, algorithmSearch: search)
-            } catch {
-                notices.append("training on the CPU: \(error)")
-                return try CPUBackend(threads: computeThreads)
-            }
-        }
-        switch try Device(parsing: device) {
-        case .cpu: return try CPUBackend(threads: computeThreads)
-        case .cuda(let index): return try CUDABackend(device: index, allowTF32: tf32.value, algorithmSearch: search)
-        }
-    }
 }
