@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // System library: oneDNN 2.6 C API (Debian libdnnl-dev).
@@ -44,10 +45,13 @@ let package = Package(
         .target(name: "ResNeXtData", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "CTurboJPEG"]),
         // The training loop: the original's options, schedules, metrics, checkpoints and resume.
         .target(name: "ResNeXtTraining", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTransforms"]),
+        // ONNX export (opset 17) through swift-protobuf; onnx.pb.swift is generated from onnx/onnx.proto and committed.
+        .target(name: "ResNeXtONNX", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
+                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .executableTarget(
             name: "resnext",
             dependencies: [
-                "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTraining", "ResNeXtCUDA",
+                "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTraining", "ResNeXtCUDA", "ResNeXtONNX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ResNeXtReferenceTests", dependencies: ["ResNeXtReference"]),
@@ -61,6 +65,7 @@ let package = Package(
         .testTarget(name: "ResNeXtDataTests", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "ResNeXtData"]),
         .testTarget(name: "ResNeXtTrainingTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
                                                                 "ResNeXtData", "ResNeXtTransforms", "ResNeXtTraining"]),
+        .testTarget(name: "ResNeXtONNXTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtModels", "ResNeXtONNX"]),
         .testTarget(name: "ResNeXtCUDATests", dependencies: ["ResNeXtCore", "ResNeXtCUDA", "ResNeXtCPU"]),
         // End-to-end runs of the built `resnext` executable.
         .testTarget(name: "ResNeXtCLITests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtIO", "ResNeXtModels"]),

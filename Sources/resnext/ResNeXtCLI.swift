@@ -32,6 +32,6 @@ struct ResNeXtCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resnext",
         abstract: "ResNeXt and ResNet image classifiers: train, evaluate, benchmark.",
-        subcommands: [TrainCommand.self, InfoCommand.self, ForwardCommand.self, ClassifyCommand.self, ExtractFeaturesCommand.self, ConvertCommand.self, SelftestCommand.self, DemoCommand.self, BenchCommand.self, BenchLoaderCommand.self],
+        subcommands: [TrainCommand.self, InfoCommand.self, ForwardCommand.self, ClassifyCommand.self, ExtractFeaturesCommand.self, ConvertCommand.self, ExportONNXCommand.self, SelftestCommand.self, DemoCommand.self, BenchCommand.self, BenchLoaderCommand.self],
         defaultSubcommand: TrainCommand.self)
 }
