@@ -3,16 +3,8 @@ import ResNeXtCore
 
 extension CPUBackend {
     public func concatenateChannels(_ inputs: [Tensor]) throws -> Tensor {
-        guard let first = inputs.first else { throw ResNeXtError.invalidArgument("concatenation of no tensors") }
-        try first.shape.requireRank(4, "concatenated tensor")
-        for (i, t) in inputs.enumerated() {
-            try t.shape.requireRank(4, "concatenated tensor \(i)")
-            guard t.shape[0] == first.shape[0], t.shape[2] == first.shape[2], t.shape[3] == first.shape[3] else {
-                throw ResNeXtError.shapeMismatch("concatenated tensor \(i) has shape \(t.shape), which differs from \(first.shape) outside the channels")
-            }
-        }
+        let outShape = try ShapeRules.concatenateChannels(inputs.map(\.shape))
         let sources = try inputs.enumerated().map { try storage($1, "concatenated tensor \($0)") }
-        let outShape: Shape = [first.shape[0], inputs.reduce(0) { $0 + $1.shape[1] }, first.shape[2], first.shape[3]]
         let key = "concat|" + sources.map(\.desc.layoutKey).joined(separator: "|")
         let p = try primitive(key) {
             var descs = sources.map(\.desc)
@@ -29,10 +21,7 @@ extension CPUBackend {
     }
 
     public func splitChannels(_ input: Tensor, sizes: [Int]) throws -> [Tensor] {
-        try input.shape.requireRank(4, "split tensor")
-        guard sizes.allSatisfy({ $0 > 0 }), sizes.reduce(0, +) == input.shape[1] else {
-            throw ResNeXtError.invalidArgument("split sizes \(sizes) must be positive and sum to the \(input.shape[1]) channels of \(input.shape)")
-        }
+        try ShapeRules.splitChannels(input.shape, sizes: sizes)
         let whole = try plain(input, "split tensor")
         var offset = 0
         return try sizes.map { size in

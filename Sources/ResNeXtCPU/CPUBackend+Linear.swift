@@ -2,15 +2,6 @@ import CDNNL
 import ResNeXtCore
 
 extension CPUBackend {
-    private func linearShapes(input: Shape, weight: Shape) throws -> Shape {
-        try input.requireRank(2, "linear input")
-        try weight.requireRank(2, "linear weight")
-        guard input[1] == weight[1] else {
-            throw ResNeXtError.shapeMismatch("linear weight \(weight) expects \(weight[1]) input features, input \(input) has \(input[1])")
-        }
-        return [input[0], weight[0]]
-    }
-
     private func innerProductForward(input: Shape, weight: Shape, withBias: Bool) throws -> Primitive {
         let key = "ip_fwd|\(input)|\(weight)|\(withBias)"
         return try primitive(key, desc: {
@@ -24,7 +15,7 @@ extension CPUBackend {
     }
 
     public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        let outShape = try linearShapes(input: input.shape, weight: weight.shape)
+        let outShape = try ShapeRules.linear(input: input.shape, weight: weight.shape)
         if let bias { try requireShape(bias, [weight.shape[0]], "linear bias") }
         let fwd = try innerProductForward(input: input.shape, weight: weight.shape, withBias: bias != nil)
         let out = try allocate(try .plain(outShape.dims))
@@ -36,12 +27,7 @@ extension CPUBackend {
     }
 
     public func linearBackwardData(_ outputGradient: Tensor, weight: Tensor) throws -> Tensor {
-        try outputGradient.shape.requireRank(2, "linear output gradient")
-        try weight.shape.requireRank(2, "linear weight")
-        guard outputGradient.shape[1] == weight.shape[0] else {
-            throw ResNeXtError.shapeMismatch("linear output gradient \(outputGradient.shape) does not match weight \(weight.shape)")
-        }
-        let inputShape: Shape = [outputGradient.shape[0], weight.shape[1]]
+        let inputShape = try ShapeRules.linearBackwardData(outputGradient: outputGradient.shape, weight: weight.shape)
         let fwd = try innerProductForward(input: inputShape, weight: weight.shape, withBias: false)
         let key = "ip_bwd_data|\(inputShape)|\(weight.shape)"
         let bwd = try primitive(key, desc: {
@@ -60,12 +46,7 @@ extension CPUBackend {
     }
 
     public func linearBackwardWeights(_ outputGradient: Tensor, input: Tensor, withBias: Bool) throws -> (weight: Tensor, bias: Tensor?) {
-        try outputGradient.shape.requireRank(2, "linear output gradient")
-        try input.shape.requireRank(2, "linear input")
-        guard outputGradient.shape[0] == input.shape[0] else {
-            throw ResNeXtError.shapeMismatch("linear output gradient \(outputGradient.shape) and input \(input.shape) differ in batch size")
-        }
-        let weightShape: Shape = [outputGradient.shape[1], input.shape[1]]
+        let weightShape = try ShapeRules.linearBackwardWeights(outputGradient: outputGradient.shape, input: input.shape)
         let fwd = try innerProductForward(input: input.shape, weight: weightShape, withBias: withBias)
         let key = "ip_bwd_weights|\(input.shape)|\(weightShape)|\(withBias)"
         let bwd = try primitive(key, desc: {

@@ -5,20 +5,8 @@ import Glibc
 #endif
 
 extension CPUBackend {
-    private func checkLabels(_ logits: Tensor, _ labels: [Int32]) throws -> (rows: Int, classes: Int) {
-        try logits.shape.requireRank(2, "logits")
-        let (rows, classes) = (logits.shape[0], logits.shape[1])
-        guard labels.count == rows else {
-            throw ResNeXtError.shapeMismatch("\(labels.count) labels for \(rows) rows of logits")
-        }
-        if let bad = labels.first(where: { $0 < 0 || Int($0) >= classes }) {
-            throw ResNeXtError.invalidArgument("label \(bad) is out of range for \(classes) classes")
-        }
-        return (rows, classes)
-    }
-
     public func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) throws -> CrossEntropyResult {
-        let (rows, classes) = try checkLabels(logits, labels)
+        let (rows, classes) = try ShapeRules.labels(logits.shape, labels)
         guard rows > 0 else { throw ResNeXtError.invalidArgument("cross-entropy of an empty batch") }
         let x = try plain(logits, "logits").floats
         let grad = try allocate(try .plain([rows, classes]))
@@ -42,7 +30,7 @@ extension CPUBackend {
     }
 
     public func topKCorrect(_ logits: Tensor, labels: [Int32], ks: [Int]) throws -> [Int] {
-        let (rows, classes) = try checkLabels(logits, labels)
+        let (rows, classes) = try ShapeRules.labels(logits.shape, labels)
         guard ks.allSatisfy({ $0 > 0 }) else { throw ResNeXtError.invalidArgument("top-k needs positive k, got \(ks)") }
         let x = try plain(logits, "logits").floats
         var correct = [Int](repeating: 0, count: ks.count)

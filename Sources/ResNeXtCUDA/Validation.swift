@@ -144,73 +144,43 @@ public struct CUDAValidator: Sendable {
     // MARK: Linear
 
     public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> (x: CUDAStorage, w: CUDAStorage, bias: CUDAStorage?, outputShape: Shape) {
-        try input.shape.requireRank(2, "linear input")
-        try weight.shape.requireRank(2, "linear weight")
-        guard input.shape[1] == weight.shape[1] else {
-            throw ResNeXtError.shapeMismatch("linear weight \(weight.shape) expects \(weight.shape[1]) input features, input \(input.shape) has \(input.shape[1])")
-        }
+        let outputShape = try ShapeRules.linear(input: input.shape, weight: weight.shape)
         if let bias { try requireShape(bias, [weight.shape[0]], "linear bias") }
         let x = try storage(input, "linear input")
         let w = try storage(weight, "linear weight")
         let b = try bias.map { try storage($0, "linear bias") }
-        return (x, w, b, [input.shape[0], weight.shape[0]])
+        return (x, w, b, outputShape)
     }
 
     public func linearBackwardData(_ outputGradient: Tensor, weight: Tensor) throws -> (dy: CUDAStorage, w: CUDAStorage, inputShape: Shape) {
-        try outputGradient.shape.requireRank(2, "linear output gradient")
-        try weight.shape.requireRank(2, "linear weight")
-        guard outputGradient.shape[1] == weight.shape[0] else {
-            throw ResNeXtError.shapeMismatch("linear output gradient \(outputGradient.shape) does not match weight \(weight.shape)")
-        }
+        let inputShape = try ShapeRules.linearBackwardData(outputGradient: outputGradient.shape, weight: weight.shape)
         let dy = try storage(outputGradient, "linear output gradient")
-        return (dy, try storage(weight, "linear weight"), [outputGradient.shape[0], weight.shape[1]])
+        return (dy, try storage(weight, "linear weight"), inputShape)
     }
 
     public func linearBackwardWeights(_ outputGradient: Tensor, input: Tensor) throws -> (dy: CUDAStorage, x: CUDAStorage, weightShape: Shape) {
-        try outputGradient.shape.requireRank(2, "linear output gradient")
-        try input.shape.requireRank(2, "linear input")
-        guard outputGradient.shape[0] == input.shape[0] else {
-            throw ResNeXtError.shapeMismatch("linear output gradient \(outputGradient.shape) and input \(input.shape) differ in batch size")
-        }
+        let weightShape = try ShapeRules.linearBackwardWeights(outputGradient: outputGradient.shape, input: input.shape)
         let x = try storage(input, "linear input")
-        return (try storage(outputGradient, "linear output gradient"), x, [outputGradient.shape[1], input.shape[1]])
+        return (try storage(outputGradient, "linear output gradient"), x, weightShape)
     }
 
     // MARK: Channels
 
     public func concatenate(_ inputs: [Tensor]) throws -> (storages: [CUDAStorage], outputShape: Shape) {
-        guard let first = inputs.first else { throw ResNeXtError.invalidArgument("concatenation of no tensors") }
-        try first.shape.requireRank(4, "concatenated tensor")
-        for (i, t) in inputs.enumerated() {
-            try t.shape.requireRank(4, "concatenated tensor \(i)")
-            guard t.shape[0] == first.shape[0], t.shape[2] == first.shape[2], t.shape[3] == first.shape[3] else {
-                throw ResNeXtError.shapeMismatch("concatenated tensor \(i) has shape \(t.shape), which differs from \(first.shape) outside the channels")
-            }
-        }
+        let outputShape = try ShapeRules.concatenateChannels(inputs.map(\.shape))
         let storages = try inputs.enumerated().map { try storage($1, "concatenated tensor \($0)") }
-        return (storages, [first.shape[0], inputs.reduce(0) { $0 + $1.shape[1] }, first.shape[2], first.shape[3]])
+        return (storages, outputShape)
     }
 
     public func split(_ input: Tensor, sizes: [Int]) throws -> CUDAStorage {
-        try input.shape.requireRank(4, "split tensor")
-        guard sizes.allSatisfy({ $0 > 0 }), sizes.reduce(0, +) == input.shape[1] else {
-            throw ResNeXtError.invalidArgument("split sizes \(sizes) must be positive and sum to the \(input.shape[1]) channels of \(input.shape)")
-        }
+        try ShapeRules.splitChannels(input.shape, sizes: sizes)
         return try storage(input, "split tensor")
     }
 
     // MARK: Loss and metrics
 
     public func labels(_ logits: Tensor, _ labels: [Int32]) throws -> (rows: Int, classes: Int) {
-        try logits.shape.requireRank(2, "logits")
-        let (rows, classes) = (logits.shape[0], logits.shape[1])
-        guard labels.count == rows else {
-            throw ResNeXtError.shapeMismatch("\(labels.count) labels for \(rows) rows of logits")
-        }
-        if let bad = labels.first(where: { $0 < 0 || Int($0) >= classes }) {
-            throw ResNeXtError.invalidArgument("label \(bad) is out of range for \(classes) classes")
-        }
-        return (rows, classes)
+        try ShapeRules.labels(logits.shape, labels)
     }
 
     public func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) throws -> (logits: CUDAStorage, rows: Int, classes: Int) {
