@@ -11,9 +11,10 @@ public indirect enum LayerSpec: Sendable {
     case linear(inFeatures: Int, outFeatures: Int)
     /// Named children applied in order.
     case sequential([(name: String, spec: LayerSpec)])
-    /// Post-activation residual block: `relu(branch(x) + shortcut(x))`; branch children are named in the
-    /// block's namespace, the shortcut is named `downsample`.
-    case residual(branch: [(name: String, spec: LayerSpec)], shortcut: LayerSpec?)
+    /// Post-activation residual block: `relu(afterAdd(branch(x) + shortcut(x)))`; branch and `afterAdd`
+    /// children are named in the block's namespace, the shortcut is named `downsample`. `afterAdd` is empty
+    /// except in fb.resnet.torch's released ResNet-50 (a batch norm after the addition).
+    case residual(branch: [(name: String, spec: LayerSpec)], shortcut: LayerSpec?, afterAdd: [(name: String, spec: LayerSpec)])
     /// Parallel paths on the same input, concatenated along channels.
     case parallel([LayerSpec])
     /// Type-A shortcut: stride-subsample and pad with zero channels.
@@ -76,13 +77,15 @@ extension LayerSpec {
                                                multiplyAdds: a.multiplyAdds))
             }
             return total
-        case let .residual(branch, shortcut):
+        case let .residual(branch, shortcut, afterAdd):
             let b = try LayerSpec.sequential(branch).analyze(input: input)
             let s = try shortcut?.analyze(input: input) ?? SpecAnalysis(outputShape: input, parameters: 0, multiplyAdds: 0, rows: [])
             guard b.outputShape == s.outputShape else {
                 throw ResNeXtError.shapeMismatch("residual branch gives \(b.outputShape) but the shortcut gives \(s.outputShape)")
             }
-            return leaf(b.outputShape, params: b.parameters + s.parameters, macs: b.multiplyAdds + s.multiplyAdds, kind: kind)
+            let a = try LayerSpec.sequential(afterAdd).analyze(input: b.outputShape)
+            return leaf(a.outputShape, params: b.parameters + s.parameters + a.parameters,
+                        macs: b.multiplyAdds + s.multiplyAdds + a.multiplyAdds, kind: kind)
         case .parallel(let paths):
             let results = try paths.map { try $0.analyze(input: input) }
             guard let first = results.first else { throw ResNeXtError.invalidArgument("parallel block without paths") }

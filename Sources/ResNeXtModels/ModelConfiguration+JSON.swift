@@ -12,6 +12,7 @@ extension ModelConfiguration {
             ("blockType", .string(blockType.rawValue)), ("baseWidth", .number(Double(baseWidth))),
             ("cardinality", .number(Double(cardinality))), ("shortcutType", .string(shortcutType.rawValue)),
             ("classes", .number(Double(classes))),
+            ("shortcutBatchNorm", .bool(shortcutBatchNorm)), ("batchNormAfterAddition", .bool(batchNormAfterAddition)),
         ])
     }
 
@@ -30,6 +31,12 @@ extension ModelConfiguration {
                 return i
             }
         }
+        /// Fields added later: absent in older files, which mean the default.
+        func optionalBool(_ key: String) throws -> Bool? {
+            guard let value = json[key] else { return nil }
+            guard let b = value.bool else { throw ResNeXtError.io("\(source): '\(key)' must be true or false") }
+            return b
+        }
         guard let stem = Stem(rawValue: try field("stem") { $0.string }),
               let block = BlockType(rawValue: try field("blockType") { $0.string }),
               let shortcut = ShortcutType(rawValue: try field("shortcutType") { $0.string }) else {
@@ -38,7 +45,9 @@ extension ModelConfiguration {
         self.init(stem: stem, inputChannels: try field("inputChannels") { $0.int }, stemWidth: try field("stemWidth") { $0.int },
                   stagePlanes: try ints("stagePlanes"), blocksPerStage: try ints("blocksPerStage"), blockType: block,
                   baseWidth: try field("baseWidth") { $0.int }, cardinality: try field("cardinality") { $0.int },
-                  shortcutType: shortcut, classes: try field("classes") { $0.int })
+                  shortcutType: shortcut, classes: try field("classes") { $0.int },
+                  shortcutBatchNorm: try optionalBool("shortcutBatchNorm") ?? true,
+                  batchNormAfterAddition: try optionalBool("batchNormAfterAddition") ?? false)
         do { try validate() } catch { throw ResNeXtError.io("\(source): \(error)") }
     }
 }

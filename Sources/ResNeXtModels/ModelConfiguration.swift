@@ -50,9 +50,16 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
     public var cardinality: Int
     public var shortcutType: ShortcutType
     public var classes: Int
+    /// Whether a projection shortcut's 1×1 convolution is followed by batch norm (true in the code;
+    /// fb.resnet.torch's released ResNet-18/34/50 have a bare convolution, its issues #49 and #191).
+    public var shortcutBatchNorm: Bool
+    /// Whether the block's last batch norm follows the addition instead of the branch's last convolution,
+    /// `relu(bn(branch(x) + shortcut(x)))` (fb.resnet.torch's released ResNet-50, its issue #117).
+    public var batchNormAfterAddition: Bool
 
     public init(stem: Stem, inputChannels: Int = 3, stemWidth: Int, stagePlanes: [Int], blocksPerStage: [Int], blockType: BlockType,
-                baseWidth: Int, cardinality: Int, shortcutType: ShortcutType, classes: Int) {
+                baseWidth: Int, cardinality: Int, shortcutType: ShortcutType, classes: Int,
+                shortcutBatchNorm: Bool = true, batchNormAfterAddition: Bool = false) {
         self.stem = stem
         self.inputChannels = inputChannels
         self.stemWidth = stemWidth
@@ -63,6 +70,8 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
         self.cardinality = cardinality
         self.shortcutType = shortcutType
         self.classes = classes
+        self.shortcutBatchNorm = shortcutBatchNorm
+        self.batchNormAfterAddition = batchNormAfterAddition
     }
 
     /// Inner (grouped) width of a bottleneck with `planes`: floor(planes · baseWidth / 64) · cardinality.
@@ -82,7 +91,10 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
     }
 
     public var description: String {
-        "\(stem) stem, blocks \(blocksPerStage), \(blockType.rawValue), \(cardinality)x\(baseWidth)d, shortcut \(shortcutType.rawValue), \(classes) classes"
+        var text = "\(stem) stem, blocks \(blocksPerStage), \(blockType.rawValue), \(cardinality)x\(baseWidth)d, shortcut \(shortcutType.rawValue), \(classes) classes"
+        if !shortcutBatchNorm { text += ", shortcut convolutions without batch norm" }
+        if batchNormAfterAddition { text += ", batch norm after the addition" }
+        return text
     }
 
     /// Throws a clear error for a configuration that cannot be built.

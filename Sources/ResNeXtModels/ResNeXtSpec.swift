@@ -58,12 +58,19 @@ extension ModelConfiguration {
         case .A where changes:
             shortcut = .zeroPadShortcut(stride: stride, outChannels: out)
         case .B where changes, .C:
-            shortcut = .sequential([("0", conv(inChannels, out, 1, stride: stride)), ("1", .batchNorm(channels: out))])
+            let projection = conv(inChannels, out, 1, stride: stride)
+            shortcut = .sequential(shortcutBatchNorm ? [("0", projection), ("1", .batchNorm(channels: out))] : [("0", projection)])
         default:
             shortcut = nil
         }
-        return .residual(branch: branch, shortcut: shortcut)
+        guard batchNormAfterAddition, let last = branch.last, case .batchNorm = last.spec else {
+            return .residual(branch: branch, shortcut: shortcut, afterAdd: [])
+        }
+        return .residual(branch: Array(branch.dropLast()), shortcut: shortcut, afterAdd: [(Self.batchNormAfterAdditionName, last.spec)])
     }
+
+    /// The name of the batch norm after the addition (``batchNormAfterAddition``); torchvision has none.
+    public static let batchNormAfterAdditionName = "bn_after_add"
 
     /// The input size the original trains on: 224 for ImageNet, 32 for CIFAR (28 for 1-channel MNIST).
     public var nativeResolution: Int { stem == .imagenet ? 224 : (inputChannels == 1 ? 28 : 32) }

@@ -139,9 +139,10 @@ struct Torch7Target {
                 result.append(Torch7Target(name: name, spec: spec))
             case .sequential(let children):
                 for (child, s) in children { visit(s, join(name, child)) }
-            case let .residual(branch, shortcut):
+            case let .residual(branch, shortcut, afterAdd):
                 for (child, s) in branch { visit(s, join(name, child)) }
                 if let shortcut { visit(shortcut, join(name, "downsample")) }
+                for (child, s) in afterAdd { visit(s, join(name, child)) }
             case .parallel(let paths):
                 for (i, p) in paths.enumerated() { visit(p, join(name, String(i))) }
             case .relu, .maxPool, .globalAveragePool, .flatten, .zeroPadShortcut:
@@ -283,11 +284,13 @@ struct Torch7Module {
     }
 }
 
-/// A residual block found in the file: positions of its branch's and its shortcut's modules.
+/// A residual block found in the file: positions of its branch's and its shortcut's modules, and of the
+/// batch norms right after its addition (fb.resnet.torch's released ResNet-50).
 struct Torch7Block {
     let stage: ObjectIdentifier?
     let branch: Range<Int>
     let shortcut: Range<Int>
+    let afterAdd: Range<Int>
     let path: String
 }
 
@@ -346,8 +349,16 @@ struct Torch7ModuleWalk {
                 try visit(paths[0].value, path: "\(childPath).modules[\(paths[0].key)]", parent: concat, depth: depth + 2)
                 let middle = modules.count
                 try visit(paths[1].value, path: "\(childPath).modules[\(paths[1].key)]", parent: concat, depth: depth + 2)
+                let end = modules.count
+                // Batch norms between the addition and the ReLU belong to the block.
+                var next = i + 2
+                while next < children.count, let name = children[next].value.className, Torch7Module.batchNormClasses.contains(name) {
+                    try visit(children[next].value, path: "\(path).modules[\(children[next].key)]", parent: fields, depth: depth + 1)
+                    next += 1
+                }
                 blocks.append(Torch7Block(stage: parent.map { ObjectIdentifier($0) }, branch: start..<middle,
-                                          shortcut: middle..<modules.count, path: path))
+                                          shortcut: middle..<end, afterAdd: end..<modules.count, path: path))
+                i = next - 1
             } else {
                 try visit(child, path: childPath, parent: fields, depth: depth + 1)
             }
@@ -400,7 +411,7 @@ struct Torch7ModuleWalk {
             guard block.branch.lowerBound == next else {
                 throw bad("layers with weights outside residual blocks before \(block.path): \(list(modules[next..<block.branch.lowerBound]))")
             }
-            next = block.shortcut.upperBound
+            next = block.afterAdd.upperBound
         }
         let head = modules[next...]
         guard head.count == 1, let fc = head.first, fc.kind == .linear else {
@@ -410,7 +421,10 @@ struct Torch7ModuleWalk {
         guard fcWeight.sizes.count == 2, fcWeight.sizes[0] > 0 else { throw bad("\(fc.label) has a weight of shape \(fcWeight.sizes)") }
 
         // Per block: family, planes, inner width, groups, stride, projection shortcut.
-        struct BlockInfo { let family: Family; let planes: Int; let width: Int; let groups: Int; let stride: Int; let projection: Bool }
+        struct BlockInfo {
+            let family: Family, planes: Int, width: Int, groups: Int, stride: Int, projection: Bool
+            let shortcutBatchNorm: Bool, batchNormAfterAddition: Bool
+        }
         var infos: [BlockInfo] = []
         for block in blocks {
             let convs = try modules[block.branch].filter { $0.kind == .convolution }.map { try $0.convolutionInfo(source: source) }
@@ -435,10 +449,24 @@ struct Torch7ModuleWalk {
                 (planes, width, groups, stride) = (last.outChannels / 4, convs[0].outChannels * c, c, convs[1].stride)
             }
             let projection = modules[block.shortcut].contains { $0.kind == .convolution }
-            infos.append(BlockInfo(family: family, planes: planes, width: width, groups: groups, stride: stride, projection: projection))
+            guard block.afterAdd.count <= 1 else {
+                throw bad("the residual block at \(block.path) has \(block.afterAdd.count) batch norms after its addition; at most one is known")
+            }
+            infos.append(BlockInfo(family: family, planes: planes, width: width, groups: groups, stride: stride, projection: projection,
+                                   shortcutBatchNorm: modules[block.shortcut].contains { $0.kind == .batchNorm },
+                                   batchNormAfterAddition: !block.afterAdd.isEmpty))
         }
         let family = infos[0].family
         guard infos.allSatisfy({ $0.family == family }) else { throw bad("residual blocks of different types in one network") }
+        let batchNormAfterAddition = infos[0].batchNormAfterAddition
+        guard infos.allSatisfy({ $0.batchNormAfterAddition == batchNormAfterAddition }) else {
+            throw bad("some residual blocks have a batch norm after the addition and others do not")
+        }
+        let projections = infos.filter(\.projection)
+        let shortcutBatchNorm = projections.first?.shortcutBatchNorm ?? true
+        guard projections.allSatisfy({ $0.shortcutBatchNorm == shortcutBatchNorm }) else {
+            throw bad("some projection shortcuts have a batch norm after their convolution and others do not")
+        }
 
         // Stages: consecutive blocks with the same parent container.
         var stagePlanes: [Int] = [], stageWidths: [Int] = [], stageGroups: [Int] = [], blocksPerStage: [Int] = []
@@ -489,7 +517,8 @@ struct Torch7ModuleWalk {
         let configuration = ModelConfiguration(
             stem: stemType, inputChannels: stemConv.inChannels, stemWidth: stemConv.outChannels, stagePlanes: stagePlanes,
             blocksPerStage: blocksPerStage, blockType: blockType, baseWidth: baseWidth, cardinality: cardinality,
-            shortcutType: sawC ? .C : (sawA ? .A : .B), classes: fcWeight.sizes[0])
+            shortcutType: sawC ? .C : (sawA ? .A : .B), classes: fcWeight.sizes[0],
+            shortcutBatchNorm: shortcutBatchNorm, batchNormAfterAddition: batchNormAfterAddition)
         do {
             try configuration.validate()
         } catch {
@@ -614,11 +643,22 @@ struct Torch7Exporter {
             return [module("nn.Linear", fields)]
         case .sequential(let children):
             return [sequential(try children.flatMap { try export($0.spec, name: Torch7Target.join(name, $0.name)) })]
-        case let .residual(branch, shortcut):
+        case let .residual(branch, shortcut, afterAdd):
             let body = sequential(try branch.flatMap { try export($0.spec, name: Torch7Target.join(name, $0.name)) })
-            let skip = try shortcut.map { try export($0, name: Torch7Target.join(name, "downsample")) } ?? [module("nn.Identity", [])]
+            let skipName = Torch7Target.join(name, "downsample")
+            let skip: [Torch7Value]
+            switch shortcut {
+            case nil:
+                skip = [module("nn.Identity", [])]
+            case .sequential(let only)? where only.count == 1:
+                // A bare projection convolution, as in fb.resnet.torch's released ResNet-18/34/50.
+                skip = try export(only[0].spec, name: Torch7Target.join(skipName, only[0].name))
+            case let spec?:
+                skip = try export(spec, name: skipName)
+            }
             let concat = module("nn.ConcatTable", [("modules", .table(Torch7Table(array: [body] + skip)))])
-            return [sequential([concat, module("nn.CAddTable", [("inplace", .boolean(true))]), relu])]
+            let after = try afterAdd.flatMap { try export($0.spec, name: Torch7Target.join(name, $0.name)) }
+            return [sequential([concat, module("nn.CAddTable", [("inplace", .boolean(true))])] + after + [relu])]
         case .parallel(let paths):
             let branches = try paths.enumerated().flatMap { try export($0.element, name: Torch7Target.join(name, String($0.offset))) }
             return [module("nn.ConcatTable", [("modules", .table(Torch7Table(array: branches)))]),

@@ -24,35 +24,40 @@ public final class Sequential: Layer {
     }
 }
 
-/// `branch(x) + shortcut(x)`, the shortcut being the identity when absent, optionally followed by a
-/// ReLU (the original's post-activation residual block).
+/// `branch(x) + shortcut(x)`, the shortcut being the identity when absent, then the `afterAdd` layers
+/// (usually none), optionally followed by a ReLU (the original's post-activation residual block).
 ///
 /// With `branchName` nil the branch's children are named directly in this block's namespace, as in
-/// torchvision's `Bottleneck` (`layer1.0.conv1.weight`, `layer1.0.downsample.0.weight`).
+/// torchvision's `Bottleneck` (`layer1.0.conv1.weight`, `layer1.0.downsample.0.weight`); `afterAdd`
+/// layers are always named in the block's namespace, after the shortcut.
 public final class Residual: Layer {
     public let backend: any Backend
     public let branch: any Layer
     public let shortcut: (any Layer)?
     private let branchName: String?
     private let shortcutName: String
+    /// Layers applied to the sum before the activation, e.g. fb.resnet.torch ResNet-50's batch norm.
+    public let afterAdd: [(name: String, layer: any Layer)]
     private let activation: ReLU?
     public var isTraining = true {
         didSet { activation?.isTraining = isTraining }
     }
 
     public init(_ backend: any Backend, branch: any Layer, shortcut: (any Layer)? = nil,
-                branchName: String? = "branch", shortcutName: String = "downsample", reluAfterAdd: Bool = false) {
+                branchName: String? = "branch", shortcutName: String = "downsample",
+                afterAdd: [(name: String, layer: any Layer)] = [], reluAfterAdd: Bool = false) {
         self.backend = backend
         self.branch = branch
         self.shortcut = shortcut
         self.branchName = branchName
         self.shortcutName = shortcutName
+        self.afterAdd = afterAdd
         self.activation = reluAfterAdd ? ReLU(backend) : nil
     }
 
     public var children: [(name: String, layer: any Layer)] {
         let main: [(name: String, layer: any Layer)] = branchName.map { [($0, branch)] } ?? branch.children
-        return main + (shortcut.map { [(shortcutName, $0)] } ?? [])
+        return main + (shortcut.map { [(shortcutName, $0)] } ?? []) + afterAdd
     }
 
     public func forward(_ x: Tensor) throws -> Tensor {
@@ -61,12 +66,12 @@ public final class Residual: Layer {
         guard b.shape == s.shape else {
             throw ResNeXtError.shapeMismatch("residual branch output \(b.shape) and shortcut output \(s.shape) differ")
         }
-        let sum = try backend.add(b, s)
+        let sum = try afterAdd.reduce(try backend.add(b, s)) { try $1.layer.forward($0) }
         return try activation?.forward(sum) ?? sum
     }
 
     public func backward(_ dy: Tensor) throws -> Tensor {
-        let dSum = try activation?.backward(dy) ?? dy
+        let dSum = try afterAdd.reversed().reduce(try activation?.backward(dy) ?? dy) { try $1.layer.backward($0) }
         let db = try branch.backward(dSum)
         let ds = try shortcut?.backward(dSum) ?? dSum
         return try backend.add(db, ds)

@@ -216,14 +216,15 @@ private struct GraphBuilder {
                 current = try emit(child, input: current.value, channels: current.channels, path: join(path, name))
             }
             return current
-        case let .residual(branch, shortcut):
+        case let .residual(branch, shortcut, afterAdd):
             let b = try emit(.sequential(branch), input: input, channels: channels, path: path)
             let s = try shortcut.map { try emit($0, input: input, channels: channels, path: join(path, "downsample")) } ?? (value: input, channels: channels)
             guard b.channels == s.channels else {
                 throw ResNeXtError.shapeMismatch("ONNX export: \(path) branch gives \(b.channels) channels, the shortcut \(s.channels)")
             }
             let sum = node("Add", [b.value, s.value], name: join(path, "add"))
-            return (node("Relu", [sum], name: join(path, "relu_out")), b.channels)
+            let after = try emit(.sequential(afterAdd), input: sum, channels: b.channels, path: path)
+            return (node("Relu", [after.value], name: join(path, "relu_out")), after.channels)
         case .parallel(let paths):
             let outputs = try paths.enumerated().map { try emit($0.element, input: input, channels: channels, path: join(path, String($0.offset))) }
             return (node("Concat", outputs.map(\.value), name: path, attributes: [.int("axis", 1)]), outputs.reduce(0) { $0 + $1.channels })

@@ -185,6 +185,24 @@ final class ONNXExportTests: XCTestCase {
         }
     }
 
+    /// fb.resnet.torch's released ResNet-50 layout: bare projection convolutions, batch norm after the add.
+    func testBatchNormAfterAdditionAndBareProjection() throws {
+        let config = ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [1, 1], blockType: .resnet,
+                                        baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3,
+                                        shortcutBatchNorm: false, batchNormAfterAddition: true)
+        let model = try ResNeXtModel(config, on: cpu, seed: 5)
+        let proto = try roundTrip(model)
+        checkTopology(proto.graph)
+        try checkInitializers(proto, model)
+        let add = try node(proto.graph, "layer1.0.add")
+        XCTAssertEqual(add.input, ["layer1.0.conv3", "layer1.0.downsample.0"])
+        let bn = try node(proto.graph, "layer1.0.bn_after_add")
+        XCTAssertEqual(bn.opType, "BatchNormalization")
+        XCTAssertEqual(bn.input.first, "layer1.0.add")
+        XCTAssertEqual(try node(proto.graph, "layer1.0.relu_out").input, ["layer1.0.bn_after_add"])
+        XCTAssertEqual(counts(proto.graph)["BatchNormalization"], 1 + 2 * 2 + 2)
+    }
+
     func testWriteIsTheExportedBytesAndTheClassifierFollowsReset() throws {
         let config = try ModelConfiguration.original(dataset: .cifar10, depth: 8, blockType: .basic)
         let model = try ResNeXtModel(config, on: cpu, seed: 7)
@@ -215,6 +233,9 @@ final class ONNXDumpForOnnxruntime: XCTestCase {
             ("cifar_resnet8_type_a", try .original(dataset: .cifar10, depth: 8, blockType: .basic)),
             ("imagenet_stem_tiny", ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
                                                       blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 5)),
+            ("fb_resnet50_layout_tiny", ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4], blocksPerStage: [1, 2],
+                                                           blockType: .resnet, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 4,
+                                                           shortcutBatchNorm: false, batchNormAfterAddition: true)),
         ]
         var rng = RandomGenerator(seed: 42)
         for (index, (name, config)) in cases.enumerated() {
