@@ -20,6 +20,10 @@ public struct Batch: Sendable {
 /// Turns a raw sample into one or more network inputs (several for multi-crop evaluation).
 public typealias SampleTransform = @Sendable (Image, inout RandomGenerator) throws -> [Image]
 
+/// The same transform starting from decoded bytes (see `Dataset.packedSample(at:)`); it must give what the
+/// `SampleTransform` gives for `image.planar()`, with the same draws.
+public typealias PackedSampleTransform = @Sendable (PackedImage, inout RandomGenerator) throws -> [Image]
+
 /// A threaded, deterministic mini-batch loader.
 ///
 /// Each epoch draws a fresh permutation (or keeps order when not shuffling); batches are consecutive
@@ -33,8 +37,11 @@ public final class BatchLoader: Sendable {
     public let threads: Int
     public let seed: UInt64
     public let transform: SampleTransform
+    /// Used instead of `transform` for samples the data set gives as bytes.
+    public let packedTransform: PackedSampleTransform?
 
-    public init(dataset: any Dataset, batchSize: Int, shuffle: Bool, threads: Int, seed: UInt64, transform: @escaping SampleTransform) throws {
+    public init(dataset: any Dataset, batchSize: Int, shuffle: Bool, threads: Int, seed: UInt64, transform: @escaping SampleTransform,
+                packedTransform: PackedSampleTransform? = nil) throws {
         guard batchSize > 0 else { throw ResNeXtError.invalidArgument("-batchSize must be at least 1, got \(batchSize)") }
         guard threads > 0 else { throw ResNeXtError.invalidArgument("-nThreads must be at least 1, got \(threads)") }
         guard dataset.count > 0 else { throw ResNeXtError.invalidArgument("the data set is empty") }
@@ -44,6 +51,7 @@ public final class BatchLoader: Sendable {
         self.threads = threads
         self.seed = seed
         self.transform = transform
+        self.packedTransform = packedTransform
     }
 
     /// Batches per epoch: ceil(N / batchSize).
@@ -76,14 +84,20 @@ public final class BatchLoader: Sendable {
         var crops = 1
         for index in indices {
             do {
-                let (raw, label) = try dataset.sample(at: index)
                 var rng = RandomGenerator(seed: mix(seed, UInt64(epoch), UInt64(index)))
-                let outputs = try transform(raw, &rng)
+                let outputs: [Image], label: Int
+                if let packedTransform, let (packed, l) = try dataset.packedSample(at: index) {
+                    (outputs, label) = (try packedTransform(packed, &rng), l)
+                } else {
+                    let (raw, l) = try dataset.sample(at: index)
+                    (outputs, label) = (try transform(raw, &rng), l)
+                }
                 guard let first = outputs.first else { throw ResNeXtError.invalidArgument("transform produced no image") }
                 let s = [first.channels, first.height, first.width]
                 if let shape, shape != s || outputs.count != crops {
                     throw ResNeXtError.shapeMismatch("sample \(index) transformed to \(outputs.count)×\(s), other samples to \(crops)×\(shape)")
                 }
+                if shape == nil { images.reserveCapacity(indices.count * outputs.count * first.pixels.count) }
                 shape = s
                 crops = outputs.count
                 for o in outputs {

@@ -13,4 +13,11 @@ public protocol Dataset: Sendable {
     /// The image and its 0-based class index. Throws a clear error for an unreadable sample
     /// (e.g. a corrupt JPEG), which loaders count and skip.
     func sample(at index: Int) throws -> (image: Image, label: Int)
+    /// The sample as decoded 8-bit RGB (`sample(at:)`'s image is `byte / 255` of it), for transforms that
+    /// start from bytes; nil when the data set does not hold the sample in that form (the default).
+    func packedSample(at index: Int) throws -> (image: PackedImage, label: Int)?
+}
+
+extension Dataset {
+    public func packedSample(at index: Int) throws -> (image: PackedImage, label: Int)? { nil }
 }

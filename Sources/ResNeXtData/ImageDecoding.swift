@@ -79,6 +79,14 @@ public enum ImageDecoder {
         }
     }
 
+    /// Decodes to 8-bit RGB when that is the image's exact form (`decode` gives `byte / 255` of it): JPEGs,
+    /// possibly at a reduced size as `decode(_:source:minShorterSide:)`. Returns nil for every other format;
+    /// `decode` then gives the float image or the error.
+    public static func decodePacked(_ bytes: [UInt8], source: String, minShorterSide: Int = 0) throws -> PackedImage? {
+        guard format(of: bytes) == .jpeg else { return nil }
+        return try JPEGDecoder.decodePacked(bytes, source: source, minShorterSide: minShorterSide)
+    }
+
     /// Reads and decodes the image file at `path` (errors name the path).
     public static func decodeFile(_ path: String) throws -> Image {
         try decodeFile(path, minShorterSide: 0)
@@ -104,8 +112,6 @@ public enum ImageDecoder {
         }
     }
 
-    /// `value / 255` for every byte value.
-    static let unitScale: [Float] = (0...255).map { Float($0) / 255 }
 
     /// Converts packed 8-bit pixels (`stride` bytes per pixel, the first three R, G, B; or one grey byte
     /// when `stride == 1`) to a 3-channel CHW image with values / 255.
@@ -113,7 +119,7 @@ public enum ImageDecoder {
         let plane = width * height
         precondition(packed.count >= plane * stride)
         let pixels = [Float](unsafeUninitializedCapacity: 3 * plane) { out, initialized in
-            unitScale.withUnsafeBufferPointer { table in
+            PackedImage.unitScale.withUnsafeBufferPointer { table in
                 let src = packed.baseAddress!
                 let dst = out.baseAddress!
                 if stride == 1 {

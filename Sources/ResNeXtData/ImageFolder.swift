@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import ResNeXtCore
+import ResNeXtIO
 import ResNeXtTransforms
 
 /// Images in class folders, ImageNet style: `<root>/<split>/<class>/<image>` with split `train` or `val`
@@ -151,6 +152,15 @@ public struct ImageFolderDataset: Dataset {
         }
         let image = try ImageDecoder.decodeFile(imagePaths[index], minShorterSide: minShorterSide)
         return (image, labels[index])
+    }
+
+    /// JPEG image `index` as decoded bytes (nil for other formats: use `sample(at:)`), with its label.
+    public func packedSample(at index: Int) throws -> (image: PackedImage, label: Int)? {
+        guard imagePaths.indices.contains(index) else {
+            throw ResNeXtError.invalidArgument("ImageFolderDataset(\(directory)): index \(index) out of range 0..<\(count)")
+        }
+        let bytes = try FileIO.readAll(imagePaths[index])
+        return try ImageDecoder.decodePacked(bytes, source: imagePaths[index], minShorterSide: minShorterSide).map { ($0, labels[index]) }
     }
 }
 

@@ -46,12 +46,17 @@ enum JPEGDecoder {
     private static let flags = Int32(TJFLAG_STOPONWARNING) | Int32(TJFLAG_LIMITSCANS)
 
     static func decode(_ bytes: [UInt8], source: String, minShorterSide: Int) throws -> Image {
+        try decodePacked(bytes, source: source, minShorterSide: minShorterSide).planar()
+    }
+
+    /// Decodes to 8-bit RGB (3 bytes per pixel).
+    static func decodePacked(_ bytes: [UInt8], source: String, minShorterSide: Int) throws -> PackedImage {
         guard let handle = tjInitDecompress() else {
             throw ResNeXtError.io("\(source): cannot create a TurboJPEG decompressor: \(errorString(nil))")
         }
         defer { tjDestroy(handle) }
 
-        return try bytes.withUnsafeBufferPointer { jpeg -> Image in
+        return try bytes.withUnsafeBufferPointer { jpeg -> PackedImage in
             guard let jpegBase = jpeg.baseAddress else { throw ResNeXtError.io("\(source): empty file, not an image") }
             let jpegSize = UInt(jpeg.count)
 
@@ -73,16 +78,24 @@ enum JPEGDecoder {
             let pixelFormat = isCMYK ? Int32(TJPF_CMYK.rawValue) : Int32(TJPF_RGB.rawValue)
             let stride = isCMYK ? 4 : 3
 
-            let packed = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: outWidth * outHeight * stride)
-            defer { packed.deallocate() }
-            let status = tjDecompress2(handle, jpegBase, jpegSize, packed.baseAddress,
+            let pixelCount = outWidth * outHeight
+            var status: Int32 = 0
+            var rgb = [UInt8](unsafeUninitializedCapacity: pixelCount * stride) { buffer, initialized in
+                status = tjDecompress2(handle, jpegBase, jpegSize, buffer.baseAddress,
                                        Int32(outWidth), Int32(outWidth * stride), Int32(outHeight), pixelFormat, flags)
+                initialized = pixelCount * stride
+            }
             guard status == 0 else {
                 throw failure(handle, source: source, stage: "corrupt or unsupported JPEG")
             }
-            if isCMYK { invertedCMYKToRGB(packed, pixelCount: outWidth * outHeight) }
-            return ImageDecoder.planarRGB(packed: UnsafeBufferPointer(packed), width: outWidth, height: outHeight,
-                                          stride: stride)
+            if isCMYK {
+                rgb.withUnsafeMutableBufferPointer { p in
+                    invertedCMYKToRGB(p, pixelCount: pixelCount)
+                    for i in 0..<pixelCount { for c in 0..<3 { p[3 * i + c] = p[4 * i + c] } }   // 4 → 3 bytes per pixel
+                }
+                rgb.removeLast(pixelCount)
+            }
+            return PackedImage(width: outWidth, height: outHeight, bytes: rgb)
         }
     }
 

@@ -8,6 +8,8 @@ public struct DataSplits: Sendable {
     public let train: any Dataset
     public let validation: any Dataset
     public let trainTransform: SampleTransform
+    /// `trainTransform` from decoded bytes, where the data set gives them (image folders of JPEGs).
+    public var packedTrainTransform: PackedSampleTransform? = nil
     public let validationTransform: SampleTransform
     /// Images per validation sample (10 with -tenCrop on image folders).
     public let validationCrops: Int
@@ -40,10 +42,12 @@ public struct DataSplits: Sendable {
             let train = try ImageFolderDataset(root: options.data, split: "train")
             let validation = try ImageFolderDataset(root: options.data, split: "val", classNames: train.classNames)
             let tenCrop = options.tenCrop
-            return DataSplits(train: train, validation: validation,
-                              trainTransform: { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] },
-                              validationTransform: { image, _ in tenCrop ? Transforms.imagenetTenCrop(image) : [Transforms.imagenetEval(image)] },
-                              validationCrops: tenCrop ? 10 : 1)
+            var splits = DataSplits(train: train, validation: validation,
+                                    trainTransform: { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] },
+                                    validationTransform: { image, _ in tenCrop ? Transforms.imagenetTenCrop(image) : [Transforms.imagenetEval(image)] },
+                                    validationCrops: tenCrop ? 10 : 1)
+            splits.packedTrainTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
+            return splits
         }
     }
 }

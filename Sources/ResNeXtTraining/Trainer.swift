@@ -92,7 +92,7 @@ public final class Trainer {
                                   seed: options.manualSeed)
         }
         trainLoader = try BatchLoader(dataset: data.train, batchSize: options.batchSize, shuffle: true, threads: options.nThreads,
-                                      seed: state.seed, transform: data.trainTransform)
+                                      seed: state.seed, transform: data.trainTransform, packedTransform: data.packedTrainTransform)
         // With ten crops the validation batches hold floor(batchSize / 10) images, as the original.
         let validationBatch = max(1, options.batchSize / data.validationCrops)
         validationLoader = try BatchLoader(dataset: data.validation, batchSize: validationBatch, shuffle: false, threads: options.nThreads,

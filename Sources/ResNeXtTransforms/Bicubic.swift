@@ -14,21 +14,16 @@ extension Transforms {
         precondition(image.width >= 1 && image.height >= 1, "resizeBicubic: empty source")
         if width == image.width && height == image.height { return image }
         let c = image.channels, sh = image.height, sw = image.width
-        var tmp = [Float](repeating: 0, count: c * sh * width)
+        let resizer = PlaneResizer(sourceWidth: sw, sourceHeight: sh, width: width, height: height)
         var out = Image(channels: c, height: height, width: width)
-        let planW = CubicPlan(sourceLength: sw, targetLength: width)
-        let planH = CubicPlan(sourceLength: sh, targetLength: height)
+        var columns = [Float](repeating: 0, count: sw * sh)
         image.pixels.withUnsafeBufferPointer { src in
-            tmp.withUnsafeMutableBufferPointer { t in
-                for row in 0..<c * sh {   // rows first: (c, y) → width
-                    planW.apply(src.baseAddress! + row * sw, 1, t.baseAddress! + row * width, 1)
-                }
-            }
-        }
-        tmp.withUnsafeBufferPointer { t in
             out.pixels.withUnsafeMutableBufferPointer { dst in
-                for ch in 0..<c {         // then columns, a whole output row at a time (contiguous, vectorizable)
-                    planH.applyRows(t.baseAddress! + ch * sh * width, dst.baseAddress! + ch * height * width, width: width)
+                columns.withUnsafeMutableBufferPointer { cols in
+                    for ch in 0..<c {
+                        transpose(src.baseAddress! + ch * sh * sw, rows: sh, cols: sw, cols.baseAddress!)
+                        resizer.resize(columns: cols.baseAddress!, into: dst.baseAddress! + ch * height * width)
+                    }
                 }
             }
         }
@@ -48,13 +43,48 @@ extension Transforms {
     }
 }
 
+/// ``Transforms/resizeBicubic(_:width:height:)`` of one plane, given transposed: rows first (along the
+/// transposed plane's contiguous axis, so the loop vectorizes), transposed back, then columns.
+final class PlaneResizer {
+    let sourceHeight: Int
+    let width: Int
+    let height: Int
+    private let planW: CubicPlan
+    private let planH: CubicPlan
+    private var resampled: [Float]
+    private var rows: [Float]
+
+    init(sourceWidth: Int, sourceHeight: Int, width: Int, height: Int) {
+        self.sourceHeight = sourceHeight
+        self.width = width
+        self.height = height
+        planW = CubicPlan(sourceLength: sourceWidth, targetLength: width)
+        planH = CubicPlan(sourceLength: sourceHeight, targetLength: height)
+        resampled = [Float](repeating: 0, count: width * sourceHeight)
+        rows = [Float](repeating: 0, count: width * sourceHeight)
+    }
+
+    /// `columns`: the source plane transposed (`sourceWidth` rows of `sourceHeight` values); `out`: the
+    /// `height × width` result.
+    func resize(columns: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let sh = sourceHeight
+        resampled.withUnsafeMutableBufferPointer { res in
+            rows.withUnsafeMutableBufferPointer { r in
+                planW.applyRows(columns, res.baseAddress!, width: sh)                   // (x, y) → (d, y)
+                transpose(res.baseAddress!, rows: width, cols: sh, r.baseAddress!)      // → (y, d)
+                planH.applyRows(r.baseAddress!, out, width: width)                      // → (e, d)
+            }
+        }
+    }
+}
+
 /// The per-output source positions of one resampling axis (torch `scaleCubic_rowcol`).
 struct CubicPlan {
     let sourceLength: Int
     let targetLength: Int
     /// `⌊s⌋` and `s − ⌊s⌋` for outputs `0 ..< targetLength − 1`.
-    private var index: [Int] = []
-    private var fraction: [Float] = []
+    private(set) var index: [Int] = []
+    private(set) var fraction: [Float] = []
 
     init(sourceLength: Int, targetLength: Int) {
         self.sourceLength = sourceLength
@@ -69,30 +99,11 @@ struct CubicPlan {
         }
     }
 
-    /// Resamples `sourceLength` values at stride `srcStride` into `targetLength` values at stride `dstStride`.
-    func apply(_ src: UnsafePointer<Float>, _ srcStride: Int, _ dst: UnsafeMutablePointer<Float>, _ dstStride: Int) {
-        let n = sourceLength, m = targetLength
-        if n == m {
-            for i in 0..<m { dst[i * dstStride] = src[i * srcStride] }
-            return
-        }
-        if n == 1 {
-            for i in 0..<m { dst[i * dstStride] = src[0] }
-            return
-        }
-        for d in 0..<index.count {
-            let i = index[d]
-            let p1 = src[i * srcStride]
-            let p2 = src[(i + 1) * srcStride]
-            let p0: Float = i > 0 ? src[(i - 1) * srcStride] : 2 * p1 - p2
-            let p3: Float = i + 2 < n ? src[(i + 2) * srcStride] : 2 * p2 - p1
-            dst[d * dstStride] = catmullRom(p0, p1, p2, p3, fraction[d])
-        }
-        dst[(m - 1) * dstStride] = src[(n - 1) * srcStride]
-    }
-
-    /// Resamples along the slow axis: output row `d` of `width` values from source rows around
-    /// `index[d]` — the same arithmetic as ``apply(_:_:_:_:)`` on every column, in row order.
+    /// Resamples `sourceLength` rows of `width` values into `targetLength` rows: output row `d < m − 1` is
+    /// `catmullRom` of source rows `index[d] − 1 … index[d] + 2` at `fraction[d]`, element by element (a missing
+    /// first row is extrapolated as `2·r1 − r2`, a missing last one as `2·r2 − r1`); the last output row is a copy
+    /// of the last source row; equal lengths copy, a single source row is replicated. Interior rows run a
+    /// branch-free loop over the row (vectorized); only the few edge rows extrapolate per element.
     func applyRows(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, width: Int) {
         let n = sourceLength, m = targetLength
         if n == m || n == 1 {
@@ -102,9 +113,13 @@ struct CubicPlan {
         for d in 0..<index.count {
             let i = index[d], x = fraction[d]
             let r1 = src + i * width, r2 = src + (i + 1) * width
+            let out = dst + d * width
+            if i > 0 && i + 2 < n {
+                cubicRows(src + (i - 1) * width, r1, r2, src + (i + 2) * width, out, width, x)
+                continue
+            }
             let r0: UnsafePointer<Float>? = i > 0 ? src + (i - 1) * width : nil
             let r3: UnsafePointer<Float>? = i + 2 < n ? src + (i + 2) * width : nil
-            let out = dst + d * width
             for j in 0..<width {
                 let p1 = r1[j], p2 = r2[j]
                 let p0 = r0?[j] ?? 2 * p1 - p2
@@ -113,6 +128,27 @@ struct CubicPlan {
             }
         }
         (dst + (m - 1) * width).update(from: src + (n - 1) * width, count: width)
+    }
+}
+
+/// `out[j] = catmullRom(r0[j], r1[j], r2[j], r3[j], x)` for `j < count`.
+@inline(never)
+func cubicRows(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>,
+               _ out: UnsafeMutablePointer<Float>, _ count: Int, _ x: Float) {
+    for j in 0..<count { out[j] = catmullRom(r0[j], r1[j], r2[j], r3[j], x) }
+}
+
+/// `dst[c · rows + r] = src[r · cols + c]`: a `rows × cols` matrix transposed, in cache-sized tiles.
+func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, _ dst: UnsafeMutablePointer<Float>) {
+    let tile = 16
+    for r0 in stride(from: 0, to: rows, by: tile) {
+        let r1 = min(r0 + tile, rows)
+        for c0 in stride(from: 0, to: cols, by: tile) {
+            for c in c0..<min(c0 + tile, cols) {
+                let column = dst + c * rows
+                for r in r0..<r1 { column[r] = src[r * cols + c] }
+            }
+        }
     }
 }
 

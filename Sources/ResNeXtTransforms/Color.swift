@@ -25,37 +25,54 @@ extension Transforms {
         return gray
     }
 
-    /// Applies `steps` in order, each blending `img · α + (1 − α) · other` (no clamping).
+    /// Applies `steps` in order, each blending `img · α + (1 − α) · other` (no clamping). The contrast step's
+    /// mean grey level is ``grayMean(_:_:_:count:)``.
     public static func colorJitter(_ image: Image, steps: [(operation: ColorJitterOperation, alpha: Double)]) -> Image {
         precondition(image.channels == 3, "colorJitter: needs 3 channels, got \(image.channels)")
         var img = image
         let plane = image.height * image.width
+        img.pixels.withUnsafeMutableBufferPointer { p in
+            applyColorJitter(steps, p.baseAddress!, p.baseAddress! + plane, p.baseAddress! + 2 * plane, count: plane)
+        }
+        return img
+    }
+
+    /// The colour-jitter steps in place on three planes of `count` values (R, G, B), one pass per step
+    /// (two for contrast: the mean, then the blend).
+    static func applyColorJitter(_ steps: [(operation: ColorJitterOperation, alpha: Double)], _ r: UnsafeMutablePointer<Float>,
+                                 _ g: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int) {
         for (operation, alpha) in steps {
-            let a = Float(alpha), b = Float(1 - alpha)
-            let gray = operation == .brightness ? [] : grayscale(img)
-            var mean: Float = 0
-            if operation == .contrast {
-                var sum = 0.0
-                for v in gray { sum += Double(v) }
-                mean = Float(sum / Double(plane))
-            }
-            img.pixels.withUnsafeMutableBufferPointer { p in
-                switch operation {
-                case .brightness:   // blend with black
-                    for i in 0..<3 * plane { p[i] = p[i] * a }
-                case .contrast:     // blend with the mean grey level
-                    for i in 0..<3 * plane { p[i] = p[i] * a + b * mean }
-                case .saturation:   // blend with the greyscale image
-                    gray.withUnsafeBufferPointer { g in
-                        for c in 0..<3 {
-                            let q = p.baseAddress! + c * plane
-                            for i in 0..<plane { q[i] = q[i] * a + b * g[i] }
-                        }
-                    }
+            let a = Float(alpha), rest = Float(1 - alpha)
+            switch operation {
+            case .brightness:   // blend with black
+                for p in [r, g, b] { for i in 0..<count { p[i] = p[i] * a } }
+            case .contrast:     // blend with the mean grey level
+                let mean = grayMean(r, g, b, count: count)
+                for p in [r, g, b] { for i in 0..<count { p[i] = p[i] * a + rest * mean } }
+            case .saturation:   // blend with the greyscale image
+                for i in 0..<count {
+                    let gray = ((0.299 as Float) * r[i] + (0.587 as Float) * g[i]) + (0.114 as Float) * b[i]
+                    r[i] = r[i] * a + rest * gray
+                    g[i] = g[i] * a + rest * gray
+                    b[i] = b[i] * a + rest * gray
                 }
             }
         }
-        return img
+    }
+
+    /// The mean of the greyscale `(0.299 R + 0.587 G) + 0.114 B` (in `Float`, as ``grayscale(_:)``), summed in
+    /// `Double` over 8 interleaved partial sums (element `i` goes to sum `i mod 8`; then
+    /// `((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))`), rounded to `Float`. Torch sums sequentially in double; the two agree to ~1e-16 before the final
+    /// rounding.
+    static func grayMean(_ r: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var sums = [Double](repeating: 0, count: 8)
+        sums.withUnsafeMutableBufferPointer { s in
+            for i in 0..<count {
+                s[i % 8] += Double(((0.299 as Float) * r[i] + (0.587 as Float) * g[i]) + (0.114 as Float) * b[i])
+            }
+        }
+        let total = ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]))
+        return Float(total / Double(count))
     }
 
     /// Deterministic colour jitter: `order` lists operation indices (0 brightness, 1 contrast, 2 saturation) in
@@ -100,14 +117,22 @@ extension Transforms {
         precondition(image.channels == 3 && alphas.count == 3, "lighting: needs 3 channels and 3 alphas")
         var out = image
         let plane = image.height * image.width
+        let shifts = lightingShifts(alphas)
         out.pixels.withUnsafeMutableBufferPointer { p in
             for c in 0..<3 {
-                var shift: Float = 0
-                for j in 0..<3 { shift += lightingEigenvectors[c][j] * Float(alphas[j]) * lightingEigenvalues[j] }
-                for i in c * plane..<(c + 1) * plane { p[i] += shift }
+                for i in c * plane..<(c + 1) * plane { p[i] += shifts[c] }
             }
         }
         return out
+    }
+
+    /// The per-channel shift of ``lighting(_:alphas:)``: `Σ_j (eigvec[c][j] · α_j) · eigval[j]`, in `Float`.
+    static func lightingShifts(_ alphas: [Double]) -> [Float] {
+        (0..<3).map { c in
+            var shift: Float = 0
+            for j in 0..<3 { shift += lightingEigenvectors[c][j] * Float(alphas[j]) * lightingEigenvalues[j] }
+            return shift
+        }
     }
 
     /// AlexNet PCA lighting noise (SPEC §3.3 step 3), on the [0, 1] scale before normalisation.

@@ -38,10 +38,37 @@ extension Transforms {
     /// 3 normals for ``lighting(_:alphaStd:rng:)``, one uniform for the flip.
     public static func imagenetTrain(_ image: Image, rng: inout RandomGenerator) -> Image {
         var img = randomSizedCrop(image, size: 224, rng: &rng)
-        img = colorJitter(img, brightness: 0.4, contrast: 0.4, saturation: 0.4, rng: &rng)
-        img = lighting(img, alphaStd: 0.1, rng: &rng)
-        img = normalize(img, mean: imagenetMean, std: imagenetStd)
-        return randomHorizontalFlip(img, probability: 0.5, rng: &rng)
+        finishImageNetTrain(&img, rng: &rng)
+        return img
+    }
+
+    /// Everything of the ImageNet training transform after the crop, in place: colour jitter, then lighting,
+    /// normalisation and the flip in one pass (the same arithmetic as ``lighting(_:alphas:)`` followed by
+    /// ``normalize(_:mean:std:)`` and ``horizontalFlip(_:)``).
+    static func finishImageNetTrain(_ img: inout Image, rng: inout RandomGenerator) {
+        let steps = colorJitterSteps(brightness: 0.4, contrast: 0.4, saturation: 0.4, rng: &rng)
+        let shifts = lightingShifts((0..<3).map { _ in rng.normal(mean: 0, std: 0.1) })
+        let flip = rng.uniform() < 0.5
+        let plane = img.height * img.width, w = img.width
+        img.pixels.withUnsafeMutableBufferPointer { p in
+            let r = p.baseAddress!
+            applyColorJitter(steps, r, r + plane, r + 2 * plane, count: plane)
+            for c in 0..<3 {
+                let base = r + c * plane, shift = shifts[c], m = imagenetMean[c], s = imagenetStd[c]
+                if !flip {
+                    for i in 0..<plane { base[i] = ((base[i] + shift) - m) / s }
+                    continue
+                }
+                for y in 0..<img.height {
+                    let row = base + y * w
+                    for x in 0..<(w + 1) / 2 {
+                        let left = row[x], right = row[w - 1 - x]
+                        row[x] = ((right + shift) - m) / s
+                        row[w - 1 - x] = ((left + shift) - m) / s
+                    }
+                }
+            }
+        }
     }
 
     /// Evaluation resize-and-crop for any sizes: Scale(`resize`) → normalise → CenterCrop(`crop`). No RNG.

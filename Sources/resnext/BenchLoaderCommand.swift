@@ -1,6 +1,7 @@
 import ArgumentParser
 import ResNeXtCore
 import ResNeXtData
+import ResNeXtIO
 import ResNeXtTransforms
 
 /// Times JPEG decoding plus the original's ImageNet training transform on a folder of images.
@@ -12,7 +13,7 @@ struct BenchLoaderCommand: ParsableCommand {
     @Option(help: "A folder of JPEG images (searched recursively).") var data: String
     @Option(help: "Passes over the folder (the first is also timed).") var passes = 2
     @Option(help: "Worker threads (1 gives the per-core rate).") var threads = 1
-    @Option(help: "train (the ImageNet training transform), eval (Scale 256 + center crop 224) or none (decode only).")
+    @Option(help: "train (the ImageNet training transform), eval (Scale 256 + center crop 224), none (decode to floats) or decode (decode to bytes only).")
     var transform = "train"
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -21,13 +22,20 @@ struct BenchLoaderCommand: ParsableCommand {
         guard !files.isEmpty else { throw ValidationError("no images under \(data)") }
         let dataset = FileListDataset(paths: files)
         let sampleTransform: SampleTransform
+        var packedTransform: PackedSampleTransform?
         switch transform {
-        case "train": sampleTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
+        case "train":
+            sampleTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
+            packedTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
         case "eval": sampleTransform = { image, _ in [Transforms.imagenetEval(image)] }
         case "none": sampleTransform = { image, _ in [image] }
-        default: throw ValidationError("unknown --transform '\(transform)' (expected train, eval or none)")
+        case "decode":   // decoding to bytes only: the floor under any transform
+            sampleTransform = { _, _ in [Image(channels: 1, height: 1, width: 1)] }
+            packedTransform = { _, _ in [Image(channels: 1, height: 1, width: 1)] }
+        default: throw ValidationError("unknown --transform '\(transform)' (expected train, eval, none or decode)")
         }
-        let loader = try BatchLoader(dataset: dataset, batchSize: 32, shuffle: true, threads: threads, seed: 1, transform: sampleTransform)
+        let loader = try BatchLoader(dataset: dataset, batchSize: 32, shuffle: true, threads: threads, seed: 1, transform: sampleTransform,
+                                     packedTransform: packedTransform)
         var images = 0
         let start = ContinuousClock.now
         for pass in 1...passes {
@@ -50,4 +58,7 @@ struct FileListDataset: Dataset {
     var count: Int { paths.count }
     var classNames: [String] { ["images"] }
     func sample(at index: Int) throws -> (image: Image, label: Int) { (try ImageDecoder.decodeFile(paths[index]), 0) }
+    func packedSample(at index: Int) throws -> (image: PackedImage, label: Int)? {
+        try ImageDecoder.decodePacked(FileIO.readAll(paths[index]), source: paths[index]).map { ($0, 0) }
+    }
 }
