@@ -25,7 +25,8 @@ extension Transforms {
         pixels.withUnsafeMutableBufferPointer { p in
             applyColorJitter(steps, p.baseAddress!, count: size * size)
         }
-        var out = Image(channels: 3, height: size, width: size)
+        // Every element below is written before it is read: no zero-filling.
+        var out = Image(channels: 3, height: size, width: size, pixels: [Float](unsafeUninitializedCapacity: 3 * size * size) { $1 = 3 * size * size })
         let plane = size * size
         let shift = SIMD4<Float>(shifts[0], shifts[1], shifts[2], 0)
         let mean = SIMD4<Float>(imagenetMean[0], imagenetMean[1], imagenetMean[2], 0)
@@ -58,7 +59,7 @@ extension Transforms {
             return out
         }
         // Width pass: each crop row → `size` pixels.
-        var rows = [SIMD4<Float>](repeating: .zero, count: box.height * size)
+        var rows = [SIMD4<Float>](unsafeUninitializedCapacity: box.height * size) { $1 = box.height * size }   // all written
         var source = [SIMD4<Float>](repeating: .zero, count: box.width)
         rows.withUnsafeMutableBufferPointer { rowsBuffer in
             for y in 0..<box.height {
@@ -69,7 +70,7 @@ extension Transforms {
             }
         }
         // Height pass along whole rows of floats.
-        var out = [SIMD4<Float>](repeating: .zero, count: size * size)
+        var out = [SIMD4<Float>](unsafeUninitializedCapacity: size * size) { $1 = size * size }   // all written
         rows.withUnsafeBufferPointer { rowsBuffer in
             out.withUnsafeMutableBufferPointer { outBuffer in
                 let src = UnsafeRawPointer(rowsBuffer.baseAddress!).assumingMemoryBound(to: Float.self)
