@@ -5,7 +5,7 @@
    `resnext export-onnx --arch ARCH`, run in onnxruntime on a batch at 224×224 and at another size (the
    graph's batch and spatial sizes are symbolic); logits compared with `resnext forward` and with PyTorch.
 2. Small CIFAR models exported by the Swift tests (type C with groups, type B with concatenated paths,
-   type A zero-padding shortcuts, an ImageNet stem): `swift test --filter ONNXDumpForOnnxruntime` with
+   type A zero-padding shortcuts, an ImageNet stem): `swift test -c release --filter ONNXDumpForOnnxruntime` with
    RESNEXT_ONNX_DUMP set writes each model, an input and our logits; onnxruntime's logits are compared.
 
 Each model is also passed through onnx.checker (full check, with shape inference). Prints one JSON line per
@@ -83,7 +83,7 @@ def swift_test_models(tmp):
     dump = Path(tmp) / "dump"
     dump.mkdir()
     env = dict(os.environ, RESNEXT_ONNX_DUMP=str(dump))
-    subprocess.run(["swift", "test", "--disable-swift-testing", "--filter", "ONNXDumpForOnnxruntime"], cwd=ROOT, env=env,
+    subprocess.run(["swift", "test", "-c", "release", "--disable-swift-testing", "--filter", "ONNXDumpForOnnxruntime"], cwd=ROOT, env=env,
                    check=True, stdout=subprocess.DEVNULL)
     names = sorted(p.stem for p in dump.glob("*.onnx"))
     if not names:

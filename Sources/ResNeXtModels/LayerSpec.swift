@@ -11,10 +11,14 @@ public indirect enum LayerSpec: Sendable {
     case linear(inFeatures: Int, outFeatures: Int)
     /// Named children applied in order.
     case sequential([(name: String, spec: LayerSpec)])
-    /// Post-activation residual block: `relu(afterAdd(branch(x) + shortcut(x)))`; branch and `afterAdd`
-    /// children are named in the block's namespace, the shortcut is named `downsample`. `afterAdd` is empty
-    /// except in fb.resnet.torch's released ResNet-50 (a batch norm after the addition).
-    case residual(branch: [(name: String, spec: LayerSpec)], shortcut: LayerSpec?, afterAdd: [(name: String, spec: LayerSpec)])
+    /// Residual block `after(branch(y) + shortcut(y))` with `y = before(x)`: the original's Sequential(before…,
+    /// ConcatTable(branch, shortcut), CAddTable, after…). `before`, branch and `after` children are named in the
+    /// block's namespace, the shortcut `downsample`; a missing shortcut is the identity. Post-activation blocks
+    /// have `after` = [relu_out] (fb.resnet.torch's released ResNet-50 also a batch norm before it);
+    /// pre-activation blocks have no `after`, and `before` = [bn0, relu0] where the shortcut takes the
+    /// activated input.
+    case residual(before: [(name: String, spec: LayerSpec)], branch: [(name: String, spec: LayerSpec)], shortcut: LayerSpec?,
+                  after: [(name: String, spec: LayerSpec)])
     /// Parallel paths on the same input, concatenated along channels.
     case parallel([LayerSpec])
     /// Type-A shortcut: stride-subsample and pad with zero channels.
@@ -77,15 +81,17 @@ extension LayerSpec {
                                                multiplyAdds: a.multiplyAdds))
             }
             return total
-        case let .residual(branch, shortcut, afterAdd):
-            let b = try LayerSpec.sequential(branch).analyze(input: input)
-            let s = try shortcut?.analyze(input: input) ?? SpecAnalysis(outputShape: input, parameters: 0, multiplyAdds: 0, rows: [])
+        case let .residual(before, branch, shortcut, after):
+            let pre = try LayerSpec.sequential(before).analyze(input: input)
+            let b = try LayerSpec.sequential(branch).analyze(input: pre.outputShape)
+            let s = try shortcut?.analyze(input: pre.outputShape)
+                ?? SpecAnalysis(outputShape: pre.outputShape, parameters: 0, multiplyAdds: 0, rows: [])
             guard b.outputShape == s.outputShape else {
                 throw ResNeXtError.shapeMismatch("residual branch gives \(b.outputShape) but the shortcut gives \(s.outputShape)")
             }
-            let a = try LayerSpec.sequential(afterAdd).analyze(input: b.outputShape)
-            return leaf(a.outputShape, params: b.parameters + s.parameters + a.parameters,
-                        macs: b.multiplyAdds + s.multiplyAdds + a.multiplyAdds, kind: kind)
+            let a = try LayerSpec.sequential(after).analyze(input: b.outputShape)
+            return leaf(a.outputShape, params: pre.parameters + b.parameters + s.parameters + a.parameters,
+                        macs: pre.multiplyAdds + b.multiplyAdds + s.multiplyAdds + a.multiplyAdds, kind: kind)
         case .parallel(let paths):
             let results = try paths.map { try $0.analyze(input: input) }
             guard let first = results.first else { throw ResNeXtError.invalidArgument("parallel block without paths") }

@@ -22,11 +22,14 @@ extension LayerSpec {
             return try Linear(backend, inFeatures: i, outFeatures: o, zeroBias: true, rng: &rng)
         case .sequential(let children):
             return Sequential(named: try children.map { ($0.name, try $0.spec.build(on: backend, rng: &rng)) })
-        case let .residual(branch, shortcut, afterAdd):
-            let body = Sequential(named: try branch.map { ($0.name, try $0.spec.build(on: backend, rng: &rng)) })
+        case let .residual(before, branch, shortcut, after):
+            func layers(_ list: [(name: String, spec: LayerSpec)]) throws -> [(name: String, layer: any Layer)] {
+                try list.map { (name: $0.name, layer: try $0.spec.build(on: backend, rng: &rng)) }
+            }
+            let pre = try layers(before)
+            let body = Sequential(named: try layers(branch).map { ($0.name, $0.layer) })
             let skip = try shortcut?.build(on: backend, rng: &rng)
-            let after = try afterAdd.map { (name: $0.name, layer: try $0.spec.build(on: backend, rng: &rng)) }
-            return Residual(backend, branch: body, shortcut: skip, branchName: nil, afterAdd: after, reluAfterAdd: true)
+            return Residual(backend, before: pre, branch: body, shortcut: skip, branchName: nil, afterAdd: try layers(after))
         case .parallel(let paths):
             return try ConcatBranches(backend, branches: try paths.map { try $0.build(on: backend, rng: &rng) })
         case let .zeroPadShortcut(s, o):

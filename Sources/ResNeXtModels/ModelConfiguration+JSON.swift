@@ -13,6 +13,7 @@ extension ModelConfiguration {
             ("cardinality", .number(Double(cardinality))), ("shortcutType", .string(shortcutType.rawValue)),
             ("classes", .number(Double(classes))),
             ("shortcutBatchNorm", .bool(shortcutBatchNorm)), ("batchNormAfterAddition", .bool(batchNormAfterAddition)),
+            ("preActivation", .bool(preActivation)),
         ])
     }
 
@@ -47,7 +48,8 @@ extension ModelConfiguration {
                   baseWidth: try field("baseWidth") { $0.int }, cardinality: try field("cardinality") { $0.int },
                   shortcutType: shortcut, classes: try field("classes") { $0.int },
                   shortcutBatchNorm: try optionalBool("shortcutBatchNorm") ?? true,
-                  batchNormAfterAddition: try optionalBool("batchNormAfterAddition") ?? false)
+                  batchNormAfterAddition: try optionalBool("batchNormAfterAddition") ?? false,
+                  preActivation: try optionalBool("preActivation") ?? false)
         do { try validate() } catch { throw ResNeXtError.io("\(source): \(error)") }
     }
 }

@@ -56,10 +56,14 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
     /// Whether the block's last batch norm follows the addition instead of the branch's last convolution,
     /// `relu(bn(branch(x) + shortcut(x)))` (fb.resnet.torch's released ResNet-50, its issue #117).
     public var batchNormAfterAddition: Bool
+    /// Pre-activation blocks (fb.resnet.torch's preresnet.lua, its released ResNet-200): batch norm and ReLU
+    /// before each block's convolutions, none after the addition, and a final batch norm and ReLU before the
+    /// pooling. Projection shortcuts are bare convolutions there (`shortcutBatchNorm` false).
+    public var preActivation: Bool
 
     public init(stem: Stem, inputChannels: Int = 3, stemWidth: Int, stagePlanes: [Int], blocksPerStage: [Int], blockType: BlockType,
                 baseWidth: Int, cardinality: Int, shortcutType: ShortcutType, classes: Int,
-                shortcutBatchNorm: Bool = true, batchNormAfterAddition: Bool = false) {
+                shortcutBatchNorm: Bool = true, batchNormAfterAddition: Bool = false, preActivation: Bool = false) {
         self.stem = stem
         self.inputChannels = inputChannels
         self.stemWidth = stemWidth
@@ -72,6 +76,7 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
         self.classes = classes
         self.shortcutBatchNorm = shortcutBatchNorm
         self.batchNormAfterAddition = batchNormAfterAddition
+        self.preActivation = preActivation
     }
 
     /// Inner (grouped) width of a bottleneck with `planes`: floor(planes · baseWidth / 64) · cardinality.
@@ -94,6 +99,7 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
         var text = "\(stem) stem, blocks \(blocksPerStage), \(blockType.rawValue), \(cardinality)x\(baseWidth)d, shortcut \(shortcutType.rawValue), \(classes) classes"
         if !shortcutBatchNorm { text += ", shortcut convolutions without batch norm" }
         if batchNormAfterAddition { text += ", batch norm after the addition" }
+        if preActivation { text += ", pre-activation" }
         return text
     }
 
@@ -112,6 +118,9 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
         guard classes > 0 else { throw bad("the number of classes must be at least 1, got \(classes)") }
         if blockType == .resnextB || blockType == .resnextC, let planes = stagePlanes.first, planes * baseWidth / 64 < 1 {
             throw bad("baseWidth \(baseWidth) gives a group width of 0 at \(planes) planes (floor(planes·baseWidth/64) must be ≥ 1)")
+        }
+        if preActivation && (blockType == .resnextB || batchNormAfterAddition) {
+            throw bad("pre-activation blocks are built for basic, resnet and resnext_C blocks without a batch norm after the addition")
         }
         if blockType == .basic, cardinality != 1 {
             throw bad("basic (two 3×3) blocks have no groups; cardinality must be 1, got \(cardinality)")

@@ -139,10 +139,10 @@ struct Torch7Target {
                 result.append(Torch7Target(name: name, spec: spec))
             case .sequential(let children):
                 for (child, s) in children { visit(s, join(name, child)) }
-            case let .residual(branch, shortcut, afterAdd):
-                for (child, s) in branch { visit(s, join(name, child)) }
+            case let .residual(before, branch, shortcut, after):
+                for (child, s) in before + branch { visit(s, join(name, child)) }
                 if let shortcut { visit(shortcut, join(name, "downsample")) }
-                for (child, s) in afterAdd { visit(s, join(name, child)) }
+                for (child, s) in after { visit(s, join(name, child)) }
             case .parallel(let paths):
                 for (i, p) in paths.enumerated() { visit(p, join(name, String(i))) }
             case .relu, .maxPool, .globalAveragePool, .flatten, .zeroPadShortcut:
@@ -167,6 +167,9 @@ struct Torch7Module {
 
     static let convolutionClasses: Set<String> = ["nn.SpatialConvolution", "cudnn.SpatialConvolution", "nn.SpatialConvolutionMM"]
     static let batchNormClasses: Set<String> = ["nn.SpatialBatchNormalization", "cudnn.SpatialBatchNormalization"]
+
+    /// nn.ReLU, cudnn.ReLU, and nn.Threshold (what nn.ReLU derives from).
+    static func isReLU(_ className: String) -> Bool { className.hasSuffix(".ReLU") || className == "nn.Threshold" }
     static let linearClasses: Set<String> = ["nn.Linear"]
 
     var label: String { "module #\(ordinal) \(className) (\(path))" }
@@ -284,13 +287,16 @@ struct Torch7Module {
     }
 }
 
-/// A residual block found in the file: positions of its branch's and its shortcut's modules, and of the
-/// batch norms right after its addition (fb.resnet.torch's released ResNet-50).
+/// A residual block found in the file: positions of the modules in its container before the split
+/// (pre-activation), of its branch's and its shortcut's modules, and of the batch norms right after its
+/// addition (fb.resnet.torch's released ResNet-50); and whether a ReLU follows the addition.
 struct Torch7Block {
     let stage: ObjectIdentifier?
+    let before: Range<Int>
     let branch: Range<Int>
     let shortcut: Range<Int>
     let afterAdd: Range<Int>
+    let reluAfterAdd: Bool
     let path: String
 }
 
@@ -331,6 +337,7 @@ struct Torch7ModuleWalk {
             throw bad("\(path) (\(className)) has weights but is not a supported layer (convolution, batch norm or nn.Linear)")
         }
         guard let children = try self.children(of: fields, className: className, path: path) else { return }
+        var segmentStart = modules.count   // layers of this container since its last block: a block's `before`
         var i = 0
         while i < children.count {
             let (key, child) = children[i]
@@ -356,8 +363,10 @@ struct Torch7ModuleWalk {
                     try visit(children[next].value, path: "\(path).modules[\(children[next].key)]", parent: fields, depth: depth + 1)
                     next += 1
                 }
-                blocks.append(Torch7Block(stage: parent.map { ObjectIdentifier($0) }, branch: start..<middle,
-                                          shortcut: middle..<end, afterAdd: end..<modules.count, path: path))
+                let relu = next < children.count && children[next].value.className.map(Torch7Module.isReLU) == true
+                blocks.append(Torch7Block(stage: parent.map { ObjectIdentifier($0) }, before: segmentStart..<start, branch: start..<middle,
+                                          shortcut: middle..<end, afterAdd: end..<modules.count, reluAfterAdd: relu, path: path))
+                segmentStart = modules.count
                 i = next - 1
             } else {
                 try visit(child, path: childPath, parent: fields, depth: depth + 1)
@@ -395,8 +404,15 @@ struct Torch7ModuleWalk {
         func list(_ ms: ArraySlice<Torch7Module>) -> String {
             ms.isEmpty ? "nothing" : ms.prefix(4).map(\.label).joined(separator: ", ") + (ms.count > 4 ? ", …" : "")
         }
-        let stem = modules[0..<first.branch.lowerBound]
-        guard stem.count == 2, stem.first?.kind == .convolution, stem.last?.kind == .batchNorm else {
+        // Pre-activation networks (preresnet.lua) have no ReLU after their additions.
+        let preActivation = !first.reluAfterAdd
+        guard blocks.allSatisfy({ $0.reluAfterAdd == first.reluAfterAdd }) else {
+            throw bad("some residual blocks have a ReLU after their addition and others do not")
+        }
+        let stem = modules[0..<first.before.lowerBound]
+        let stemFits = stem.first?.kind == .convolution
+            && ((stem.count == 2 && stem.last?.kind == .batchNorm) || (stem.count == 1 && preActivation))
+        guard stemFits else {
             throw bad("expected one convolution and one batch norm before the first residual block, found \(list(stem))")
         }
         let stemConv = try stem[stem.startIndex].convolutionInfo(source: source)
@@ -406,16 +422,21 @@ struct Torch7ModuleWalk {
         case 3: stemType = .cifar
         default: throw bad("\(stem[stem.startIndex].label) has a \(stemConv.kernel)×\(stemConv.kernel) kernel; only 7×7 (ImageNet) and 3×3 (CIFAR) stems are known")
         }
-        var next = first.branch.lowerBound
+        var next = first.before.lowerBound
         for block in blocks {
-            guard block.branch.lowerBound == next else {
-                throw bad("layers with weights outside residual blocks before \(block.path): \(list(modules[next..<block.branch.lowerBound]))")
+            guard block.before.lowerBound == next else {
+                throw bad("layers with weights outside residual blocks before \(block.path): \(list(modules[next..<block.before.lowerBound]))")
+            }
+            guard modules[block.before].allSatisfy({ $0.kind == .batchNorm }), block.before.count <= 1 else {
+                throw bad("the residual block at \(block.path) has \(list(modules[block.before])) before its split; only a batch norm (pre-activation) is known")
             }
             next = block.afterAdd.upperBound
         }
         let head = modules[next...]
-        guard head.count == 1, let fc = head.first, fc.kind == .linear else {
-            throw bad("expected one nn.Linear after the last residual block, found \(list(head))")
+        let expectedHead = preActivation ? "one batch norm and one nn.Linear" : "one nn.Linear"
+        guard head.count == (preActivation ? 2 : 1), let fc = head.last, fc.kind == .linear,
+              !preActivation || head.first?.kind == .batchNorm else {
+            throw bad("expected \(expectedHead) after the last residual block, found \(list(head))")
         }
         let fcWeight = try fc.requiredTensor("weight", source: source)
         guard fcWeight.sizes.count == 2, fcWeight.sizes[0] > 0 else { throw bad("\(fc.label) has a weight of shape \(fcWeight.sizes)") }
@@ -518,7 +539,7 @@ struct Torch7ModuleWalk {
             stem: stemType, inputChannels: stemConv.inChannels, stemWidth: stemConv.outChannels, stagePlanes: stagePlanes,
             blocksPerStage: blocksPerStage, blockType: blockType, baseWidth: baseWidth, cardinality: cardinality,
             shortcutType: sawC ? .C : (sawA ? .A : .B), classes: fcWeight.sizes[0],
-            shortcutBatchNorm: shortcutBatchNorm, batchNormAfterAddition: batchNormAfterAddition)
+            shortcutBatchNorm: shortcutBatchNorm, batchNormAfterAddition: batchNormAfterAddition, preActivation: preActivation)
         do {
             try configuration.validate()
         } catch {
@@ -643,7 +664,7 @@ struct Torch7Exporter {
             return [module("nn.Linear", fields)]
         case .sequential(let children):
             return [sequential(try children.flatMap { try export($0.spec, name: Torch7Target.join(name, $0.name)) })]
-        case let .residual(branch, shortcut, afterAdd):
+        case let .residual(before, branch, shortcut, after):
             let body = sequential(try branch.flatMap { try export($0.spec, name: Torch7Target.join(name, $0.name)) })
             let skipName = Torch7Target.join(name, "downsample")
             let skip: [Torch7Value]
@@ -657,8 +678,10 @@ struct Torch7Exporter {
                 skip = try export(spec, name: skipName)
             }
             let concat = module("nn.ConcatTable", [("modules", .table(Torch7Table(array: [body] + skip)))])
-            let after = try afterAdd.flatMap { try export($0.spec, name: Torch7Target.join(name, $0.name)) }
-            return [sequential([concat, module("nn.CAddTable", [("inplace", .boolean(true))])] + after + [relu])]
+            func modules(_ list: [(name: String, spec: LayerSpec)]) throws -> [Torch7Value] {
+                try list.flatMap { try export($0.spec, name: Torch7Target.join(name, $0.name)) }
+            }
+            return [sequential(try modules(before) + [concat, module("nn.CAddTable", [("inplace", .boolean(true))])] + (try modules(after)))]
         case .parallel(let paths):
             let branches = try paths.enumerated().flatMap { try export($0.element, name: Torch7Target.join(name, String($0.offset))) }
             return [module("nn.ConcatTable", [("modules", .table(Torch7Table(array: branches)))]),

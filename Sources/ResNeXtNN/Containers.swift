@@ -24,18 +24,21 @@ public final class Sequential: Layer {
     }
 }
 
-/// `branch(x) + shortcut(x)`, the shortcut being the identity when absent, then the `afterAdd` layers
-/// (usually none), optionally followed by a ReLU (the original's post-activation residual block).
+/// `branch(y) + shortcut(y)` with `y = before(x)` (the `before` layers, usually none), the shortcut being the
+/// identity when absent, then the `afterAdd` layers, optionally followed by a ReLU (the original's
+/// post-activation residual block).
 ///
 /// With `branchName` nil the branch's children are named directly in this block's namespace, as in
-/// torchvision's `Bottleneck` (`layer1.0.conv1.weight`, `layer1.0.downsample.0.weight`); `afterAdd`
-/// layers are always named in the block's namespace, after the shortcut.
+/// torchvision's `Bottleneck` (`layer1.0.conv1.weight`, `layer1.0.downsample.0.weight`); `before` and
+/// `afterAdd` layers are always named in the block's namespace (before the branch, after the shortcut).
 public final class Residual: Layer {
     public let backend: any Backend
     public let branch: any Layer
     public let shortcut: (any Layer)?
     private let branchName: String?
     private let shortcutName: String
+    /// Layers applied to the input before it splits into branch and shortcut (pre-activation blocks).
+    public let before: [(name: String, layer: any Layer)]
     /// Layers applied to the sum before the activation, e.g. fb.resnet.torch ResNet-50's batch norm.
     public let afterAdd: [(name: String, layer: any Layer)]
     private let activation: ReLU?
@@ -43,10 +46,11 @@ public final class Residual: Layer {
         didSet { activation?.isTraining = isTraining }
     }
 
-    public init(_ backend: any Backend, branch: any Layer, shortcut: (any Layer)? = nil,
+    public init(_ backend: any Backend, before: [(name: String, layer: any Layer)] = [], branch: any Layer, shortcut: (any Layer)? = nil,
                 branchName: String? = "branch", shortcutName: String = "downsample",
                 afterAdd: [(name: String, layer: any Layer)] = [], reluAfterAdd: Bool = false) {
         self.backend = backend
+        self.before = before
         self.branch = branch
         self.shortcut = shortcut
         self.branchName = branchName
@@ -57,10 +61,11 @@ public final class Residual: Layer {
 
     public var children: [(name: String, layer: any Layer)] {
         let main: [(name: String, layer: any Layer)] = branchName.map { [($0, branch)] } ?? branch.children
-        return main + (shortcut.map { [(shortcutName, $0)] } ?? []) + afterAdd
+        return before + main + (shortcut.map { [(shortcutName, $0)] } ?? []) + afterAdd
     }
 
-    public func forward(_ x: Tensor) throws -> Tensor {
+    public func forward(_ input: Tensor) throws -> Tensor {
+        let x = try before.reduce(input) { try $1.layer.forward($0) }
         let b = try branch.forward(x)
         let s = try shortcut?.forward(x) ?? x
         guard b.shape == s.shape else {
@@ -74,7 +79,7 @@ public final class Residual: Layer {
         let dSum = try afterAdd.reversed().reduce(try activation?.backward(dy) ?? dy) { try $1.layer.backward($0) }
         let db = try branch.backward(dSum)
         let ds = try shortcut?.backward(dSum) ?? dSum
-        return try backend.add(db, ds)
+        return try before.reversed().reduce(try backend.add(db, ds)) { try $1.layer.backward($0) }
     }
 }
 

@@ -216,15 +216,15 @@ private struct GraphBuilder {
                 current = try emit(child, input: current.value, channels: current.channels, path: join(path, name))
             }
             return current
-        case let .residual(branch, shortcut, afterAdd):
-            let b = try emit(.sequential(branch), input: input, channels: channels, path: path)
-            let s = try shortcut.map { try emit($0, input: input, channels: channels, path: join(path, "downsample")) } ?? (value: input, channels: channels)
+        case let .residual(before, branch, shortcut, after):
+            let x = try emit(.sequential(before), input: input, channels: channels, path: path)
+            let b = try emit(.sequential(branch), input: x.value, channels: x.channels, path: path)
+            let s = try shortcut.map { try emit($0, input: x.value, channels: x.channels, path: join(path, "downsample")) } ?? x
             guard b.channels == s.channels else {
                 throw ResNeXtError.shapeMismatch("ONNX export: \(path) branch gives \(b.channels) channels, the shortcut \(s.channels)")
             }
             let sum = node("Add", [b.value, s.value], name: join(path, "add"))
-            let after = try emit(.sequential(afterAdd), input: sum, channels: b.channels, path: path)
-            return (node("Relu", [after.value], name: join(path, "relu_out")), after.channels)
+            return try emit(.sequential(after), input: sum, channels: b.channels, path: path)
         case .parallel(let paths):
             let outputs = try paths.enumerated().map { try emit($0.element, input: input, channels: channels, path: join(path, String($0.offset))) }
             return (node("Concat", outputs.map(\.value), name: path, attributes: [.int("axis", 1)]), outputs.reduce(0) { $0 + $1.channels })

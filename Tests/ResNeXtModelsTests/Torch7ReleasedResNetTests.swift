@@ -85,8 +85,37 @@ private struct TwinBuilder {
     }
 }
 
+extension TwinBuilder {
+    /// Where a preresnet.lua block sits: 'no_preact' after the ImageNet stem, 'both_preact' at a stage's start
+    /// (batch norm and ReLU before the split, so the shortcut sees them), 'preact' later (inside the branch).
+    enum PreActivation { case none, both, branch }
+
+    /// preresnet.lua's bottleneck: no last batch norm, no ReLU after the addition, bare projection.
+    mutating func preActivationBottleneck(_ inChannels: Int, planes: Int, stride: Int, _ kind: PreActivation) throws -> (Torch7Value, [any Layer]) {
+        let activation = kind == .none ? [] : [try batchNorm(inChannels), relu]
+        let core = [try conv(inChannels, planes, 1), try batchNorm(planes), relu, try conv(planes, planes, 3, stride: stride),
+                    try batchNorm(planes), relu, try conv(planes, planes * 4, 1)]
+        let projection = stride != 1 || inChannels != planes * 4 ? try conv(inChannels, planes * 4, 1, stride: stride) : nil
+        let branch = kind == .branch ? activation + core : core
+        let concat = Torch7Value.object(className: "nn.ConcatTable", version: 1, payload: .table(Torch7Table(fields: [("modules", .table(Torch7Table(array: [
+            sequential(branch.map(\.0)),
+            projection?.0 ?? .object(className: "nn.Identity", version: 1, payload: .table(Torch7Table())),
+        ])))])))
+        let add = Torch7Value.object(className: "nn.CAddTable", version: 1, payload: .table(Torch7Table(fields: [("inplace", .boolean(true))])))
+        let before = kind == .both ? activation : []
+        let value = sequential(before.map(\.0) + [concat, add])
+        let residual = Residual(backend, branch: Sequential(branch.map(\.1)), shortcut: projection?.1)
+        return (value, before.map(\.1) + [residual])
+    }
+}
+
 final class Torch7ReleasedResNetTests: XCTestCase {
     private let backend = releasedBackend
+
+    private func logits(_ model: ResNeXtModel) throws -> [Float] {
+        model.setTraining(false)
+        return try backend.download(try model.forward(try input([2, model.configuration.inputChannels, 32, 32])))
+    }
 
     private func input(_ shape: Shape) throws -> Tensor {
         var rng = RandomGenerator(seed: 17)
@@ -147,6 +176,57 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         XCTAssertEqual(try backend.download(gModel), try backend.download(gComposed))
     }
 
+    /// fb.resnet.torch's released ResNet-200 layout (preresnet.lua): loads into the pre-activation
+    /// configuration and computes what the same network composed from plain layers computes.
+    func testPreActivationLayoutMatchesAnIndependentComposition() throws {
+        var twin = TwinBuilder(backend: backend)
+        let stem = [try twin.conv(3, 4, 7, stride: 2), try twin.batchNorm(4), twin.relu]
+        let block1 = try twin.preActivationBottleneck(4, planes: 2, stride: 1, .none)
+        let block2 = try twin.preActivationBottleneck(8, planes: 4, stride: 2, .both)
+        let block3 = try twin.preActivationBottleneck(16, planes: 4, stride: 1, .branch)
+        let final = [try twin.batchNorm(16), twin.relu]
+        let fc = try twin.linear(16, 3)
+        let pool = Torch7Value.object(className: "nn.SpatialMaxPooling", version: 1, payload: .table(Torch7Table(fields: [
+            ("kW", .number(3)), ("kH", .number(3)), ("dW", .number(2)), ("dH", .number(2)), ("padW", .number(1)), ("padH", .number(1)),
+        ])))
+        let tree = twin.sequential(stem.map(\.0) + [pool, twin.sequential([block1.0]), twin.sequential([block2.0, block3.0])]
+                                   + final.map(\.0) + [.object(className: "nn.View", version: 1, payload: .table(Torch7Table())), fc.0])
+        let file = try Torch7.parse(Torch7.serialize(tree), source: "resnet-200.t7")
+        let expectedConfiguration = ModelConfiguration(
+            stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 2], blockType: .resnet, baseWidth: 64,
+            cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false, preActivation: true)
+        XCTAssertEqual(try ResNeXtModel.torch7Configuration(file, source: "resnet-200.t7"), expectedConfiguration)
+        let model = try ResNeXtModel.importTorch7(file, source: "resnet-200.t7", on: backend)
+        let names = Set(model.namedTensors().map(\.name))
+        for name in ["layer2.0.bn0.weight", "layer2.1.bn0.running_var", "bn_final.weight", "layer2.0.downsample.0.weight"] {
+            XCTAssertTrue(names.contains(name), name)
+        }
+        XCTAssertFalse(names.contains("layer1.0.bn0.weight"), "no pre-activation right after the stem's ReLU")
+        XCTAssertFalse(names.contains("layer2.1.bn3.weight"))
+
+        let composed = Sequential(stem.map(\.1) + [MaxPool2d(backend, kernelSize: 3, stride: 2, padding: 1)] + block1.1 + block2.1
+                                  + block3.1 + final.map(\.1) + [AvgPool2d(global: backend), Flatten(backend), fc.1])
+        let x = try input([2, 3, 32, 32])
+        for training in [false, true] {
+            composed.setTraining(training)
+            model.setTraining(training)
+            let expected = try backend.download(try composed.forward(x))
+            let actual = try backend.download(try model.forward(x))
+            let scale = expected.map(abs).max()!
+            XCTAssertGreaterThan(scale, 0.1)
+            for (a, e) in zip(actual, expected) { XCTAssertEqual(a, e, accuracy: 1e-5 * scale, "training \(training)") }
+        }
+        let dy = try input([2, 3])
+        let dxModel = try backend.download(try model.backward(dy))
+        let dxComposed = try backend.download(try composed.backward(dy))
+        let dxScale = dxComposed.map(abs).max()!
+        for (a, e) in zip(dxModel, dxComposed) { XCTAssertEqual(a, e, accuracy: 1e-4 * dxScale) }
+        let gModel = try XCTUnwrap(model.namedTensors().first { $0.name == "layer2.0.bn0.weight" }?.parameter.gradient)
+        let gComposed = try XCTUnwrap((block2.1[0] as? BatchNorm2d)?.weight.gradient)
+        let (gm, gc) = (try backend.download(gModel), try backend.download(gComposed))
+        for (a, e) in zip(gm, gc) { XCTAssertEqual(a, e, accuracy: 1e-4 * max(1, gc.map(abs).max()!)) }
+    }
+
     /// Export writes the variants as the released files have them, and they come back identical.
     func testVariantsRoundTripThroughTorch7AndSafetensorsMetadata() throws {
         let configurations = [
@@ -157,6 +237,13 @@ final class Torch7ReleasedResNetTests: XCTestCase {
             ModelConfiguration(stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 2], blockType: .resnet,
                                baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false,
                                batchNormAfterAddition: true),
+            // Pre-activation (ResNet-200 as released), CIFAR basic-block pre-activation, and a pre-activation ResNeXt.
+            ModelConfiguration(stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [2, 2], blockType: .resnet,
+                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false, preActivation: true),
+            ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [16, 32], blocksPerStage: [2, 2], blockType: .basic,
+                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 10, shortcutBatchNorm: false, preActivation: true),
+            ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [1, 2], blockType: .resnextC,
+                               baseWidth: 32, cardinality: 2, shortcutType: .B, classes: 4, preActivation: true),
             // Each variant alone, on a ResNeXt.
             ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [2, 1], blockType: .resnextC,
                                baseWidth: 32, cardinality: 2, shortcutType: .C, classes: 4, batchNormAfterAddition: true),
@@ -164,17 +251,23 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         for configuration in configurations {
             let original = try ResNeXtModel(configuration, on: backend, seed: 9)
             let tree = try ResNeXtModel.exportTorch7(original, on: backend)
-            let block = try XCTUnwrap(tree["modules"]?.table?[configuration.stem == .imagenet ? 5 : 4]?["modules"]?.table?[1])
+            let firstStage = configuration.stem == .imagenet ? 5 : (configuration.preActivation ? 2 : 4)
+            let block = try XCTUnwrap(tree["modules"]?.table?[firstStage]?["modules"]?.table?[1])
             let blockModules = try XCTUnwrap(block["modules"]?.table?.arrayValues?.compactMap(\.className))
-            XCTAssertEqual(blockModules, configuration.batchNormAfterAddition
+            let preActivatedStart = configuration.preActivation && configuration.stem == .cifar
+            XCTAssertEqual(blockModules, configuration.preActivation
+                           ? (preActivatedStart ? ["nn.SpatialBatchNormalization", "cudnn.ReLU"] : []) + ["nn.ConcatTable", "nn.CAddTable"]
+                           : configuration.batchNormAfterAddition
                            ? ["nn.ConcatTable", "nn.CAddTable", "nn.SpatialBatchNormalization", "cudnn.ReLU"]
                            : ["nn.ConcatTable", "nn.CAddTable", "cudnn.ReLU"])
-            let shortcut = try XCTUnwrap(block["modules"]?.table?[1]?["modules"]?.table?[2])
+            let concat = try XCTUnwrap(block["modules"]?.table?[preActivatedStart ? 3 : 1])
+            let shortcut = try XCTUnwrap(concat["modules"]?.table?[2])
             XCTAssertEqual(shortcut.className, configuration.shortcutBatchNorm ? "nn.Sequential" : "cudnn.SpatialConvolution")
 
             let parsed = try Torch7.parse(Torch7.serialize(tree), source: "v.t7")
             let imported = try ResNeXtModel.importTorch7(parsed, source: "v.t7", on: backend)
             XCTAssertEqual(imported.configuration, configuration)
+            XCTAssertEqual(try logits(imported), try logits(original), "\(configuration)")
             let reread = try ModelConfiguration(json: configuration.json, source: "meta")
             XCTAssertEqual(reread, configuration)
             for ((name, a), (otherName, b)) in zip(original.namedTensors(), imported.namedTensors()) {
@@ -185,7 +278,7 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         // Metadata written before these fields existed still reads, with the code's defaults.
         let old = try ModelConfiguration.original(dataset: .cifar10, depth: 11, baseWidth: 4, cardinality: 2)
         guard case .object(let fields) = old.json else { return XCTFail("configuration JSON is not an object") }
-        let legacy = JSONValue.object(fields.filter { $0.0 != "shortcutBatchNorm" && $0.0 != "batchNormAfterAddition" })
+        let legacy = JSONValue.object(fields.filter { !["shortcutBatchNorm", "batchNormAfterAddition", "preActivation"].contains($0.0) })
         XCTAssertEqual(try ModelConfiguration(json: legacy, source: "old"), old)
         let bad = fields.filter { $0.0 != "batchNormAfterAddition" } + [("batchNormAfterAddition", .string("yes"))]
         XCTAssertThrowsError(try ModelConfiguration(json: .object(bad), source: "m.json")) { error in
@@ -206,6 +299,23 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         XCTAssertEqual(try released(18).analyze().parameters, 11_687_720)
         XCTAssertEqual(try released(34).analyze().parameters, 21_795_880)
         XCTAssertEqual(try released(50).analyze().parameters, 25_549_352)
+        // ResNet-200 (pre-activation), against a count written out block by block.
+        var resnet200 = try ModelConfiguration.original(dataset: .imagenet, depth: 152, blockType: .resnet)
+        resnet200.blocksPerStage = [3, 24, 36, 3]
+        resnet200.shortcutBatchNorm = false
+        resnet200.preActivation = true
+        var expected = 3 * 64 * 49 + 2 * 64   // stem
+        var channels = 64
+        for (stage, (planes, count)) in zip([64, 128, 256, 512], [3, 24, 36, 3]).enumerated() {
+            for index in 0..<count {
+                let preActivated = !(stage == 0 && index == 0)
+                expected += (preActivated ? 2 * channels : 0) + channels * planes + 2 * planes + 9 * planes * planes + 2 * planes
+                    + planes * 4 * planes + (index == 0 ? channels * 4 * planes : 0)
+                channels = 4 * planes
+            }
+        }
+        expected += 2 * 2048 + 2048 * 1000 + 1000
+        XCTAssertEqual(try resnet200.analyze().parameters, expected)
         XCTAssertEqual(try released(50).description.hasSuffix("shortcut convolutions without batch norm, batch norm after the addition"), true)
     }
 

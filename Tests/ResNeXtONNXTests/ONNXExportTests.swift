@@ -203,6 +203,26 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertEqual(counts(proto.graph)["BatchNormalization"], 1 + 2 * 2 + 2)
     }
 
+    /// Pre-activation (fb.resnet.torch's preresnet.lua): batch norm + ReLU before the split at a stage's start,
+    /// inside the branch later, no ReLU after the addition, a final batch norm + ReLU before the pooling.
+    func testPreActivationGraph() throws {
+        let config = ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [2, 2], blockType: .basic,
+                                        baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3,
+                                        shortcutBatchNorm: false, preActivation: true)
+        let model = try ResNeXtModel(config, on: cpu, seed: 6)
+        let proto = try roundTrip(model)
+        checkTopology(proto.graph)
+        try checkInitializers(proto, model)
+        XCTAssertEqual(try node(proto.graph, "layer2.0.bn0").input.first, "layer1.1.add")
+        XCTAssertEqual(try node(proto.graph, "layer2.0.conv1").input.first, "layer2.0.relu0")
+        XCTAssertEqual(try node(proto.graph, "layer2.0.downsample.0").input.first, "layer2.0.relu0", "the shortcut takes the activated input")
+        XCTAssertEqual(try node(proto.graph, "layer2.1.bn0").input.first, "layer2.0.add")
+        XCTAssertEqual(try node(proto.graph, "layer2.1.add").input, ["layer2.1.conv2", "layer2.0.add"], "identity shortcut of the raw input")
+        XCTAssertEqual(try node(proto.graph, "bn_final").input.first, "layer2.1.add")
+        XCTAssertEqual(try node(proto.graph, "avgpool").input, ["relu_final"])
+        XCTAssertFalse(proto.graph.node.contains { $0.name.hasSuffix("relu_out") })
+    }
+
     func testWriteIsTheExportedBytesAndTheClassifierFollowsReset() throws {
         let config = try ModelConfiguration.original(dataset: .cifar10, depth: 8, blockType: .basic)
         let model = try ResNeXtModel(config, on: cpu, seed: 7)
@@ -236,6 +256,9 @@ final class ONNXDumpForOnnxruntime: XCTestCase {
             ("fb_resnet50_layout_tiny", ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4], blocksPerStage: [1, 2],
                                                            blockType: .resnet, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 4,
                                                            shortcutBatchNorm: false, batchNormAfterAddition: true)),
+            ("fb_resnet200_layout_tiny", ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4], blocksPerStage: [2, 2],
+                                                            blockType: .resnet, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 4,
+                                                            shortcutBatchNorm: false, preActivation: true)),
         ]
         var rng = RandomGenerator(seed: 42)
         for (index, (name, config)) in cases.enumerated() {
