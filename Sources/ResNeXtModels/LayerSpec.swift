@@ -2,7 +2,7 @@ import ResNeXtCore
 
 /// A network described as data: what to build, count and print, before any weights exist.
 public indirect enum LayerSpec: Sendable {
-    case convolution(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int)
+    case convolution(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, groups: Int, bias: Bool)
     case batchNorm(channels: Int)
     case relu
     case maxPool(kernel: Int, stride: Int, padding: Int)
@@ -45,16 +45,16 @@ public struct SpecAnalysis: Sendable {
 
 extension LayerSpec {
     /// Walks the spec for an input of shape `[N, C, H, W]`: checks every shape fits and counts parameters
-    /// (convolutions have no bias; batch norm γ and β; linear weight and bias) and multiply-adds
+    /// (convolutions have a bias only where `bias` says; batch norm γ and β; linear weight and bias) and multiply-adds
     /// (convolutions and linear layers only, as torchvision's GFLOPS figures).
     public func analyze(input: Shape) throws -> SpecAnalysis {
         switch self {
-        case let .convolution(i, o, k, s, p, g):
+        case let .convolution(i, o, k, s, p, g, bias):
             guard input.rank == 4, input[1] == i else {
                 throw ResNeXtError.shapeMismatch("convolution expects \(i) input channels, got \(input)")
             }
             let out = try Convolution2DParameters(stride: s, padding: p, groups: g).outputShape(input: input, weight: [o, i / g, k, k])
-            return leaf(out, params: o * (i / g) * k * k, macs: out.elementCount * (i / g) * k * k, kind: "conv \(k)x\(k)/\(s)" + (g > 1 ? " g\(g)" : ""))
+            return leaf(out, params: o * (i / g) * k * k + (bias ? o : 0), macs: out.elementCount * (i / g) * k * k, kind: "conv \(k)x\(k)/\(s)" + (g > 1 ? " g\(g)" : ""))
         case .batchNorm(let c):
             guard input.rank >= 2, input[1] == c else { throw ResNeXtError.shapeMismatch("batch norm expects \(c) channels, got \(input)") }
             return leaf(input, params: 2 * c, macs: 0, kind: "batchnorm")
@@ -111,7 +111,7 @@ extension LayerSpec {
     /// A short description for layer tables.
     public var kind: String {
         switch self {
-        case let .convolution(_, o, k, s, _, g): "conv \(k)x\(k)/\(s), \(o)" + (g > 1 ? ", \(g) groups" : "")
+        case let .convolution(_, o, k, s, _, g, _): "conv \(k)x\(k)/\(s), \(o)" + (g > 1 ? ", \(g) groups" : "")
         case .batchNorm: "batchnorm"
         case .relu: "relu"
         case let .maxPool(k, s, _): "maxpool \(k)x\(k)/\(s)"

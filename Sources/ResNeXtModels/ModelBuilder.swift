@@ -6,8 +6,8 @@ extension LayerSpec {
     /// fan = k·k·out and no bias, batch norm γ = 1 and β = 0, linear weights uniform ±1/√in with zero bias.
     public func build(on backend: any Backend, rng: inout RandomGenerator) throws -> any Layer {
         switch self {
-        case let .convolution(i, o, k, s, p, g):
-            return try Conv2d(backend, inChannels: i, outChannels: o, kernelSize: k, stride: s, padding: p, groups: g, rng: &rng)
+        case let .convolution(i, o, k, s, p, g, bias):
+            return try Conv2d(backend, inChannels: i, outChannels: o, kernelSize: k, stride: s, padding: p, groups: g, bias: bias, rng: &rng)
         case .batchNorm(let c):
             return try BatchNorm2d(backend, channels: c)
         case .relu:

@@ -13,7 +13,7 @@ extension ModelConfiguration {
             ("cardinality", .number(Double(cardinality))), ("shortcutType", .string(shortcutType.rawValue)),
             ("classes", .number(Double(classes))),
             ("shortcutBatchNorm", .bool(shortcutBatchNorm)), ("batchNormAfterAddition", .bool(batchNormAfterAddition)),
-            ("preActivation", .bool(preActivation)),
+            ("preActivation", .bool(preActivation)), ("convolutionBias", .bool(convolutionBias)),
         ])
     }
 
@@ -49,7 +49,8 @@ extension ModelConfiguration {
                   shortcutType: shortcut, classes: try field("classes") { $0.int },
                   shortcutBatchNorm: try optionalBool("shortcutBatchNorm") ?? true,
                   batchNormAfterAddition: try optionalBool("batchNormAfterAddition") ?? false,
-                  preActivation: try optionalBool("preActivation") ?? false)
+                  preActivation: try optionalBool("preActivation") ?? false,
+                  convolutionBias: try optionalBool("convolutionBias") ?? false)
         do { try validate() } catch { throw ResNeXtError.io("\(source): \(error)") }
     }
 }

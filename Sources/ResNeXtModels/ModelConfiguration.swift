@@ -60,10 +60,15 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
     /// before each block's convolutions, none after the addition, and a final batch norm and ReLU before the
     /// pooling. Projection shortcuts are bare convolutions there (`shortcutBatchNorm` false).
     public var preActivation: Bool
+    /// Whether every convolution has a bias. fb.resnet.torch's code drops them (with cuDNN ≥ 4) but kept and
+    /// trained them otherwise, and its released ResNets carry them (Cadene's port of ResNet-152 has a bias on
+    /// every convolution). Off in the code and torchvision.
+    public var convolutionBias: Bool
 
     public init(stem: Stem, inputChannels: Int = 3, stemWidth: Int, stagePlanes: [Int], blocksPerStage: [Int], blockType: BlockType,
                 baseWidth: Int, cardinality: Int, shortcutType: ShortcutType, classes: Int,
-                shortcutBatchNorm: Bool = true, batchNormAfterAddition: Bool = false, preActivation: Bool = false) {
+                shortcutBatchNorm: Bool = true, batchNormAfterAddition: Bool = false, preActivation: Bool = false,
+                convolutionBias: Bool = false) {
         self.stem = stem
         self.inputChannels = inputChannels
         self.stemWidth = stemWidth
@@ -77,6 +82,7 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
         self.shortcutBatchNorm = shortcutBatchNorm
         self.batchNormAfterAddition = batchNormAfterAddition
         self.preActivation = preActivation
+        self.convolutionBias = convolutionBias
     }
 
     /// Inner (grouped) width of a bottleneck with `planes`: floor(planes · baseWidth / 64) · cardinality.
@@ -100,6 +106,7 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
         if !shortcutBatchNorm { text += ", shortcut convolutions without batch norm" }
         if batchNormAfterAddition { text += ", batch norm after the addition" }
         if preActivation { text += ", pre-activation" }
+        if convolutionBias { text += ", convolution biases" }
         return text
     }
 

@@ -37,7 +37,7 @@ extension ModelConfiguration {
     private enum BlockPosition { case afterActivatedStem, stageStart, later }
 
     private func conv(_ i: Int, _ o: Int, _ k: Int, stride: Int = 1, groups: Int = 1) -> LayerSpec {
-        .convolution(inChannels: i, outChannels: o, kernel: k, stride: stride, padding: k / 2, groups: groups)
+        .convolution(inChannels: i, outChannels: o, kernel: k, stride: stride, padding: k / 2, groups: groups, bias: convolutionBias)
     }
 
     private func block(inChannels: Int, planes: Int, stride: Int, position: BlockPosition) -> LayerSpec {

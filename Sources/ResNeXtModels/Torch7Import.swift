@@ -215,7 +215,7 @@ struct Torch7Module {
             .shapeMismatch("\(source): \(label): \(what) is \(sizes) in the file but \(target.name).\(name) is \(expected) in the model")
         }
         switch target.spec {
-        case let .convolution(i, o, k, s, p, g):
+        case let .convolution(i, o, k, s, p, g, hasBias):
             let expected = [o, i / g, k, k]
             let w = try requiredTensor("weight", source: source)
             // nn.SpatialConvolutionMM keeps [out, in·kH·kW]; old grouped cudnn convolutions [groups, out/groups, in/groups, kH, kW].
@@ -230,13 +230,19 @@ struct Torch7Module {
                     throw ResNeXtError.shapeMismatch("\(source): \(label): \(field) is \(have) in the file but \(want) for \(target.name) in the model")
                 }
             }
-            if let bias = try tensor("bias", source: source), bias.elementCount > 0 {
-                let values = try bias.floats()
-                if let index = values.firstIndex(where: { $0 != 0 }) {
-                    throw ResNeXtError.io("\(source): \(label) has a non-zero bias (element \(index + 1) is \(values[index])); the model's convolution \(target.name) has no bias")
-                }
+            var bias: [Float]?
+            if let b = try tensor("bias", source: source), b.elementCount > 0 {
+                guard b.elementCount == o else { throw mismatch("bias", b.sizes, "bias", [o]) }
+                bias = try b.floats()
             }
-            return [(target.name + ".weight", StoredTensor(shape: expected, floats: try w.floats()))]
+            let weight = (target.name + ".weight", StoredTensor(shape: expected, floats: try w.floats()))
+            if hasBias {   // a convolution stored without one has a zero bias
+                return [weight, (target.name + ".bias", StoredTensor(shape: [o], floats: bias ?? [Float](repeating: 0, count: o)))]
+            }
+            if let values = bias, let index = values.firstIndex(where: { $0 != 0 }) {
+                throw ResNeXtError.io("\(source): \(label) has a non-zero bias (element \(index + 1) is \(values[index])); the model's convolution \(target.name) has no bias")
+            }
+            return [weight]
 
         case .batchNorm(let c):
             func vector(_ field: String, _ name: String, default fill: Float? = nil) throws -> [Float] {
@@ -535,11 +541,17 @@ struct Torch7ModuleWalk {
             channels = out
         }
         guard !(sawA && sawC) else { throw bad("both zero-padding and all-projection shortcuts appear; no shortcut type fits") }
+        // Biases that are all zero (or absent) are no biases.
+        let convolutionBias = try modules.contains { module in
+            guard module.kind == .convolution, let bias = try module.tensor("bias", source: source) else { return false }
+            return try bias.floats().contains { $0 != 0 }
+        }
         let configuration = ModelConfiguration(
             stem: stemType, inputChannels: stemConv.inChannels, stemWidth: stemConv.outChannels, stagePlanes: stagePlanes,
             blocksPerStage: blocksPerStage, blockType: blockType, baseWidth: baseWidth, cardinality: cardinality,
             shortcutType: sawC ? .C : (sawA ? .A : .B), classes: fcWeight.sizes[0],
-            shortcutBatchNorm: shortcutBatchNorm, batchNormAfterAddition: batchNormAfterAddition, preActivation: preActivation)
+            shortcutBatchNorm: shortcutBatchNorm, batchNormAfterAddition: batchNormAfterAddition, preActivation: preActivation,
+            convolutionBias: convolutionBias)
         do {
             try configuration.validate()
         } catch {
@@ -627,7 +639,7 @@ struct Torch7Exporter {
     /// The module(s) for `spec` named `name` (a parallel set of paths becomes ConcatTable + JoinTable).
     func export(_ spec: LayerSpec, name: String) throws -> [Torch7Value] {
         switch spec {
-        case let .convolution(i, o, k, s, p, g):
+        case let .convolution(i, o, k, s, p, g, _):
             let conv = try layer(name, as: Conv2d.self)
             var fields: [(String, Torch7Value)] = [
                 ("nInputPlane", number(i)), ("nOutputPlane", number(o)), ("kW", number(k)), ("kH", number(k)),

@@ -184,10 +184,11 @@ private struct GraphBuilder {
     /// Emits `spec` applied to the value `input` with `channels` channels; returns the output value and its channels.
     mutating func emit(_ spec: LayerSpec, input: String, channels: Int, path: String) throws -> (value: String, channels: Int) {
         switch spec {
-        case let .convolution(i, o, k, s, p, g):
+        case let .convolution(i, o, k, s, p, g, bias):
             guard i == channels else { throw ResNeXtError.shapeMismatch("ONNX export: \(path) expects \(i) channels, got \(channels)") }
             let w = try weight(join(path, "weight"), shape: [o, i / g, k, k])
-            let out = node("Conv", [input, w], name: path, attributes: [
+            let b = bias ? [try weight(join(path, "bias"), shape: [o])] : []
+            let out = node("Conv", [input, w] + b, name: path, attributes: [
                 .ints("kernel_shape", [k, k]), .ints("strides", [s, s]), .ints("pads", [p, p, p, p]),
                 .ints("dilations", [1, 1]), .int("group", g),
             ])

@@ -263,9 +263,16 @@ final class Torch7ImportTests: XCTestCase {
         stem.parent![stem.key!] = .object(className: "nn.SpatialConvolutionMM", version: 1, payload: .table(stem.fields))
         try assertSameTensors(original, try reimport(value))
 
-        // A non-zero bias cannot be represented: our convolutions have none.
+        // A non-zero bias makes the imported model one with convolution biases (zero where the file has none) …
         stem.fields["bias"] = .tensor(Torch7Tensor(shape: [8], floats: [0, 0, 0.5, 0, 0, 0, 0, 0]))
-        XCTAssertThrowsError(try reimport(value)) { error in
+        let biased = try reimport(value)
+        XCTAssertTrue(biased.configuration.convolutionBias)
+        let biases = biased.namedTensors().filter { $0.name.hasSuffix("bias") && $0.name.contains("conv") }
+        XCTAssertEqual(biases.first?.name, "conv1.bias")
+        XCTAssertEqual(try backend.download(biases[0].parameter.value), [0, 0, 0.5, 0, 0, 0, 0, 0])
+        XCTAssertEqual(try backend.download(biases[1].parameter.value), [Float](repeating: 0, count: biases[1].parameter.value.elementCount))
+        // … and cannot go into a model without them.
+        XCTAssertThrowsError(try ResNeXtModel(tinyImageNetStem, on: backend).loadTorch7(value, source: "model.t7", on: backend)) { error in
             XCTAssertEqual(error as? ResNeXtError, .io("model.t7: module #1 nn.SpatialConvolutionMM (model.modules[1]) has a non-zero bias (element 3 is 0.5); the model's convolution conv1 has no bias"))
         }
     }

@@ -12,6 +12,8 @@ private let releasedBackend: CPUBackend = try! CPUBackend()
 /// layers, so that an imported file can be checked against an independent composition.
 private struct TwinBuilder {
     let backend: any Backend
+    /// Whether convolutions get random biases (as the released files' trained ones).
+    var convolutionBias = false
     var rng = RandomGenerator(seed: 2024)
 
     private func module(_ className: String, version: Int = 1, _ fields: [(String, Torch7Value)]) -> Torch7Value {
@@ -31,9 +33,12 @@ private struct TwinBuilder {
     mutating func conv(_ i: Int, _ o: Int, _ k: Int, stride s: Int = 1) throws -> (Torch7Value, any Layer) {
         let weights = random(o * i * k * k, -0.5, 0.5)
         var unused = RandomGenerator(seed: 0)
-        let layer = try Conv2d(backend, inChannels: i, outChannels: o, kernelSize: k, stride: s, padding: k / 2, rng: &unused)
+        let layer = try Conv2d(backend, inChannels: i, outChannels: o, kernelSize: k, stride: s, padding: k / 2, bias: convolutionBias, rng: &unused)
         layer.weight.value = try backend.upload(weights, shape: [o, i, k, k])
-        let value = module("cudnn.SpatialConvolution", [
+        let bias = convolutionBias ? random(o, -0.2, 0.2) : []
+        if convolutionBias { layer.bias!.value = try backend.upload(bias, shape: [o]) }
+        let biasFields: [(String, Torch7Value)] = convolutionBias ? [("bias", .tensor(Torch7Tensor(shape: [o], floats: bias)))] : []
+        let value = module("cudnn.SpatialConvolution", biasFields + [
             ("nInputPlane", .number(Double(i))), ("nOutputPlane", .number(Double(o))), ("kW", .number(Double(k))), ("kH", .number(Double(k))),
             ("dW", .number(Double(s))), ("dH", .number(Double(s))), ("padW", .number(Double(k / 2))), ("padH", .number(Double(k / 2))),
             ("weight", .tensor(Torch7Tensor(shape: [o, i, k, k], floats: weights))),
@@ -125,7 +130,12 @@ final class Torch7ReleasedResNetTests: XCTestCase {
     /// A file laid out as fb.resnet.torch's resnet-50.t7 loads into the variant configuration and gives the
     /// logits of the same network composed from plain layers.
     func testReleasedResNet50LayoutMatchesAnIndependentComposition() throws {
-        var twin = TwinBuilder(backend: backend)
+        try checkReleasedResNet50Layout(convolutionBias: false)
+        try checkReleasedResNet50Layout(convolutionBias: true)   // trained biases, as the released files have
+    }
+
+    private func checkReleasedResNet50Layout(convolutionBias: Bool) throws {
+        var twin = TwinBuilder(backend: backend, convolutionBias: convolutionBias)
         let stem = [try twin.conv(3, 4, 7, stride: 2), try twin.batchNorm(4), twin.relu]
         let block1 = try twin.releasedBottleneck(4, planes: 2, stride: 1)
         let block2 = try twin.releasedBottleneck(8, planes: 4, stride: 2)
@@ -140,7 +150,8 @@ final class Torch7ReleasedResNetTests: XCTestCase {
 
         let expectedConfiguration = ModelConfiguration(
             stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 2], blockType: .resnet, baseWidth: 64,
-            cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false, batchNormAfterAddition: true)
+            cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false, batchNormAfterAddition: true,
+            convolutionBias: convolutionBias)
         XCTAssertEqual(try ResNeXtModel.torch7Configuration(file, source: "resnet-50.t7"), expectedConfiguration)
         let model = try ResNeXtModel.importTorch7(file, source: "resnet-50.t7", on: backend)
         let names = model.namedTensors().map(\.name)
@@ -148,6 +159,7 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         XCTAssertFalse(names.contains { $0.hasPrefix("layer1.0.downsample.1") })
         XCTAssertFalse(names.contains { $0.hasPrefix("layer1.0.bn3") })
         XCTAssertTrue(names.contains("layer2.1.bn_after_add.running_var"))
+        XCTAssertEqual(names.contains("layer2.1.conv3.bias"), convolutionBias)
 
         let composed = Sequential(stem.map(\.1) + [MaxPool2d(backend, kernelSize: 3, stride: 2, padding: 1)] + block1.1 + block2.1
                                   + block3.1 + [AvgPool2d(global: backend), Flatten(backend), fc.1])
@@ -179,7 +191,7 @@ final class Torch7ReleasedResNetTests: XCTestCase {
     /// fb.resnet.torch's released ResNet-200 layout (preresnet.lua): loads into the pre-activation
     /// configuration and computes what the same network composed from plain layers computes.
     func testPreActivationLayoutMatchesAnIndependentComposition() throws {
-        var twin = TwinBuilder(backend: backend)
+        var twin = TwinBuilder(backend: backend, convolutionBias: true)
         let stem = [try twin.conv(3, 4, 7, stride: 2), try twin.batchNorm(4), twin.relu]
         let block1 = try twin.preActivationBottleneck(4, planes: 2, stride: 1, .none)
         let block2 = try twin.preActivationBottleneck(8, planes: 4, stride: 2, .both)
@@ -194,7 +206,7 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         let file = try Torch7.parse(Torch7.serialize(tree), source: "resnet-200.t7")
         let expectedConfiguration = ModelConfiguration(
             stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 2], blockType: .resnet, baseWidth: 64,
-            cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false, preActivation: true)
+            cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false, preActivation: true, convolutionBias: true)
         XCTAssertEqual(try ResNeXtModel.torch7Configuration(file, source: "resnet-200.t7"), expectedConfiguration)
         let model = try ResNeXtModel.importTorch7(file, source: "resnet-200.t7", on: backend)
         let names = Set(model.namedTensors().map(\.name))
@@ -244,12 +256,19 @@ final class Torch7ReleasedResNetTests: XCTestCase {
                                baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 10, shortcutBatchNorm: false, preActivation: true),
             ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [1, 2], blockType: .resnextC,
                                baseWidth: 32, cardinality: 2, shortcutType: .B, classes: 4, preActivation: true),
+            // Convolution biases (randomized below, so that they matter).
+            ModelConfiguration(stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 1], blockType: .resnet,
+                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, convolutionBias: true),
             // Each variant alone, on a ResNeXt.
             ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [2, 1], blockType: .resnextC,
                                baseWidth: 32, cardinality: 2, shortcutType: .C, classes: 4, batchNormAfterAddition: true),
         ]
         for configuration in configurations {
             let original = try ResNeXtModel(configuration, on: backend, seed: 9)
+            var rng = RandomGenerator(seed: 10)
+            for (name, p) in original.namedTensors() where name.contains("conv") && name.hasSuffix(".bias") {
+                p.value = try backend.upload((0..<p.value.elementCount).map { _ in Float(rng.normal(std: 0.1)) }, shape: p.value.shape)
+            }
             let tree = try ResNeXtModel.exportTorch7(original, on: backend)
             let firstStage = configuration.stem == .imagenet ? 5 : (configuration.preActivation ? 2 : 4)
             let block = try XCTUnwrap(tree["modules"]?.table?[firstStage]?["modules"]?.table?[1])
@@ -278,7 +297,9 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         // Metadata written before these fields existed still reads, with the code's defaults.
         let old = try ModelConfiguration.original(dataset: .cifar10, depth: 11, baseWidth: 4, cardinality: 2)
         guard case .object(let fields) = old.json else { return XCTFail("configuration JSON is not an object") }
-        let legacy = JSONValue.object(fields.filter { !["shortcutBatchNorm", "batchNormAfterAddition", "preActivation"].contains($0.0) })
+        let legacy = JSONValue.object(fields.filter {
+            !["shortcutBatchNorm", "batchNormAfterAddition", "preActivation", "convolutionBias"].contains($0.0)
+        })
         XCTAssertEqual(try ModelConfiguration(json: legacy, source: "old"), old)
         let bad = fields.filter { $0.0 != "batchNormAfterAddition" } + [("batchNormAfterAddition", .string("yes"))]
         XCTAssertThrowsError(try ModelConfiguration(json: .object(bad), source: "m.json")) { error in

@@ -208,11 +208,12 @@ final class ONNXExportTests: XCTestCase {
     func testPreActivationGraph() throws {
         let config = ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [2, 2], blockType: .basic,
                                         baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3,
-                                        shortcutBatchNorm: false, preActivation: true)
+                                        shortcutBatchNorm: false, preActivation: true, convolutionBias: true)
         let model = try ResNeXtModel(config, on: cpu, seed: 6)
         let proto = try roundTrip(model)
         checkTopology(proto.graph)
         try checkInitializers(proto, model)
+        XCTAssertEqual(try node(proto.graph, "layer2.0.conv1").input, ["layer2.0.relu0", "layer2.0.conv1.weight", "layer2.0.conv1.bias"])
         XCTAssertEqual(try node(proto.graph, "layer2.0.bn0").input.first, "layer1.1.add")
         XCTAssertEqual(try node(proto.graph, "layer2.0.conv1").input.first, "layer2.0.relu0")
         XCTAssertEqual(try node(proto.graph, "layer2.0.downsample.0").input.first, "layer2.0.relu0", "the shortcut takes the activated input")
@@ -258,7 +259,7 @@ final class ONNXDumpForOnnxruntime: XCTestCase {
                                                            shortcutBatchNorm: false, batchNormAfterAddition: true)),
             ("fb_resnet200_layout_tiny", ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4], blocksPerStage: [2, 2],
                                                             blockType: .resnet, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 4,
-                                                            shortcutBatchNorm: false, preActivation: true)),
+                                                            shortcutBatchNorm: false, preActivation: true, convolutionBias: true)),
         ]
         var rng = RandomGenerator(seed: 42)
         for (index, (name, config)) in cases.enumerated() {
