@@ -4,8 +4,8 @@ import ResNeXtCore
 ///
 /// Pixels stay interleaved as `SIMD4<Float>` (R, G, B, unused) from the crop to the last step, so each
 /// step handles the three channels of a pixel together: the width pass reads the crop's bytes row by row,
-/// the height pass runs along whole rows, the colour steps work per pixel, and the last pass writes the
-/// normalised (and possibly mirrored) CHW result. Every value is computed with the same operations, in
+/// the height pass runs along whole rows, one pass takes the channel means, and the last pass applies the
+/// colour map (``ColorAffine``) and writes the normalised (and possibly mirrored) CHW result. Every value is computed with the same operations, in
 /// the same order, as the planar reference (``Transforms/imagenetTrain(_:rng:)``), so the results are
 /// identical bit for bit (tested).
 extension Transforms {
@@ -17,30 +17,36 @@ extension Transforms {
             finishImageNetTrain(&img, rng: &rng)
             return img
         }
-        let steps = colorJitterSteps(brightness: 0.4, contrast: 0.4, saturation: 0.4, rng: &rng)
-        let shifts = lightingShifts((0..<3).map { _ in rng.normal(mean: 0, std: 0.1) })
-        let flip = rng.uniform() < 0.5
-
-        var pixels = resizedCrop(image, box: box, size: size)
-        pixels.withUnsafeMutableBufferPointer { p in
-            applyColorJitter(steps, p.baseAddress!, count: size * size)
-        }
-        // Every element below is written before it is read: no zero-filling.
-        var out = Image(channels: 3, height: size, width: size, pixels: [Float](unsafeUninitializedCapacity: 3 * size * size) { $1 = 3 * size * size })
+        let (steps, shifts, flip) = drawImageNetTrainColor(rng: &rng)
+        let pixels = resizedCrop(image, box: box, size: size)
         let plane = size * size
-        let shift = SIMD4<Float>(shifts[0], shifts[1], shifts[2], 0)
-        let mean = SIMD4<Float>(imagenetMean[0], imagenetMean[1], imagenetMean[2], 0)
-        let std = SIMD4<Float>(imagenetStd[0], imagenetStd[1], imagenetStd[2], 1)
+        // Every element below is written before it is read: no zero-filling.
+        var out = Image(channels: 3, height: size, width: size, pixels: [Float](unsafeUninitializedCapacity: 3 * plane) { $1 = 3 * plane })
         pixels.withUnsafeBufferPointer { src in
+            let means = ColorAffine.channelMeans(rows: size, width: size) { y, x in src[y * size + x] }
+            let color = ColorAffine(steps: steps, shifts: shifts, channelMeans: means, mean: imagenetMean, std: imagenetStd)
+            @inline(__always) func final(_ i: Int) -> SIMD4<Float> { let v = src[i]; return color(v[0], v[1], v[2]) }
             out.pixels.withUnsafeMutableBufferPointer { dst in
-                let r = dst.baseAddress!, g = r + plane, b = r + 2 * plane
+                let r = UnsafeMutableRawPointer(dst.baseAddress!), g = r + 4 * plane, b = r + 8 * plane
                 for y in 0..<size {
-                    for x in 0..<size {
-                        let v = ((src[y * size + x] + shift) - mean) / std
-                        let o = y * size + (flip ? size - 1 - x : x)
-                        r[o] = v[0]
-                        g[o] = v[1]
-                        b[o] = v[2]
+                    var x = 0
+                    while x + 4 <= size {   // four pixels → one 4-wide store per channel plane
+                        let p0 = final(y * size + x), p1 = final(y * size + x + 1)
+                        let p2 = final(y * size + x + 2), p3 = final(y * size + x + 3)
+                        let o = 4 * (y * size + (flip ? size - 4 - x : x))
+                        let (q0, q1, q2, q3) = flip ? (p3, p2, p1, p0) : (p0, p1, p2, p3)
+                        r.storeBytes(of: SIMD4(q0[0], q1[0], q2[0], q3[0]), toByteOffset: o, as: SIMD4<Float>.self)
+                        g.storeBytes(of: SIMD4(q0[1], q1[1], q2[1], q3[1]), toByteOffset: o, as: SIMD4<Float>.self)
+                        b.storeBytes(of: SIMD4(q0[2], q1[2], q2[2], q3[2]), toByteOffset: o, as: SIMD4<Float>.self)
+                        x += 4
+                    }
+                    while x < size {
+                        let v = final(y * size + x)
+                        let o = 4 * (y * size + (flip ? size - 1 - x : x))
+                        r.storeBytes(of: v[0], toByteOffset: o, as: Float.self)
+                        g.storeBytes(of: v[1], toByteOffset: o, as: Float.self)
+                        b.storeBytes(of: v[2], toByteOffset: o, as: Float.self)
+                        x += 1
                     }
                 }
             }
@@ -96,39 +102,6 @@ extension Transforms {
         }
     }
 
-    /// ``applyColorJitter(_:_:_:_:count:)`` on interleaved pixels.
-    static func applyColorJitter(_ steps: [(operation: ColorJitterOperation, alpha: Double)], _ p: UnsafeMutablePointer<SIMD4<Float>>,
-                                 count: Int) {
-        for (operation, alpha) in steps {
-            let a = Float(alpha), rest = Float(1 - alpha)
-            switch operation {
-            case .brightness:
-                for i in 0..<count { p[i] = p[i] * a }
-            case .contrast:
-                let mean = grayMean(UnsafePointer(p), count: count)
-                for i in 0..<count { p[i] = p[i] * a + rest * mean }
-            case .saturation:
-                for i in 0..<count {
-                    let v = p[i]
-                    let gray = ((0.299 as Float) * v[0] + (0.587 as Float) * v[1]) + (0.114 as Float) * v[2]
-                    p[i] = v * a + rest * gray
-                }
-            }
-        }
-    }
-
-    /// ``grayMean(_:_:_:count:)`` of interleaved pixels (the same sums in the same order).
-    static func grayMean(_ p: UnsafePointer<SIMD4<Float>>, count: Int) -> Float {
-        var sums = [Double](repeating: 0, count: 8)
-        sums.withUnsafeMutableBufferPointer { s in
-            for i in 0..<count {
-                let v = p[i]
-                s[i % 8] += Double(((0.299 as Float) * v[0] + (0.587 as Float) * v[1]) + (0.114 as Float) * v[2])
-            }
-        }
-        let total = ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]))
-        return Float(total / Double(count))
-    }
 }
 
 extension CubicPlan {
@@ -145,23 +118,11 @@ extension CubicPlan {
             let p1 = src[i], p2 = src[i + 1]
             let p0 = i > 0 ? src[i - 1] : 2 * p1 - p2
             let p3 = i + 2 < n ? src[i + 2] : 2 * p2 - p1
-            dst[d] = catmullRom(p0, p1, p2, p3, fraction[d])
+            let w = weights[d]
+            dst[d] = ((w[0] * p0 + w[1] * p1) + w[2] * p2) + w[3] * p3
         }
         dst[m - 1] = src[n - 1]
     }
-}
-
-/// ``catmullRom(_:_:_:_:_:)`` on each lane.
-@inline(__always)
-func catmullRom(_ p0: SIMD4<Float>, _ p1: SIMD4<Float>, _ p2: SIMD4<Float>, _ p3: SIMD4<Float>, _ x: Float) -> SIMD4<Float> {
-    let a1 = p2 - p0
-    let a2 = ((2 * p0 - 5 * p1) + 4 * p2) - p3
-    let a3 = (3 * (p1 - p2) + p3) - p0
-    let inner = a1 + x * (a2 + x * a3)
-    let half = 0.5 * Double(x)
-    let low = SIMD2<Double>(Double(p1[0]), Double(p1[1])) + half * SIMD2<Double>(Double(inner[0]), Double(inner[1]))
-    let high = SIMD2<Double>(Double(p1[2]), Double(p1[3])) + half * SIMD2<Double>(Double(inner[2]), Double(inner[3]))
-    return SIMD4(Float(low[0]), Float(low[1]), Float(high[0]), Float(high[1]))
 }
 
 extension Transforms {

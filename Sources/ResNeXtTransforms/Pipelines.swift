@@ -31,7 +31,9 @@ extension Transforms {
     }
 
     /// ImageNet training transform (SPEC §3.3), in this order: RandomSizedCrop(224) → ColorJitter(0.4, 0.4, 0.4)
-    /// → Lighting(0.1) → normalise (ImageNet stats, [0, 1] scale) → horizontal flip with p 0.5.
+    /// → Lighting(0.1) → normalise (ImageNet stats, [0, 1] scale) → horizontal flip with p 0.5. The three colour
+    /// stages run as one affine map per pixel (`ColorAffine`): the composition of ``colorJitter(_:steps:)``,
+    /// ``lighting(_:alphas:)`` and ``normalize(_:mean:std:)`` up to float rounding.
     ///
     /// RNG draws, in this order: ``randomSizedCropBox(width:height:rng:)``,
     /// ``colorJitterSteps(brightness:contrast:saturation:rng:)`` (2 integers then 3 uniforms),
@@ -42,33 +44,33 @@ extension Transforms {
         return img
     }
 
-    /// Everything of the ImageNet training transform after the crop, in place: colour jitter, then lighting,
-    /// normalisation and the flip in one pass (the same arithmetic as ``lighting(_:alphas:)`` followed by
-    /// ``normalize(_:mean:std:)`` and ``horizontalFlip(_:)``).
+    /// Everything of the ImageNet training transform after the crop, in place: its draws, then colour jitter,
+    /// lighting and normalisation as one affine map per pixel (``ColorAffine``), written mirrored when flipped.
     static func finishImageNetTrain(_ img: inout Image, rng: inout RandomGenerator) {
-        let steps = colorJitterSteps(brightness: 0.4, contrast: 0.4, saturation: 0.4, rng: &rng)
-        let shifts = lightingShifts((0..<3).map { _ in rng.normal(mean: 0, std: 0.1) })
-        let flip = rng.uniform() < 0.5
-        let plane = img.height * img.width, w = img.width
+        let (steps, shifts, flip) = drawImageNetTrainColor(rng: &rng)
+        let w = img.width, h = img.height, plane = w * h
         img.pixels.withUnsafeMutableBufferPointer { p in
-            let r = p.baseAddress!
-            applyColorJitter(steps, r, r + plane, r + 2 * plane, count: plane)
-            for c in 0..<3 {
-                let base = r + c * plane, shift = shifts[c], m = imagenetMean[c], s = imagenetStd[c]
-                if !flip {
-                    for i in 0..<plane { base[i] = ((base[i] + shift) - m) / s }
-                    continue
-                }
-                for y in 0..<img.height {
-                    let row = base + y * w
-                    for x in 0..<(w + 1) / 2 {
-                        let left = row[x], right = row[w - 1 - x]
-                        row[x] = ((right + shift) - m) / s
-                        row[w - 1 - x] = ((left + shift) - m) / s
-                    }
+            let r = p.baseAddress!, g = r + plane, b = r + 2 * plane
+            let means = ColorAffine.channelMeans(rows: h, width: w) { y, x in SIMD4(r[y * w + x], g[y * w + x], b[y * w + x], 0) }
+            let color = ColorAffine(steps: steps, shifts: shifts, channelMeans: means, mean: imagenetMean, std: imagenetStd)
+            for y in 0..<h {
+                let row = y * w
+                for x in 0..<(flip ? (w + 1) / 2 : w) {
+                    let i = row + x, j = flip ? row + w - 1 - x : i
+                    let u = color(r[i], g[i], b[i]), v = color(r[j], g[j], b[j])
+                    (r[i], g[i], b[i]) = flip ? (v[0], v[1], v[2]) : (u[0], u[1], u[2])
+                    if flip { (r[j], g[j], b[j]) = (u[0], u[1], u[2]) }
                 }
             }
         }
+    }
+
+    /// The draws after the crop, in order: the jitter steps, the lighting (as per-channel shifts), the flip.
+    static func drawImageNetTrainColor(rng: inout RandomGenerator)
+        -> (steps: [(operation: ColorJitterOperation, alpha: Double)], shifts: [Float], flip: Bool) {
+        let steps = colorJitterSteps(brightness: 0.4, contrast: 0.4, saturation: 0.4, rng: &rng)
+        let shifts = lightingShifts((0..<3).map { _ in rng.normal(mean: 0, std: 0.1) })
+        return (steps, shifts, rng.uniform() < 0.5)
     }
 
     /// Evaluation resize-and-crop for any sizes: Scale(`resize`) → normalise → CenterCrop(`crop`). No RNG.
