@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Loader throughput against torchvision + PIL in one run: decode + ImageNet train transform on the same
-# 500×375 JPEGs, one worker thread each (images/s per core).
+# 500×375 JPEGs on one core (images/s). Two Swift figures: `direct` decodes and transforms file after file
+# on one thread, exactly what the PyTorch script times; `loader` goes through the BatchLoader (one worker
+# thread plus batch assembly, which the PyTorch side does not do).
 #   scripts/bench_loader.sh [--install-torch]      (uses .venv-bench, as scripts/bench_cpu.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,13 +14,17 @@ fi
 images=${IMAGES:-/tmp/resnext-loader-bench}
 "$venv/bin/python" scripts/bench_loader_pytorch.py --make "$images" --count 200
 swift build -c release --product resnext >&2
-swift_json=$(.build/release/resnext bench-loader --data "$images" --threads 1 --passes 3 --json)
+direct_json=$(.build/release/resnext bench-loader --data "$images" --passes 3 --direct --json)
 torch_json=$("$venv/bin/python" scripts/bench_loader_pytorch.py --data "$images" --passes 3)
-echo "$swift_json"
+loader_json=$(.build/release/resnext bench-loader --data "$images" --threads 1 --passes 3 --json)
+echo "$direct_json"
 echo "$torch_json"
-python3 - "$swift_json" "$torch_json" <<'PY'
+echo "$loader_json"
+python3 - "$direct_json" "$torch_json" "$loader_json" <<'PY'
 import json, sys
-s, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"resnext-swift {s['images_per_second']:.1f} img/s, torchvision+PIL {t['images_per_second']:.1f} img/s per core: "
-      f"{s['images_per_second'] / t['images_per_second']:.2f}x")
+d, t, l = (json.loads(a) for a in sys.argv[1:4])
+torch = t['images_per_second']
+print(f"resnext-swift {d['images_per_second']:.1f} img/s direct ({d['images_per_second'] / torch:.2f}x), "
+      f"{l['images_per_second']:.1f} img/s through the loader ({l['images_per_second'] / torch:.2f}x); "
+      f"torchvision+PIL {torch:.1f} img/s per core")
 PY

@@ -87,6 +87,8 @@ struct CubicPlan {
     /// `⌊s⌋` and the Catmull-Rom weights of `p0…p3` at `s − ⌊s⌋` for outputs `0 ..< targetLength − 1`.
     private(set) var index: [Int] = []
     private(set) var weights: [SIMD4<Float>] = []
+    /// The outputs whose taps `index − 1 … index + 2` are all inside the source.
+    private(set) var interiorOutputs: Range<Int> = 0..<0
 
     init(sourceLength: Int, targetLength: Int) {
         self.sourceLength = sourceLength
@@ -99,6 +101,9 @@ struct CubicPlan {
             index.append(i)
             weights.append(catmullRomWeights(s - Float(i)))
         }
+        let first = index.firstIndex { $0 > 0 } ?? index.count
+        let end = index.lastIndex { $0 + 2 < sourceLength }.map { $0 + 1 } ?? first
+        interiorOutputs = first..<max(first, end)
     }
 
     /// Resamples `sourceLength` rows of `width` values into `targetLength` rows: output row `d < m − 1` is

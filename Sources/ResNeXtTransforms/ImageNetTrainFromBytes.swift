@@ -101,7 +101,6 @@ extension Transforms {
             }
         }
     }
-
 }
 
 extension CubicPlan {
@@ -113,13 +112,24 @@ extension CubicPlan {
             for d in 0..<m { dst[d] = src[n == 1 ? 0 : d] }
             return
         }
-        for d in 0..<index.count {
-            let i = index[d]
-            let p1 = src[i], p2 = src[i + 1]
-            let p0 = i > 0 ? src[i - 1] : 2 * p1 - p2
-            let p3 = i + 2 < n ? src[i + 2] : 2 * p2 - p1
-            let w = weights[d]
-            dst[d] = ((w[0] * p0 + w[1] * p1) + w[2] * p2) + w[3] * p3
+        index.withUnsafeBufferPointer { index in
+            weights.withUnsafeBufferPointer { weights in
+                @inline(__always) func output(_ d: Int, _ p0: SIMD4<Float>, _ p1: SIMD4<Float>, _ p2: SIMD4<Float>, _ p3: SIMD4<Float>) {
+                    let w = weights[d]
+                    dst[d] = ((w[0] * p0 + w[1] * p1) + w[2] * p2) + w[3] * p3
+                }
+                // `index` never decreases: the outputs whose four taps all exist form one run.
+                let interior = interiorOutputs
+                for d in interior {
+                    let i = index[d]
+                    output(d, src[i - 1], src[i], src[i + 1], src[i + 2])
+                }
+                for d in Array(0..<interior.lowerBound) + Array(interior.upperBound..<index.count) {
+                    let i = index[d]
+                    let p1 = src[i], p2 = src[i + 1]
+                    output(d, i > 0 ? src[i - 1] : 2 * p1 - p2, p1, p2, i + 2 < n ? src[i + 2] : 2 * p2 - p1)
+                }
+            }
         }
         dst[m - 1] = src[n - 1]
     }

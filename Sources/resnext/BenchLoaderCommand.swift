@@ -16,6 +16,8 @@ struct BenchLoaderCommand: ParsableCommand {
     @Option(help: "train (the ImageNet training transform), eval (Scale 256 + center crop 224), none (decode to floats) or decode (decode to bytes only).")
     var transform = "train"
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Decode and transform each file in turn on this thread, without the loader (no worker thread, no batch assembly): what scripts/bench_loader_pytorch.py times on the PyTorch side.")
+    var direct = false
 
     func run() throws {
         let files = try ImageFolderDataset.listImages(under: data)
@@ -39,15 +41,28 @@ struct BenchLoaderCommand: ParsableCommand {
         var images = 0
         let start = ContinuousClock.now
         for pass in 1...passes {
+            if direct {
+                for index in 0..<dataset.count {
+                    var rng = RandomGenerator(seed: UInt64(pass * dataset.count + index))
+                    if let packedTransform, let (packed, _) = try dataset.packedSample(at: index) {
+                        images += try packedTransform(packed, &rng).count
+                    } else {
+                        images += try sampleTransform(try dataset.sample(at: index).image, &rng).count
+                    }
+                }
+                continue
+            }
             for batch in loader.batches(epoch: pass) { images += batch.labels.count }
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         let rate = Double(images) / seconds
         if json {
-            print("{\"impl\": \"resnext-swift\", \"transform\": \"\(transform)\", \"images\": \(images), \"threads\": \(threads), \"images_per_second\": \(format(rate, digits: 1))}")
+            let mode = direct ? "direct" : "loader"
+            print("{\"impl\": \"resnext-swift\", \"mode\": \"\(mode)\", \"transform\": \"\(transform)\", \"images\": \(images), \"threads\": \(direct ? 1 : threads), \"images_per_second\": \(format(rate, digits: 1))}")
         } else {
-            print("\(images) images in \(format(seconds, digits: 2)) s: \(format(rate, digits: 1)) images/s on \(threads) thread\(threads == 1 ? "" : "s")")
+            let how = direct ? "directly on 1 thread" : "through the loader on \(threads) thread\(threads == 1 ? "" : "s")"
+            print("\(images) images in \(format(seconds, digits: 2)) s: \(format(rate, digits: 1)) images/s \(how)")
         }
     }
 }
