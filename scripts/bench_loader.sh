@@ -14,17 +14,26 @@ fi
 images=${IMAGES:-/tmp/resnext-loader-bench}
 "$venv/bin/python" scripts/bench_loader_pytorch.py --make "$images" --count 200
 swift build -c release --product resnext >&2
-direct_json=$(.build/release/resnext bench-loader --data "$images" --passes 3 --direct --json)
-torch_json=$("$venv/bin/python" scripts/bench_loader_pytorch.py --data "$images" --passes 3)
-loader_json=$(.build/release/resnext bench-loader --data "$images" --threads 1 --passes 3 --json)
-echo "$direct_json"
-echo "$torch_json"
-echo "$loader_json"
-python3 - "$direct_json" "$torch_json" "$loader_json" <<'PY'
-import json, sys
-d, t, l = (json.loads(a) for a in sys.argv[1:4])
-torch = t['images_per_second']
-print(f"resnext-swift {d['images_per_second']:.1f} img/s direct ({d['images_per_second'] / torch:.2f}x), "
-      f"{l['images_per_second']:.1f} img/s through the loader ({l['images_per_second'] / torch:.2f}x); "
-      f"torchvision+PIL {torch:.1f} img/s per core")
+# ROUNDS rounds (default 5), the three measurements interleaved in each, so that drift on a shared machine
+# hits all of them alike; the summary takes the median of each.
+rounds=${ROUNDS:-5}
+results=()
+for _ in $(seq "$rounds"); do
+    results+=("$(.build/release/resnext bench-loader --data "$images" --passes 3 --direct --json)")
+    results+=("$("$venv/bin/python" scripts/bench_loader_pytorch.py --data "$images" --passes 3)")
+    results+=("$(.build/release/resnext bench-loader --data "$images" --threads 1 --passes 3 --json)")
+done
+printf '%s\n' "${results[@]}"
+python3 - "${results[@]}" <<'PY'
+import json, statistics, sys
+runs = [json.loads(a) for a in sys.argv[1:]]
+def rates(pred):
+    return [r["images_per_second"] for r in runs if pred(r)]
+direct = rates(lambda r: r.get("mode") == "direct")
+loader = rates(lambda r: r.get("mode") == "loader")
+torch = rates(lambda r: r["impl"] == "torchvision+PIL")
+d, l, t = (statistics.median(x) for x in (direct, loader, torch))
+print(f"medians of {len(torch)} rounds: resnext-swift {d:.1f} img/s direct ({d / t:.2f}x), {l:.1f} img/s through the loader "
+      f"({l / t:.2f}x); torchvision+PIL {t:.1f} img/s per core")
+print("per round, direct / loader ratio: " + ", ".join(f"{a / c:.2f}/{b / c:.2f}" for a, b, c in zip(direct, loader, torch)))
 PY

@@ -87,15 +87,22 @@ extension Transforms {
         return out
     }
 
+    /// `byte / 255` in lane `c` (zeros elsewhere) at `[c · 256 + byte]`: a pixel is the sum of three entries
+    /// (adding zeros is exact).
+    private static let laneScale: [SIMD4<Float>] = (0..<3).flatMap { c in
+        PackedImage.unitScale.map { v in SIMD4((0..<4).map { $0 == c ? v : 0 }) }
+    }
+
     /// Crop row `y` as pixels `byte / 255` into `out[start...]`.
     @inline(__always)
     private static func loadRow(_ image: PackedImage, box: CropBox, y: Int, into out: inout [SIMD4<Float>], at start: Int) {
-        PackedImage.unitScale.withUnsafeBufferPointer { table in
+        laneScale.withUnsafeBufferPointer { table in
             image.bytes.withUnsafeBufferPointer { bytes in
                 out.withUnsafeMutableBufferPointer { o in
                     let row = bytes.baseAddress! + ((box.y + y) * image.width + box.x) * 3
                     for x in 0..<box.width {
-                        o[start + x] = SIMD4(table[Int(row[3 * x])], table[Int(row[3 * x + 1])], table[Int(row[3 * x + 2])], 0)
+                        let q = row + 3 * x
+                        o[start + x] = (table[Int(q[0])] + table[256 + Int(q[1])]) + table[512 + Int(q[2])]
                     }
                 }
             }
