@@ -112,21 +112,29 @@ struct CubicPlan {
     /// of the last source row; equal lengths copy, a single source row is replicated. Interior rows run a
     /// branch-free loop over the row (vectorized); only the few edge rows extrapolate per element.
     func applyRows(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, width: Int) {
+        applyRows(dst, width: width) { src + $0 * width }
+    }
+
+    /// ``applyRows(_:_:width:)`` with source row `r` at `row(r)`. Rows are asked for in nondecreasing order of
+    /// their lowest index in use, at most four at a time, so a caller may compute them on demand into a ring
+    /// of four rows (row `r` in slot `r mod 4`).
+    func applyRows(_ dst: UnsafeMutablePointer<Float>, width: Int, row: (Int) -> UnsafePointer<Float>) {
         let n = sourceLength, m = targetLength
         if n == m || n == 1 {
-            for d in 0..<m { (dst + d * width).update(from: src + (n == 1 ? 0 : d) * width, count: width) }
+            for d in 0..<m { (dst + d * width).update(from: row(n == 1 ? 0 : d), count: width) }
             return
         }
         for d in 0..<index.count {
             let i = index[d], w = weights[d]
-            let r1 = src + i * width, r2 = src + (i + 1) * width
             let out = dst + d * width
             if i > 0 && i + 2 < n {
-                cubicRows(src + (i - 1) * width, r1, r2, src + (i + 2) * width, out, width, w)
+                let r0 = row(i - 1), r1 = row(i), r2 = row(i + 1), r3 = row(i + 2)
+                cubicRows(r0, r1, r2, r3, out, width, w)
                 continue
             }
-            let r0: UnsafePointer<Float>? = i > 0 ? src + (i - 1) * width : nil
-            let r3: UnsafePointer<Float>? = i + 2 < n ? src + (i + 2) * width : nil
+            let r0: UnsafePointer<Float>? = i > 0 ? row(i - 1) : nil
+            let r1 = row(i), r2 = row(i + 1)
+            let r3: UnsafePointer<Float>? = i + 2 < n ? row(i + 2) : nil
             for j in 0..<width {
                 let p1 = r1[j], p2 = r2[j]
                 let p0 = r0?[j] ?? 2 * p1 - p2
@@ -134,7 +142,7 @@ struct CubicPlan {
                 out[j] = catmullRom(p0, p1, p2, p3, w)
             }
         }
-        (dst + (m - 1) * width).update(from: src + (n - 1) * width, count: width)
+        (dst + (m - 1) * width).update(from: row(n - 1), count: width)
     }
 }
 

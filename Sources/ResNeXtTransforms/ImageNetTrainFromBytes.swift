@@ -64,24 +64,24 @@ extension Transforms {
             for y in 0..<size { loadRow(image, box: box, y: y, into: &out, at: y * size) }
             return out
         }
-        // Width pass: each crop row → `size` pixels.
-        var rows = [SIMD4<Float>](unsafeUninitializedCapacity: box.height * size) { $1 = box.height * size }   // all written
-        var source = [SIMD4<Float>](repeating: .zero, count: box.width)
-        rows.withUnsafeMutableBufferPointer { rowsBuffer in
-            for y in 0..<box.height {
-                loadRow(image, box: box, y: y, into: &source, at: 0)
-                source.withUnsafeBufferPointer { src in
-                    planW.resamplePixels(src.baseAddress!, rowsBuffer.baseAddress! + y * size)
-                }
-            }
-        }
-        // Height pass along whole rows of floats.
+        // Height pass along whole rows of floats, over width-pass rows computed when first needed into a ring of
+        // four (each crop row once; rows no output uses are skipped), so the working set stays in cache.
         var out = [SIMD4<Float>](unsafeUninitializedCapacity: size * size) { $1 = size * size }   // all written
-        rows.withUnsafeBufferPointer { rowsBuffer in
+        var ring = [SIMD4<Float>](repeating: .zero, count: 4 * size)
+        var held = [-1, -1, -1, -1]
+        var source = [SIMD4<Float>](repeating: .zero, count: box.width)
+        ring.withUnsafeMutableBufferPointer { ringBuffer in
             out.withUnsafeMutableBufferPointer { outBuffer in
-                let src = UnsafeRawPointer(rowsBuffer.baseAddress!).assumingMemoryBound(to: Float.self)
                 let dst = UnsafeMutableRawPointer(outBuffer.baseAddress!).assumingMemoryBound(to: Float.self)
-                planH.applyRows(src, dst, width: 4 * size)
+                planH.applyRows(dst, width: 4 * size) { y in
+                    let slot = ringBuffer.baseAddress! + (y % 4) * size
+                    if held[y % 4] != y {
+                        loadRow(image, box: box, y: y, into: &source, at: 0)
+                        source.withUnsafeBufferPointer { planW.resamplePixels($0.baseAddress!, slot) }
+                        held[y % 4] = y
+                    }
+                    return UnsafeRawPointer(slot).assumingMemoryBound(to: Float.self)
+                }
             }
         }
         return out
