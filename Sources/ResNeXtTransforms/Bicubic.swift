@@ -117,11 +117,15 @@ struct CubicPlan {
 
     /// ``applyRows(_:_:width:)`` with source row `r` at `row(r)`. Rows are asked for in nondecreasing order of
     /// their lowest index in use, at most four at a time, so a caller may compute them on demand into a ring
-    /// of four rows (row `r` in slot `r mod 4`).
-    func applyRows(_ dst: UnsafeMutablePointer<Float>, width: Int, row: (Int) -> UnsafePointer<Float>) {
+    /// of four rows (row `r` in slot `r mod 4`). `written(d)` follows each output row `d`, in order.
+    func applyRows(_ dst: UnsafeMutablePointer<Float>, width: Int, row: (Int) -> UnsafePointer<Float>,
+                   written: (Int) -> Void = { _ in }) {
         let n = sourceLength, m = targetLength
         if n == m || n == 1 {
-            for d in 0..<m { (dst + d * width).update(from: row(n == 1 ? 0 : d), count: width) }
+            for d in 0..<m {
+                (dst + d * width).update(from: row(n == 1 ? 0 : d), count: width)
+                written(d)
+            }
             return
         }
         for d in 0..<index.count {
@@ -130,6 +134,7 @@ struct CubicPlan {
             if i > 0 && i + 2 < n {
                 let r0 = row(i - 1), r1 = row(i), r2 = row(i + 1), r3 = row(i + 2)
                 cubicRows(r0, r1, r2, r3, out, width, w)
+                written(d)
                 continue
             }
             let r0: UnsafePointer<Float>? = i > 0 ? row(i - 1) : nil
@@ -141,8 +146,10 @@ struct CubicPlan {
                 let p3 = r3?[j] ?? 2 * p2 - p1
                 out[j] = catmullRom(p0, p1, p2, p3, w)
             }
+            written(d)
         }
         (dst + (m - 1) * width).update(from: row(n - 1), count: width)
+        written(m - 1)
     }
 }
 

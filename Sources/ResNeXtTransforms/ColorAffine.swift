@@ -61,16 +61,27 @@ struct ColorAffine {
     }
 
     /// Per-channel means of `rows × width` pixels given by `pixel(y, x)`: each row summed in `Float` in
-    /// order, the row sums added in `Double`.
+    /// order, the row sums added in `Double` (``MeanAccumulator``).
     @inline(__always)
     static func channelMeans(rows: Int, width: Int, _ pixel: (Int, Int) -> SIMD4<Float>) -> [Double] {
-        var total = SIMD4<Double>.zero
-        for y in 0..<rows {
+        var accumulator = MeanAccumulator()
+        for y in 0..<rows { accumulator.add(row: width) { pixel(y, $0) } }
+        return accumulator.means
+    }
+
+    /// Channel means built row by row, so that they can be taken while the rows are produced.
+    struct MeanAccumulator {
+        private var total = SIMD4<Double>.zero
+        private var count = 0
+
+        @inline(__always)
+        mutating func add(row width: Int, _ pixel: (Int) -> SIMD4<Float>) {
             var sum = SIMD4<Float>.zero
-            for x in 0..<width { sum += pixel(y, x) }
+            for x in 0..<width { sum += pixel(x) }
             total += SIMD4<Double>(Double(sum[0]), Double(sum[1]), Double(sum[2]), 0)
+            count += width
         }
-        let count = Double(rows * width)
-        return [total[0] / count, total[1] / count, total[2] / count]
+
+        var means: [Double] { [total[0] / Double(count), total[1] / Double(count), total[2] / Double(count)] }
     }
 }

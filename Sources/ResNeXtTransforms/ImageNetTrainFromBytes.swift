@@ -18,12 +18,11 @@ extension Transforms {
             return img
         }
         let (steps, shifts, flip) = drawImageNetTrainColor(rng: &rng)
-        let pixels = resizedCrop(image, box: box, size: size)
+        let (pixels, means) = resizedCrop(image, box: box, size: size)
         let plane = size * size
         // Every element below is written before it is read: no zero-filling.
         var out = Image(channels: 3, height: size, width: size, pixels: [Float](unsafeUninitializedCapacity: 3 * plane) { $1 = 3 * plane })
         pixels.withUnsafeBufferPointer { src in
-            let means = ColorAffine.channelMeans(rows: size, width: size) { y, x in src[y * size + x] }
             let color = ColorAffine(steps: steps, shifts: shifts, channelMeans: means, mean: imagenetMean, std: imagenetStd)
             @inline(__always) func final(_ i: Int) -> SIMD4<Float> { let v = src[i]; return color(v[0], v[1], v[2]) }
             out.pixels.withUnsafeMutableBufferPointer { dst in
@@ -56,13 +55,19 @@ extension Transforms {
 
     /// The crop `box` of `image` resized bicubically to `size × size` (``resizeBicubic(_:width:height:)``'s
     /// arithmetic), as interleaved pixels, row-major.
-    static func resizedCrop(_ image: PackedImage, box: CropBox, size: Int) -> [SIMD4<Float>] {
+    /// Also returns the channel means of the result (``ColorAffine/channelMeans(rows:width:_:)``), taken as
+    /// its rows are written.
+    static func resizedCrop(_ image: PackedImage, box: CropBox, size: Int) -> (pixels: [SIMD4<Float>], means: [Double]) {
         let planW = CubicPlan(sourceLength: box.width, targetLength: size)
         let planH = CubicPlan(sourceLength: box.height, targetLength: size)
+        var means = ColorAffine.MeanAccumulator()
         if box.width == size && box.height == size { // resizeBicubic returns such a crop unchanged
             var out = [SIMD4<Float>](repeating: .zero, count: size * size)
-            for y in 0..<size { loadRow(image, box: box, y: y, into: &out, at: y * size) }
-            return out
+            for y in 0..<size {
+                loadRow(image, box: box, y: y, into: &out, at: y * size)
+                means.add(row: size) { out[y * size + $0] }
+            }
+            return (out, means.means)
         }
         // Height pass along whole rows of floats, over width-pass rows computed when first needed into a ring of
         // four (each crop row once; rows no output uses are skipped), so the working set stays in cache.
@@ -73,7 +78,7 @@ extension Transforms {
         ring.withUnsafeMutableBufferPointer { ringBuffer in
             out.withUnsafeMutableBufferPointer { outBuffer in
                 let dst = UnsafeMutableRawPointer(outBuffer.baseAddress!).assumingMemoryBound(to: Float.self)
-                planH.applyRows(dst, width: 4 * size) { y in
+                planH.applyRows(dst, width: 4 * size, row: { y in
                     let slot = ringBuffer.baseAddress! + (y % 4) * size
                     if held[y % 4] != y {
                         loadRow(image, box: box, y: y, into: &source, at: 0)
@@ -81,10 +86,13 @@ extension Transforms {
                         held[y % 4] = y
                     }
                     return UnsafeRawPointer(slot).assumingMemoryBound(to: Float.self)
-                }
+                }, written: { d in
+                    let written = outBuffer.baseAddress! + d * size
+                    means.add(row: size) { written[$0] }
+                })
             }
         }
-        return out
+        return (out, means.means)
     }
 
     /// `byte / 255` in lane `c` (zeros elsewhere) at `[c · 256 + byte]`: a pixel is the sum of three entries
@@ -145,6 +153,6 @@ extension CubicPlan {
 extension Transforms {
     /// The crop-and-resize step of ``imagenetTrain(_:rng:)-(PackedImage,_)`` alone (interleaved pixels), for tests.
     public static func resizedCropForTesting(_ image: PackedImage, box: CropBox, size: Int) -> [SIMD4<Float>] {
-        resizedCrop(image, box: box, size: size)
+        resizedCrop(image, box: box, size: size).pixels
     }
 }
