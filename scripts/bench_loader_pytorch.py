@@ -2,12 +2,20 @@
 """torchvision + PIL side of scripts/bench_loader.sh, and the generator of its test images.
 
 --make DIR --count N: writes N photo-like 500x375 JPEGs (smooth gradients, shapes, noise; quality 90).
+--make-photos DIR: writes scikit-image's nine colour sample photos (astronaut, coffee, chelsea, rocket, both
+motorcycles, ihc, hubble_deep_field, retina; 451x300 to 1411x1411, CC0/public domain per skimage.data) as
+quality-90 JPEGs at their own sizes, 22 copies each (198 files); the wheel comes from PyPI (pip download).
 --data DIR: decode + RandomResizedCrop(224, bicubic) + ColorJitter(0.4, 0.4, 0.4) + ToTensor + PCA
 lighting + Normalize + RandomHorizontalFlip on one thread; prints images/s as JSON.
 """
 import argparse
+import io
 import json
+import subprocess
+import sys
+import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +39,26 @@ def make(directory, count):
             x, y = rng.integers(0, 450), rng.integers(0, 325)
             draw.ellipse([x, y, x + rng.integers(20, 120), y + rng.integers(20, 120)], fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
         img.save(d / f"img{i:04d}.jpg", quality=90)
+
+
+PHOTOS = ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png",
+          "ihc.png", "hubble_deep_field.jpg", "retina.jpg"]
+
+
+def make_photos(directory, copies=22):
+    d = Path(directory)
+    if d.exists() and len(list(d.glob("*.jpg"))) >= copies * len(PHOTOS):
+        return
+    d.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                        "--python-version", "3.11", "--platform", "manylinux_2_17_x86_64", "scikit-image==0.25.2", "-d", tmp],
+                       check=True)
+        with zipfile.ZipFile(next(Path(tmp).glob("scikit_image-*.whl"))) as z:
+            for name in PHOTOS:
+                image = Image.open(io.BytesIO(z.read("skimage/data/" + name))).convert("RGB")
+                for copy in range(copies):
+                    image.save(d / f"{name.split('.')[0]}_{copy:02d}.jpg", quality=90)
 
 
 def bench(directory, passes):
@@ -62,11 +90,14 @@ def bench(directory, passes):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--make")
+    p.add_argument("--make-photos")
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--data")
     p.add_argument("--passes", type=int, default=3)
     a = p.parse_args()
     if a.make:
         make(a.make, a.count)
+    if a.make_photos:
+        make_photos(a.make_photos)
     if a.data:
         bench(a.data, a.passes)
