@@ -60,8 +60,8 @@ struct ColorAffine {
         ((columns.0 * r + columns.1 * g) + columns.2 * b) + offset
     }
 
-    /// Per-channel means of `rows × width` pixels given by `pixel(y, x)`: each row summed in `Float` in
-    /// order, the row sums added in `Double` (``MeanAccumulator``).
+    /// Per-channel means of `rows × width` pixels given by `pixel(y, x)`: each row summed in `Float` (four
+    /// interleaved sums), the row sums added in `Double` (``MeanAccumulator``).
     @inline(__always)
     static func channelMeans(rows: Int, width: Int, _ pixel: (Int, Int) -> SIMD4<Float>) -> [Double] {
         var accumulator = MeanAccumulator()
@@ -74,10 +74,20 @@ struct ColorAffine {
         private var total = SIMD4<Double>.zero
         private var count = 0
 
+        /// Adds a row: pixel `x` goes to partial sum `x mod 4` (in `Float`, in order), then
+        /// `(s0 + s1) + (s2 + s3)` is added in `Double`.
         @inline(__always)
         mutating func add(row width: Int, _ pixel: (Int) -> SIMD4<Float>) {
-            var sum = SIMD4<Float>.zero
-            for x in 0..<width { sum += pixel(x) }
+            var s0 = SIMD4<Float>.zero, s1 = SIMD4<Float>.zero, s2 = SIMD4<Float>.zero, s3 = SIMD4<Float>.zero
+            var x = 0
+            while x + 4 <= width {
+                s0 += pixel(x); s1 += pixel(x + 1); s2 += pixel(x + 2); s3 += pixel(x + 3)
+                x += 4
+            }
+            if x < width { s0 += pixel(x) }
+            if x + 1 < width { s1 += pixel(x + 1) }
+            if x + 2 < width { s2 += pixel(x + 2) }
+            let sum = (s0 + s1) + (s2 + s3)
             total += SIMD4<Double>(Double(sum[0]), Double(sum[1]), Double(sum[2]), 0)
             count += width
         }
