@@ -176,16 +176,23 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         // Training through the post-addition batch norm: the same gradients as the composition.
         model.setTraining(true)
         composed.setTraining(true)
-        let dy = try input([2, 3])
         _ = try model.forward(x)
         _ = try composed.forward(x)
+        try assertSameGradients(model, composed, batchNorm: "layer2.1.bn_after_add", block3.1[1] as? BatchNorm2d)
+    }
+
+    /// After a training-mode forward of both: the input gradients, and the γ gradients of one batch norm.
+    private func assertSameGradients(_ model: ResNeXtModel, _ composed: Sequential, batchNorm name: String, _ twin: BatchNorm2d?,
+                                     line: UInt = #line) throws {
+        let dy = try input([2, 3])
         let dxModel = try backend.download(try model.backward(dy))
         let dxComposed = try backend.download(try composed.backward(dy))
         let dxScale = dxComposed.map(abs).max()!
-        for (a, e) in zip(dxModel, dxComposed) { XCTAssertEqual(a, e, accuracy: 1e-4 * dxScale) }
-        let gModel = try XCTUnwrap(model.namedTensors().first { $0.name == "layer2.1.bn_after_add.weight" }?.parameter.gradient)
-        let gComposed = try XCTUnwrap((block3.1[1] as? BatchNorm2d)?.weight.gradient)
-        XCTAssertEqual(try backend.download(gModel), try backend.download(gComposed))
+        for (a, e) in zip(dxModel, dxComposed) { XCTAssertEqual(a, e, accuracy: 1e-4 * dxScale, line: line) }
+        let gModel = try XCTUnwrap(model.namedTensors().first { $0.name == name + ".weight" }?.parameter.gradient, line: line)
+        let gComposed = try XCTUnwrap(twin?.weight.gradient, line: line)
+        let (gm, gc) = (try backend.download(gModel), try backend.download(gComposed))
+        for (a, e) in zip(gm, gc) { XCTAssertEqual(a, e, accuracy: 1e-4 * max(1, gc.map(abs).max()!), line: line) }
     }
 
     /// fb.resnet.torch's released ResNet-200 layout (preresnet.lua): loads into the pre-activation
@@ -228,15 +235,7 @@ final class Torch7ReleasedResNetTests: XCTestCase {
             XCTAssertGreaterThan(scale, 0.1)
             for (a, e) in zip(actual, expected) { XCTAssertEqual(a, e, accuracy: 1e-5 * scale, "training \(training)") }
         }
-        let dy = try input([2, 3])
-        let dxModel = try backend.download(try model.backward(dy))
-        let dxComposed = try backend.download(try composed.backward(dy))
-        let dxScale = dxComposed.map(abs).max()!
-        for (a, e) in zip(dxModel, dxComposed) { XCTAssertEqual(a, e, accuracy: 1e-4 * dxScale) }
-        let gModel = try XCTUnwrap(model.namedTensors().first { $0.name == "layer2.0.bn0.weight" }?.parameter.gradient)
-        let gComposed = try XCTUnwrap((block2.1[0] as? BatchNorm2d)?.weight.gradient)
-        let (gm, gc) = (try backend.download(gModel), try backend.download(gComposed))
-        for (a, e) in zip(gm, gc) { XCTAssertEqual(a, e, accuracy: 1e-4 * max(1, gc.map(abs).max()!)) }
+        try assertSameGradients(model, composed, batchNorm: "layer2.0.bn0", block2.1[0] as? BatchNorm2d)
     }
 
     /// Export writes the variants as the released files have them, and they come back identical.
