@@ -10,6 +10,8 @@ public struct DataSplits: Sendable {
     public let trainTransform: SampleTransform
     /// `trainTransform` from decoded bytes, where the data set gives them (image folders of JPEGs).
     public var packedTrainTransform: PackedSampleTransform? = nil
+    /// `validationTransform` from decoded bytes, likewise.
+    public var packedValidationTransform: PackedSampleTransform? = nil
     public let validationTransform: SampleTransform
     /// Images per validation sample (10 with -tenCrop on image folders).
     public let validationCrops: Int
@@ -47,6 +49,7 @@ public struct DataSplits: Sendable {
                                     validationTransform: { image, _ in tenCrop ? Transforms.imagenetTenCrop(image) : [Transforms.imagenetEval(image)] },
                                     validationCrops: tenCrop ? 10 : 1)
             splits.packedTrainTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
+            if !tenCrop { splits.packedValidationTransform = { image, _ in [Transforms.imagenetEval(image)] } }
             return splits
         }
     }

@@ -96,7 +96,8 @@ public final class Trainer {
         // With ten crops the validation batches hold floor(batchSize / 10) images, as the original.
         let validationBatch = max(1, options.batchSize / data.validationCrops)
         validationLoader = try BatchLoader(dataset: data.validation, batchSize: validationBatch, shuffle: false, threads: options.nThreads,
-                                           seed: state.seed, transform: data.validationTransform)
+                                           seed: state.seed, transform: data.validationTransform,
+                                           packedTransform: data.packedValidationTransform)
     }
 
     /// Trains from the next epoch to `-nEpochs` (or only evaluates with -testOnly). `stopAfter` ends the

@@ -36,12 +36,8 @@ extension Transforms {
     /// `Int(Double(long) / Double(short) · Double(size))` (truncated). Returned untouched when the shorter side
     /// already equals `size`.
     public static func scaleShorterSide(_ image: Image, to size: Int) -> Image {
-        let w = image.width, h = image.height
-        if (w <= h && w == size) || (h <= w && h == size) { return image }
-        if w < h {
-            return resizeBicubic(image, width: size, height: Int(Double(h) / Double(w) * Double(size)))
-        }
-        return resizeBicubic(image, width: Int(Double(w) / Double(h) * Double(size)), height: size)
+        let (w, h) = shorterSideSize(width: image.width, height: image.height, to: size)
+        return w == image.width && h == image.height ? image : resizeBicubic(image, width: w, height: h)
     }
 }
 
@@ -115,22 +111,23 @@ struct CubicPlan {
         applyRows(dst, width: width) { src + $0 * width }
     }
 
-    /// ``applyRows(_:_:width:)`` with source row `r` at `row(r)`. Rows are asked for in nondecreasing order of
-    /// their lowest index in use, at most four at a time, so a caller may compute them on demand into a ring
-    /// of four rows (row `r` in slot `r mod 4`). `written(d)` follows each output row `d`, in order.
-    func applyRows(_ dst: UnsafeMutablePointer<Float>, width: Int, row: (Int) -> UnsafePointer<Float>,
+    /// ``applyRows(_:_:width:)`` with source row `r` at `row(r)`, for the output rows `outputs` only (all by
+    /// default; output `d` goes to row `d − outputs.lowerBound` of `dst`). Rows are asked for in
+    /// nondecreasing order of their lowest index in use, at most four at a time, so a caller may compute them
+    /// on demand into a ring of four rows (row `r` in slot `r mod 4`). `written(d)` follows each output row
+    /// `d`, in order.
+    func applyRows(_ dst: UnsafeMutablePointer<Float>, width: Int, outputs: Range<Int>? = nil, row: (Int) -> UnsafePointer<Float>,
                    written: (Int) -> Void = { _ in }) {
         let n = sourceLength, m = targetLength
-        if n == m || n == 1 {
-            for d in 0..<m {
-                (dst + d * width).update(from: row(n == 1 ? 0 : d), count: width)
+        let range = outputs ?? 0..<m
+        for d in range {
+            let out = dst + (d - range.lowerBound) * width
+            if n == m || n == 1 || d == m - 1 {   // a copy: equal lengths, a single source row, or the last output
+                out.update(from: row(n == m ? d : n - 1), count: width)
                 written(d)
+                continue
             }
-            return
-        }
-        for d in 0..<index.count {
             let i = index[d], w = weights[d]
-            let out = dst + d * width
             if i > 0 && i + 2 < n {
                 let r0 = row(i - 1), r1 = row(i), r2 = row(i + 1), r3 = row(i + 2)
                 cubicRows(r0, r1, r2, r3, out, width, w)
@@ -148,8 +145,6 @@ struct CubicPlan {
             }
             written(d)
         }
-        (dst + (m - 1) * width).update(from: row(n - 1), count: width)
-        written(m - 1)
     }
 }
 

@@ -29,7 +29,9 @@ struct BenchLoaderCommand: ParsableCommand {
         case "train":
             sampleTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
             packedTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
-        case "eval": sampleTransform = { image, _ in [Transforms.imagenetEval(image)] }
+        case "eval":
+            sampleTransform = { image, _ in [Transforms.imagenetEval(image)] }
+            packedTransform = { image, _ in [Transforms.imagenetEval(image)] }
         case "none": sampleTransform = { image, _ in [image] }
         case "decode":   // decoding to bytes only: the floor under any transform
             sampleTransform = { _, _ in [Image(channels: 1, height: 1, width: 1)] }

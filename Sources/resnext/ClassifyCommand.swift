@@ -2,6 +2,7 @@ import ArgumentParser
 import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtData
+import ResNeXtIO
 import ResNeXtModels
 import ResNeXtTransforms
 
@@ -42,7 +43,10 @@ struct ModelFileOptions: ParsableArguments {
         }
         for path in paths {
             do {
-                pending.append((path, Transforms.imagenetEval(try ImageDecoder.decodeFile(path))))
+                let bytes = try FileIO.readAll(path)
+                let image = try ImageDecoder.decodePacked(bytes, source: path).map { Transforms.imagenetEval($0) }
+                    ?? Transforms.imagenetEval(try ImageDecoder.decode(bytes, source: path))
+                pending.append((path, image))
             } catch {
                 printError("skipping \(path): \(error)")
             }

@@ -63,4 +63,15 @@ final class PackedImageTests: XCTestCase {
             assertBitIdentical(Image(channels: 3, height: 224, width: 224, pixels: planes), reference, "box \(box)")
         }
     }
+
+    /// Scale(256) → normalise → CenterCrop(224) from bytes: only the window is computed, the same bits.
+    func testEvalFromBytesEqualsThePlanarReference() {
+        let sizes = [(500, 375), (375, 500), (256, 300), (300, 256), (240, 230), (1000, 257), (257, 257), (224, 224)]
+        for (index, (w, h)) in sizes.enumerated() {
+            let packed = randomPacked(width: w, height: h, seed: UInt64(100 + index))
+            assertBitIdentical(Transforms.imagenetEval(packed), Transforms.imagenetEval(packed.planar()), "\(w)x\(h)")
+            assertBitIdentical(Transforms.evalResizeCrop(packed, resize: 320, crop: 288),
+                               Transforms.evalResizeCrop(packed.planar(), resize: 320, crop: 288), "\(w)x\(h) at 320/288")
+        }
+    }
 }
