@@ -6,7 +6,8 @@
 motorcycles, ihc, hubble_deep_field, retina; 451x300 to 1411x1411, CC0/public domain per skimage.data) as
 quality-90 JPEGs at their own sizes, 22 copies each (198 files); the wheel comes from PyPI (pip download).
 --data DIR: decode + RandomResizedCrop(224, bicubic) + ColorJitter(0.4, 0.4, 0.4) + ToTensor + PCA
-lighting + Normalize + RandomHorizontalFlip on one thread; prints images/s as JSON.
+lighting + Normalize + RandomHorizontalFlip on one thread (--transform eval: Resize(256, bicubic) +
+CenterCrop(224) + ToTensor + Normalize); prints images/s as JSON.
 """
 import argparse
 import io
@@ -61,7 +62,7 @@ def make_photos(directory, copies=22):
                     image.save(d / f"{name.split('.')[0]}_{copy:02d}.jpg", quality=90)
 
 
-def bench(directory, passes):
+def bench(directory, passes, kind="train"):
     import torch
     import torchvision.transforms as T
     torch.set_num_threads(1)
@@ -72,9 +73,12 @@ def bench(directory, passes):
         alpha = torch.randn(3) * 0.1
         return t + (eigvec @ (alpha * eigval)).view(3, 1, 1)
 
-    transform = T.Compose([T.RandomResizedCrop(224, interpolation=T.InterpolationMode.BICUBIC), T.ColorJitter(0.4, 0.4, 0.4),
-                           T.ToTensor(), T.Lambda(lighting), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
-                           T.RandomHorizontalFlip()])
+    normalize = T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    if kind == "eval":
+        transform = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224), T.ToTensor(), normalize])
+    else:
+        transform = T.Compose([T.RandomResizedCrop(224, interpolation=T.InterpolationMode.BICUBIC), T.ColorJitter(0.4, 0.4, 0.4),
+                               T.ToTensor(), T.Lambda(lighting), normalize, T.RandomHorizontalFlip()])
     files = sorted(Path(directory).glob("*.jpg"))
     start = time.perf_counter()
     n = 0
@@ -84,7 +88,7 @@ def bench(directory, passes):
                 transform(im.convert("RGB"))
             n += 1
     rate = n / (time.perf_counter() - start)
-    print(json.dumps({"impl": "torchvision+PIL", "images": n, "threads": 1, "images_per_second": round(rate, 1)}))
+    print(json.dumps({"impl": "torchvision+PIL", "transform": kind, "images": n, "threads": 1, "images_per_second": round(rate, 1)}))
 
 
 if __name__ == "__main__":
@@ -94,10 +98,12 @@ if __name__ == "__main__":
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--data")
     p.add_argument("--passes", type=int, default=3)
+    p.add_argument("--transform", default="train", choices=["train", "eval"],
+                   help="train (default) or eval: Resize(256, bicubic) + CenterCrop(224) + ToTensor + Normalize")
     a = p.parse_args()
     if a.make:
         make(a.make, a.count)
     if a.make_photos:
         make_photos(a.make_photos)
     if a.data:
-        bench(a.data, a.passes)
+        bench(a.data, a.passes, a.transform)
