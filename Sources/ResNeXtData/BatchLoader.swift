@@ -20,9 +20,19 @@ public struct Batch: Sendable {
 /// Turns a raw sample into one or more network inputs (several for multi-crop evaluation).
 public typealias SampleTransform = @Sendable (Image, inout RandomGenerator) throws -> [Image]
 
-/// The same transform starting from decoded bytes (see `Dataset.packedSample(at:)`); it must give what the
-/// `SampleTransform` gives for `image.planar()`, with the same draws.
-public typealias PackedSampleTransform = @Sendable (PackedImage, inout RandomGenerator) throws -> [Image]
+/// A transform from decoded bytes (see `Dataset.packedSample(at:)`) that writes its one output image, of
+/// `shape` ([C, H, W]), straight into the batch. It must write what the loader's `SampleTransform` gives for
+/// `image.planar()`, with the same draws.
+public struct PackedSampleTransform: Sendable {
+    public let shape: [Int]
+    public let write: @Sendable (PackedImage, inout RandomGenerator, UnsafeMutableBufferPointer<Float>) throws -> Void
+
+    public init(shape: [Int], write: @escaping @Sendable (PackedImage, inout RandomGenerator, UnsafeMutableBufferPointer<Float>) throws -> Void) {
+        precondition(shape.count == 3 && shape.allSatisfy { $0 > 0 }, "PackedSampleTransform: shape \(shape) is not [C, H, W]")
+        self.shape = shape
+        self.write = write
+    }
+}
 
 /// A threaded, deterministic mini-batch loader.
 ///
@@ -76,22 +86,52 @@ public final class BatchLoader: Sendable {
 
     /// Builds one batch (runs on a worker thread).
     func build(_ indices: [Int], epoch: Int) -> Batch {
-        var images = [Float]()
         var labels = [Int32]()
         var kept = [Int]()
         var skipped = [(Int, String)]()
-        var shape: [Int]?
-        var crops = 1
-        for index in indices {
-            do {
-                var rng = RandomGenerator(seed: mix(seed, UInt64(epoch), UInt64(index)))
-                let outputs: [Image], label: Int
-                if let packedTransform, let (packed, l) = try dataset.packedSample(at: index) {
-                    (outputs, label) = (try packedTransform(packed, &rng), l)
-                } else {
-                    let (raw, l) = try dataset.sample(at: index)
-                    (outputs, label) = (try transform(raw, &rng), l)
+        /// Runs `sample` (which returns the label) for every index with its generator; counts failures as skips.
+        func each(_ sample: (Int, inout RandomGenerator) throws -> Int) {
+            for index in indices {
+                do {
+                    var rng = RandomGenerator(seed: mix(seed, UInt64(epoch), UInt64(index)))
+                    labels.append(Int32(try sample(index, &rng)))
+                    kept.append(index)
+                } catch {
+                    skipped.append((index, "\(error)"))
                 }
+            }
+        }
+        var images: [Float]
+        var shape = packedTransform?.shape
+        var crops = 1
+        if let packedTransform {
+            // One image per sample of a known size: written in place, no copy for samples given as bytes.
+            let size = packedTransform.shape.reduce(1, *)
+            images = [Float](unsafeUninitializedCapacity: indices.count * size) { buffer, initialized in
+                each { index, rng in
+                    let slot = UnsafeMutableBufferPointer(rebasing: buffer[initialized..<initialized + size])
+                    let label: Int
+                    if let (packed, l) = try dataset.packedSample(at: index) {
+                        try packedTransform.write(packed, &rng, slot)
+                        label = l
+                    } else {
+                        let (raw, l) = try dataset.sample(at: index)
+                        let outputs = try transform(raw, &rng)
+                        guard outputs.count == 1, let o = outputs.first, [o.channels, o.height, o.width] == packedTransform.shape else {
+                            throw ResNeXtError.shapeMismatch("sample \(index) transformed to \(outputs.count) image(s) of \(outputs.first.map { [$0.channels, $0.height, $0.width] } ?? []), expected one of \(packedTransform.shape)")
+                        }
+                        _ = slot.update(fromContentsOf: o.pixels)
+                        label = l
+                    }
+                    initialized += size
+                    return label
+                }
+            }
+        } else {
+            images = []
+            each { index, rng in
+                let (raw, label) = try dataset.sample(at: index)
+                let outputs = try transform(raw, &rng)
                 guard let first = outputs.first else { throw ResNeXtError.invalidArgument("transform produced no image") }
                 let s = [first.channels, first.height, first.width]
                 if let shape, shape != s || outputs.count != crops {
@@ -104,10 +144,7 @@ public final class BatchLoader: Sendable {
                     guard [o.channels, o.height, o.width] == s else { throw ResNeXtError.shapeMismatch("crops of sample \(index) differ in size") }
                     images += o.pixels
                 }
-                labels.append(Int32(label))
-                kept.append(index)
-            } catch {
-                skipped.append((index, "\(error)"))
+                return label
             }
         }
         let dims = [labels.count * crops] + (shape ?? [0, 0, 0])

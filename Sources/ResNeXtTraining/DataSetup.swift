@@ -48,8 +48,12 @@ public struct DataSplits: Sendable {
                                     trainTransform: { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] },
                                     validationTransform: { image, _ in tenCrop ? Transforms.imagenetTenCrop(image) : [Transforms.imagenetEval(image)] },
                                     validationCrops: tenCrop ? 10 : 1)
-            splits.packedTrainTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
-            if !tenCrop { splits.packedValidationTransform = { image, _ in [Transforms.imagenetEval(image)] } }
+            splits.packedTrainTransform = PackedSampleTransform(shape: [3, 224, 224]) { Transforms.imagenetTrain($0, rng: &$1, into: $2) }
+            if !tenCrop {
+                splits.packedValidationTransform = PackedSampleTransform(shape: [3, 224, 224]) { image, _, out in
+                    Transforms.imagenetEval(image, into: out)
+                }
+            }
             return splits
         }
     }

@@ -11,21 +11,32 @@ import ResNeXtCore
 extension Transforms {
     /// ``imagenetTrain(_:rng:)`` of `image.planar()`: the same draws and the same values.
     public static func imagenetTrain(_ image: PackedImage, rng: inout RandomGenerator) -> Image {
+        let count = 3 * 224 * 224
+        let pixels = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            imagenetTrain(image, rng: &rng, into: UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+            initialized = count
+        }
+        return Image(channels: 3, height: 224, width: 224, pixels: pixels)
+    }
+
+    /// ``imagenetTrain(_:rng:)-(PackedImage,_)`` written into `dst` (3 × 224 × 224 values, CHW), e.g. straight
+    /// into a batch.
+    public static func imagenetTrain(_ image: PackedImage, rng: inout RandomGenerator, into dst: UnsafeMutableBufferPointer<Float>) {
         let size = 224
+        precondition(dst.count == 3 * size * size, "imagenetTrain: \(dst.count) values for 3x\(size)x\(size)")
         guard let box = randomSizedCropBox(width: image.width, height: image.height, rng: &rng) else {
             var img = randomSizedCrop(image.planar(), box: nil, size: size)
             finishImageNetTrain(&img, rng: &rng)
-            return img
+            _ = dst.update(fromContentsOf: img.pixels)
+            return
         }
         let (steps, shifts, flip) = drawImageNetTrainColor(rng: &rng)
         let (pixels, means) = resizedCrop(image, box: box, size: size)
         let plane = size * size
-        // Every element below is written before it is read: no zero-filling.
-        var out = Image(channels: 3, height: size, width: size, pixels: [Float](unsafeUninitializedCapacity: 3 * plane) { $1 = 3 * plane })
         pixels.withUnsafeBufferPointer { src in
             let color = ColorAffine(steps: steps, shifts: shifts, channelMeans: means, mean: imagenetMean, std: imagenetStd)
             @inline(__always) func final(_ i: Int) -> SIMD4<Float> { let v = src[i]; return color(v[0], v[1], v[2]) }
-            out.pixels.withUnsafeMutableBufferPointer { dst in
+            do {
                 let r = UnsafeMutableRawPointer(dst.baseAddress!), g = r + 4 * plane, b = r + 8 * plane
                 for y in 0..<size {
                     var x = 0
@@ -50,7 +61,6 @@ extension Transforms {
                 }
             }
         }
-        return out
     }
 
     /// The crop `box` of `image` resized bicubically to `size × size` (``resizeBicubic(_:width:height:)``'s

@@ -28,14 +28,14 @@ struct BenchLoaderCommand: ParsableCommand {
         switch transform {
         case "train":
             sampleTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
-            packedTransform = { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] }
+            packedTransform = PackedSampleTransform(shape: [3, 224, 224]) { Transforms.imagenetTrain($0, rng: &$1, into: $2) }
         case "eval":
             sampleTransform = { image, _ in [Transforms.imagenetEval(image)] }
-            packedTransform = { image, _ in [Transforms.imagenetEval(image)] }
+            packedTransform = PackedSampleTransform(shape: [3, 224, 224]) { image, _, out in Transforms.imagenetEval(image, into: out) }
         case "none": sampleTransform = { image, _ in [image] }
         case "decode":   // decoding to bytes only: the floor under any transform
             sampleTransform = { _, _ in [Image(channels: 1, height: 1, width: 1)] }
-            packedTransform = { _, _ in [Image(channels: 1, height: 1, width: 1)] }
+            packedTransform = PackedSampleTransform(shape: [1, 1, 1]) { _, _, out in out[0] = 0 }
         default: throw ValidationError("unknown --transform '\(transform)' (expected train, eval, none or decode)")
         }
         let loader = try BatchLoader(dataset: dataset, batchSize: 32, shuffle: true, threads: threads, seed: 1, transform: sampleTransform,
@@ -44,10 +44,12 @@ struct BenchLoaderCommand: ParsableCommand {
         let start = ContinuousClock.now
         for pass in 1...passes {
             if direct {
+                var output = [Float](repeating: 0, count: packedTransform?.shape.reduce(1, *) ?? 0)
                 for index in 0..<dataset.count {
                     var rng = RandomGenerator(seed: UInt64(pass * dataset.count + index))
                     if let packedTransform, let (packed, _) = try dataset.packedSample(at: index) {
-                        images += try packedTransform(packed, &rng).count
+                        try output.withUnsafeMutableBufferPointer { try packedTransform.write(packed, &rng, $0) }
+                        images += 1
                     } else {
                         images += try sampleTransform(try dataset.sample(at: index).image, &rng).count
                     }
