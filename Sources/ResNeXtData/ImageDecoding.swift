@@ -112,37 +112,6 @@ public enum ImageDecoder {
         }
     }
 
-
-    /// Converts packed 8-bit pixels (`stride` bytes per pixel, the first three R, G, B; or one grey byte
-    /// when `stride == 1`) to a 3-channel CHW image with values / 255.
-    static func planarRGB(packed: UnsafeBufferPointer<UInt8>, width: Int, height: Int, stride: Int) -> Image {
-        let plane = width * height
-        precondition(packed.count >= plane * stride)
-        let pixels = [Float](unsafeUninitializedCapacity: 3 * plane) { out, initialized in
-            PackedImage.unitScale.withUnsafeBufferPointer { table in
-                let src = packed.baseAddress!
-                let dst = out.baseAddress!
-                if stride == 1 {
-                    for i in 0..<plane {
-                        let v = table[Int(src[i])]
-                        dst[i] = v
-                        dst[plane + i] = v
-                        dst[2 * plane + i] = v
-                    }
-                } else {
-                    for i in 0..<plane {
-                        let p = src + i * stride
-                        dst[i] = table[Int(p[0])]
-                        dst[plane + i] = table[Int(p[1])]
-                        dst[2 * plane + i] = table[Int(p[2])]
-                    }
-                }
-            }
-            initialized = 3 * plane
-        }
-        return Image(channels: 3, height: height, width: width, pixels: pixels)
-    }
-
     static func hexByte(_ byte: UInt8) -> String {
         let digits: [Character] = Array("0123456789ABCDEF")
         return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])

@@ -68,11 +68,9 @@ enum PNMDecoder {
                 + "bytes of pixel data, found \(available)")
         }
 
-        if maxval == 255 {
-            return bytes.withUnsafeBufferPointer { buffer in
-                ImageDecoder.planarRGB(packed: UnsafeBufferPointer(rebasing: buffer[position..<(position + samples)]),
-                                       width: width, height: height, stride: channels)
-            }
+        if maxval == 255 {   // exactly the bytes / 255
+            let raster = bytes[position..<(position + samples)]
+            return PackedImage(width: width, height: height, bytes: channels == 3 ? Array(raster) : raster.flatMap { [$0, $0, $0] }).planar()
         }
 
         let plane = width * height

@@ -24,9 +24,8 @@ public final class Sequential: Layer {
     }
 }
 
-/// `branch(y) + shortcut(y)` with `y = before(x)` (the `before` layers, usually none), the shortcut being the
-/// identity when absent, then the `afterAdd` layers, optionally followed by a ReLU (the original's
-/// post-activation residual block).
+/// `afterAdd(branch(y) + shortcut(y))` with `y = before(x)`, the shortcut being the identity when absent and
+/// `before`/`afterAdd` usually a list of none / a ReLU (the original's post-activation residual block).
 ///
 /// With `branchName` nil the branch's children are named directly in this block's namespace, as in
 /// torchvision's `Bottleneck` (`layer1.0.conv1.weight`, `layer1.0.downsample.0.weight`); `before` and
@@ -39,16 +38,13 @@ public final class Residual: Layer {
     private let shortcutName: String
     /// Layers applied to the input before it splits into branch and shortcut (pre-activation blocks).
     public let before: [(name: String, layer: any Layer)]
-    /// Layers applied to the sum before the activation, e.g. fb.resnet.torch ResNet-50's batch norm.
+    /// Layers applied to the sum: usually its ReLU, and before it fb.resnet.torch ResNet-50's batch norm.
     public let afterAdd: [(name: String, layer: any Layer)]
-    private let activation: ReLU?
-    public var isTraining = true {
-        didSet { activation?.isTraining = isTraining }
-    }
+    public var isTraining = true
 
     public init(_ backend: any Backend, before: [(name: String, layer: any Layer)] = [], branch: any Layer, shortcut: (any Layer)? = nil,
                 branchName: String? = "branch", shortcutName: String = "downsample",
-                afterAdd: [(name: String, layer: any Layer)] = [], reluAfterAdd: Bool = false) {
+                afterAdd: [(name: String, layer: any Layer)] = []) {
         self.backend = backend
         self.before = before
         self.branch = branch
@@ -56,7 +52,6 @@ public final class Residual: Layer {
         self.branchName = branchName
         self.shortcutName = shortcutName
         self.afterAdd = afterAdd
-        self.activation = reluAfterAdd ? ReLU(backend) : nil
     }
 
     public var children: [(name: String, layer: any Layer)] {
@@ -71,12 +66,11 @@ public final class Residual: Layer {
         guard b.shape == s.shape else {
             throw ResNeXtError.shapeMismatch("residual branch output \(b.shape) and shortcut output \(s.shape) differ")
         }
-        let sum = try afterAdd.reduce(try backend.add(b, s)) { try $1.layer.forward($0) }
-        return try activation?.forward(sum) ?? sum
+        return try afterAdd.reduce(try backend.add(b, s)) { try $1.layer.forward($0) }
     }
 
     public func backward(_ dy: Tensor) throws -> Tensor {
-        let dSum = try afterAdd.reversed().reduce(try activation?.backward(dy) ?? dy) { try $1.layer.backward($0) }
+        let dSum = try afterAdd.reversed().reduce(dy) { try $1.layer.backward($0) }
         let db = try branch.backward(dSum)
         let ds = try shortcut?.backward(dSum) ?? dSum
         return try before.reversed().reduce(try backend.add(db, ds)) { try $1.layer.backward($0) }

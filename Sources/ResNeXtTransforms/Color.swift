@@ -61,32 +61,13 @@ extension Transforms {
     }
 
     /// The mean of the greyscale `(0.299 R + 0.587 G) + 0.114 B` (in `Float`, as ``grayscale(_:)``), summed in
-    /// `Double` over 8 interleaved partial sums (element `i` goes to sum `i mod 8`; then
-    /// `((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))`), rounded to `Float`. Torch sums sequentially in double; the two agree to ~1e-16 before the final
-    /// rounding.
+    /// `Double` over 8 interleaved partial sums (element `i` goes to sum `i mod 8`, in order; then
+    /// `((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))`), rounded to `Float`. Torch sums sequentially in
+    /// double; the two agree to ~1e-16 before the final rounding.
     static func grayMean(_ r: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-        grayMean(count: count) { i in ((0.299 as Float) * r[i] + (0.587 as Float) * g[i]) + (0.114 as Float) * b[i] }
-    }
-
-    /// `Σ gray(i) / count` over 8 interleaved `Double` sums, as ``grayMean(_:_:_:count:)`` describes.
-    @inline(__always)
-    static func grayMean(count: Int, _ gray: (Int) -> Float) -> Float {
-        var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
-        var i = 0
-        while i + 8 <= count {
-            s0 += Double(gray(i)); s1 += Double(gray(i + 1)); s2 += Double(gray(i + 2)); s3 += Double(gray(i + 3))
-            s4 += Double(gray(i + 4)); s5 += Double(gray(i + 5)); s6 += Double(gray(i + 6)); s7 += Double(gray(i + 7))
-            i += 8
-        }
-        // The tail continues the same sums: element i still goes to sum i mod 8.
-        if i < count { s0 += Double(gray(i)) }
-        if i + 1 < count { s1 += Double(gray(i + 1)) }
-        if i + 2 < count { s2 += Double(gray(i + 2)) }
-        if i + 3 < count { s3 += Double(gray(i + 3)) }
-        if i + 4 < count { s4 += Double(gray(i + 4)) }
-        if i + 5 < count { s5 += Double(gray(i + 5)) }
-        if i + 6 < count { s6 += Double(gray(i + 6)) }
-        let total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        var sums = [Double](repeating: 0, count: 8)
+        for i in 0..<count { sums[i % 8] += Double(((0.299 as Float) * r[i] + (0.587 as Float) * g[i]) + (0.114 as Float) * b[i]) }
+        let total = ((sums[0] + sums[1]) + (sums[2] + sums[3])) + ((sums[4] + sums[5]) + (sums[6] + sums[7]))
         return Float(total / Double(count))
     }
 

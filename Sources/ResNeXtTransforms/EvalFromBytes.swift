@@ -26,7 +26,9 @@ extension Transforms {
         let rows = (height - crop + 1) / 2 ..< (height - crop + 1) / 2 + crop
         let planW = CubicPlan(sourceLength: image.width, targetLength: width)
         let planH = CubicPlan(sourceLength: image.height, targetLength: height)
-        let window = resample(image, origin: (0, 0), planW: planW, planH: planH, columns: columns, rows: rows) { _ in }
+        let window = resample(planW: planW, planH: planH, columns: columns, rows: rows) { y, xs, into in
+            loadRow(image, x: xs.lowerBound, y: y, count: xs.count, into: into + xs.lowerBound)
+        }
         let plane = crop * crop
         for c in 0..<3 {
             let m = mean[c], s = std[c], base = dst.baseAddress! + c * plane
@@ -42,13 +44,5 @@ extension Transforms {
     /// ``imagenetEval(_:)-(PackedImage)`` written into `dst` (3 × 224 × 224 values, CHW).
     public static func imagenetEval(_ image: PackedImage, into dst: UnsafeMutableBufferPointer<Float>) {
         evalResizeCrop(image, resize: 256, crop: 224, into: dst)
-    }
-
-    /// The size ``scaleShorterSide(_:to:)`` gives a `width × height` image (unchanged when its shorter side
-    /// already is `size`).
-    static func shorterSideSize(width w: Int, height h: Int, to size: Int) -> (width: Int, height: Int) {
-        if (w <= h && w == size) || (h <= w && h == size) { return (w, h) }
-        if w < h { return (size, Int(Double(h) / Double(w) * Double(size))) }
-        return (Int(Double(w) / Double(h) * Double(size)), size)
     }
 }
