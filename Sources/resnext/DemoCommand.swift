@@ -25,28 +25,21 @@ struct DemoCommand: ParsableCommand {
         let sgd = try SGD(backend, parameters: net.namedParameters(), SGDHyperparameters(weightDecay: 5e-4))
         print("backend: \(backend.name)")
         print("model: \(net.parameterCount) parameters; data: \(train.count) train / \(val.count) validation images, 4 classes")
+        let step = TrainingStep(model: net, optimizer: sgd, ks: [1])
+        let evaluate = EvaluationStep(model: net, backend: backend, ks: [1])
         for epoch in 1...epochs {
-            net.setTraining(true)
             var order = Array(0..<train.count)
             order.shuffle(using: &rng)
             var (lossSum, correct, seen) = (0.0, 0, 0)
             for start in stride(from: 0, to: order.count, by: batchSize) {
-                let batch = Array(order[start..<min(order.count, start + batchSize)])
-                let (x, labels) = try train.batch(batch, on: backend)
-                net.zeroGradients()
-                let logits = try net.forward(x)
-                let ce = try backend.softmaxCrossEntropy(logits, labels: labels)
-                _ = try net.backward(ce.gradient)
-                try sgd.step(learningRate: lr)
-                lossSum += Double(ce.loss) * Double(batch.count)
-                correct += try backend.topKCorrect(logits, labels: labels, ks: [1])[0]
-                seen += batch.count
+                let result = try step(train.batch(Array(order[start..<min(order.count, start + batchSize)])), learningRate: lr)
+                lossSum += Double(result.loss) * Double(result.samples)
+                correct += result.correct[0]
+                seen += result.samples
             }
-            net.setTraining(false)
             var valCorrect = 0
             for start in stride(from: 0, to: val.count, by: 128) {
-                let (x, labels) = try val.batch(Array(start..<min(val.count, start + 128)), on: backend)
-                valCorrect += try backend.topKCorrect(try net.forward(x), labels: labels, ks: [1])[0]
+                valCorrect += try evaluate(val.batch(Array(start..<min(val.count, start + 128)))).correct[0]
             }
             print("epoch \(epoch): train loss \(format(lossSum / Double(seen))), train accuracy \(format(100 * Double(correct) / Double(seen)))%, "
                   + "validation accuracy \(format(100 * Double(valCorrect) / Double(val.count)))%")
@@ -100,9 +93,8 @@ struct PatternDataset {
         self.labels = labels
     }
 
-    func batch(_ indices: [Int], on backend: any Backend) throws -> (Tensor, [Int32]) {
-        let x = try backend.upload(indices.flatMap { images[$0] }, shape: [indices.count, 3, 16, 16])
-        return (x, indices.map { labels[$0] })
+    func batch(_ indices: [Int]) -> HostBatch {
+        HostBatch(values: indices.flatMap { images[$0] }, shape: [indices.count, 3, 16, 16], labels: indices.map { labels[$0] })
     }
 }
 
@@ -110,6 +102,4 @@ struct PatternDataset {
 func format(_ value: Double, digits: Int = 3) -> String { NumberFormat.fixed(value, digits) }
 
 /// `text` padded with spaces on the right to `width` characters.
-func padded(_ text: String, _ width: Int) -> String {
-    text + String(repeating: " ", count: max(0, width - text.count))
-}
+func padded(_ text: String, _ width: Int) -> String { NumberFormat.padded(text, width) }
