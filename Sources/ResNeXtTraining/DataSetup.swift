@@ -24,7 +24,7 @@ public struct DataSplits: Sendable {
         switch options.dataset {
         case .cifar10, .cifar100:
             let variant: CIFARDataset.Variant = options.dataset == .cifar10 ? .cifar10 : .cifar100
-            let directory = options.data.isEmpty ? "data" : options.data
+            let directory = options.data ?? "data"
             try CIFARDownload.ensure(directory: directory, variant: variant)
             let (mean, std) = variant == .cifar10 ? (Transforms.cifar10Mean, Transforms.cifar10Std) : (Transforms.cifar100Mean, Transforms.cifar100Std)
             if options.tenCrop { notice("-tenCrop applies to image folders; CIFAR is evaluated on whole 32×32 images as in the original") }
@@ -34,15 +34,17 @@ public struct DataSplits: Sendable {
                               validationTransform: { image, _ in [Transforms.cifarEval(image, mean: mean, std: std)] },
                               validationCrops: 1)
         case .mnist:
+            let directory = try options.requiredData()
             if options.tenCrop { notice("-tenCrop applies to image folders; MNIST is evaluated on whole images") }
-            return DataSplits(train: try MNISTDataset(directory: options.data, split: .train),
-                              validation: try MNISTDataset(directory: options.data, split: .test),
+            return DataSplits(train: try MNISTDataset(directory: directory, split: .train),
+                              validation: try MNISTDataset(directory: directory, split: .test),
                               trainTransform: { image, rng in [Transforms.mnistTrain(image, rng: &rng)] },
                               validationTransform: { image, _ in [Transforms.mnistEval(image)] },
                               validationCrops: 1)
         case .imagenet:
-            let train = try ImageFolderDataset(root: options.data, split: "train")
-            let validation = try ImageFolderDataset(root: options.data, split: "val", classNames: train.classNames)
+            let root = try options.requiredData()
+            let train = try ImageFolderDataset(root: root, split: "train")
+            let validation = try ImageFolderDataset(root: root, split: "val", classNames: train.classNames)
             let tenCrop = options.tenCrop
             var splits = DataSplits(train: train, validation: validation,
                                     trainTransform: { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] },

@@ -5,7 +5,8 @@ import ResNeXtModels
 /// Field names are the original flag names.
 public struct TrainingOptions: Sendable, Hashable, Codable {
     public var dataset = DatasetKind.imagenet
-    public var data = ""
+    /// The data directory; nil: the data set's default (`data` for CIFAR; required otherwise).
+    public var data: String?
     public var manualSeed: UInt64 = 0
     public var nGPU = 1
     public var nThreads = 2
@@ -15,22 +16,18 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
     public var testOnly = false
     public var tenCrop = false
     public var save = "checkpoints"
-    public var resume = "none"
+    /// A checkpoint directory to continue from.
+    public var resume: String?
     public var LR: Float = 0.1
     public var momentum: Float = 0.9
     public var weightDecay: Float = 1e-4
-    public var bottleneckType = BlockType.resnextC
-    public var depth = 34
-    public var baseWidth = 64
-    public var cardinality = 1
-    /// Empty: the data set's default.
-    public var shortcutType = ""
-    public var retrain = "none"
+    /// The network: the original's builder flags (opts.lua's defaults) or a named preset.
+    public var model = ModelChoice.original(OriginalModelFlags())
+    /// Weights to start from (fine-tuning), with a fresh optimizer.
+    public var retrain: String?
     public var resetClassifier = false
     /// 0: the data set's class count.
     public var nClasses = 0
-    /// A named preset instead of -depth/-baseWidth/-cardinality/-bottleneckType (this implementation's).
-    public var arch: String?
     /// CPU compute threads (0: all cores).
     public var computeThreads = 0
     /// Print progress every this many iterations when stdout is not a terminal (0: about 20 lines per epoch).
@@ -61,34 +58,25 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
         guard nGPU >= 0 else { throw bad("-nGPU must not be negative, got \(nGPU)") }
         guard nClasses >= 0 else { throw bad("-nClasses must not be negative, got \(nClasses)") }
         if resetClassifier && nClasses == 0 { throw bad("-resetClassifier true needs -nClasses K (the new number of classes)") }
-        guard !data.isEmpty || dataset == .cifar10 || dataset == .cifar100 else {
-            throw bad("-data DIR is required for -dataset \(dataset.rawValue)")
-        }
+        if dataset != .cifar10 && dataset != .cifar100 { _ = try requiredData() }
+    }
+
+    /// `-data`, which every data set but CIFAR needs.
+    func requiredData() throws -> String {
+        guard let data else { throw ResNeXtError.invalidArgument("-data DIR is required for -dataset \(dataset.rawValue)") }
+        return data
     }
 
     /// The options that shape a run's numbers, as stored in checkpoints (to warn when a resumed run differs).
     public var recordedFields: [(key: String, value: String)] {
-        [("dataset", dataset.rawValue), ("data", data), ("manualSeed", String(manualSeed)), ("nEpochs", String(effectiveEpochs)),
+        [("dataset", dataset.rawValue), ("data", data ?? ""), ("manualSeed", String(manualSeed)), ("nEpochs", String(effectiveEpochs)),
          ("batchSize", String(batchSize)), ("LR", String(LR)), ("momentum", String(momentum)), ("weightDecay", String(weightDecay)),
          ("nThreads", String(nThreads)), ("computeThreads", String(computeThreads)), ("tenCrop", String(tenCrop))]
     }
 
     /// The model these options build (before -retrain/-resetClassifier/-resume).
     public func modelConfiguration(classes: Int) throws -> ModelConfiguration {
-        if let arch {
-            var preset = try ModelConfiguration.preset(arch, classes: classes)
-            preset.inputChannels = dataset.inputChannels
-            return preset
-        }
-        var shortcut: ShortcutType?
-        if !shortcutType.isEmpty {
-            guard let s = ShortcutType(rawValue: shortcutType) else {
-                throw ResNeXtError.invalidArgument("unknown -shortcutType '\(shortcutType)' (expected A, B or C)")
-            }
-            shortcut = s
-        }
-        return try ModelConfiguration.original(dataset: dataset, depth: depth, baseWidth: baseWidth, cardinality: cardinality,
-                                               blockType: bottleneckType, shortcutType: shortcut, classes: classes)
+        try model.configuration(dataset: dataset, classes: classes)
     }
 }
 

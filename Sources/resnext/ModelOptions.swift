@@ -28,14 +28,18 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.customLong("nClasses", withSingleDash: true), .customLong("classes")], help: "Number of classes (0: the dataset's).")
     var nClasses: Int = 0
 
-    /// The configuration these flags describe, or a clear error naming the flag at fault.
-    func configuration() throws -> ModelConfiguration {
-        let classes = nClasses > 0 ? nClasses : nil
-        if nClasses < 0 { throw ValidationError("-nClasses must be positive, got \(nClasses)") }
-        if let arch { return try ModelConfiguration.preset(arch, classes: classes) }
+    /// The data set the flags name.
+    func datasetKind() throws -> DatasetKind {
         guard let kind = DatasetKind(rawValue: dataset) else {
             throw ValidationError("unknown -dataset '\(dataset)' (expected imagenet, cifar10, cifar100 or mnist)")
         }
+        return kind
+    }
+
+    /// The network the flags choose: the preset, or the original's flags with -depth (`defaultDepth` when
+    /// -depth is absent; without one either, nil).
+    func choice(defaultDepth: Int? = nil) throws -> ModelChoice? {
+        if let arch { return .preset(arch) }
         guard let block = BlockType(rawValue: bottleneckType) else {
             throw ValidationError("unknown -bottleneckType '\(bottleneckType)' (expected resnext_C, resnext_B, resnet or basic)")
         }
@@ -46,10 +50,19 @@ struct ModelOptions: ParsableArguments {
             }
             shortcut = s
         }
-        guard let depth else { throw ValidationError("give -depth (e.g. -depth 29 for CIFAR, 50 for ImageNet) or --arch NAME") }
-        return try ModelConfiguration.original(dataset: kind, depth: depth, baseWidth: baseWidth, cardinality: cardinality,
-                                               blockType: block, shortcutType: shortcut, classes: classes)
+        guard let depth = depth ?? defaultDepth else { return nil }
+        return .original(OriginalModelFlags(depth: depth, baseWidth: baseWidth, cardinality: cardinality, bottleneckType: block,
+                                            shortcutType: shortcut))
     }
+
+    /// The configuration these flags describe, or a clear error naming the flag at fault.
+    func configuration() throws -> ModelConfiguration {
+        if nClasses < 0 { throw ValidationError("-nClasses must be positive, got \(nClasses)") }
+        guard let choice = try choice() else { throw Self.missingDepth }
+        return try choice.configuration(dataset: try datasetKind(), classes: nClasses > 0 ? nClasses : nil)
+    }
+
+    static var missingDepth: ValidationError { ValidationError("give -depth (e.g. -depth 29 for CIFAR, 50 for ImageNet) or --arch NAME") }
 }
 
 /// `1234567` → `1,234,567`.

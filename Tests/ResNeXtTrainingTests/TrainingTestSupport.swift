@@ -2,6 +2,7 @@ import Foundation
 import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtIO
+import ResNeXtModels
 import ResNeXtTraining
 
 let cpu: CPUBackend = try! CPUBackend()
@@ -53,9 +54,7 @@ func tinyCIFAROptions(data: String, save: String) -> TrainingOptions {
     o.dataset = .cifar10
     o.data = data
     o.save = save
-    o.depth = 11
-    o.baseWidth = 4
-    o.cardinality = 2
+    o.model = .original(OriginalModelFlags(depth: 11, baseWidth: 4, cardinality: 2))
     o.batchSize = 8
     o.nEpochs = 2
     o.LR = 0.05
