@@ -118,6 +118,15 @@ public enum FileIO {
         }
     }
 
+    /// Creates `path` if needed and proves a file can be written in it, so a run fails before its first
+    /// epoch rather than at its first checkpoint.
+    public static func checkWritableDirectory(_ path: String) throws {
+        try makeDirectories(path)
+        let probe = path + "/.resnext-write-test"
+        try writeAtomically([], to: probe)
+        unlink(probe)
+    }
+
     // MARK: - Helpers
 
     /// Flushes the directory entry created by a rename; file systems that cannot sync directories are tolerated.

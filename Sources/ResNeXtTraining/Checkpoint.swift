@@ -3,10 +3,6 @@ import ResNeXtIO
 import ResNeXtModels
 import ResNeXtNN
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
-
 /// What a checkpoint records besides tensors: enough to continue exactly where training stopped.
 public struct TrainingState: Sendable, Equatable {
     /// The last completed epoch.
@@ -49,15 +45,16 @@ public struct TrainingState: Sendable, Equatable {
 public enum Checkpoint {
     public static let formatTag = "resnext-swift/1"
 
-    /// Writes epoch `state.epoch`'s checkpoint into `directory` (created if needed).
+    /// Writes epoch `state.epoch`'s checkpoint into `directory` (created if needed). `afterWeights` runs
+    /// between the weights file and the rest (crash tests stop the process there).
     public static func save(model: ResNeXtModel, optimizer: SGD, state: TrainingState, options: [(key: String, value: String)] = [],
-                            isBest: Bool, directory: String) throws {
+                            isBest: Bool, directory: String, afterWeights: (_ epoch: Int) -> Void = { _ in }) throws {
         try FileIO.makeDirectories(directory)
         let backend = model.backend
         let modelFile = "model_\(state.epoch).safetensors", optimFile = "optimState_\(state.epoch).safetensors"
         let weights = SafetensorsFile(tensors: try model.stateDict(on: backend), metadata: modelMetadata(model, epoch: state.epoch))
         try weights.write(to: directory + "/" + modelFile)
-        pauseForCrashTests(epoch: state.epoch)
+        afterWeights(state.epoch)
         let velocities = try zip(optimizer.parameters, optimizer.velocities).map { named, v in
             (name: named.name, tensor: StoredTensor(shape: v.shape.dims, floats: try backend.download(v)))
         }
@@ -68,15 +65,6 @@ public enum Checkpoint {
         if isBest { try weights.write(to: directory + "/model_best.safetensors") }
         let latest = JSONValue.object([("epoch", .number(Double(state.epoch))), ("modelFile", .string(modelFile)), ("optimFile", .string(optimFile))])
         try FileIO.writeAtomically(Array((latest.serialized() + "\n").utf8), to: directory + "/latest.json")
-    }
-
-    /// For crash tests only: `RESNEXT_TEST_PAUSE_IN_CHECKPOINT=<epoch>` sleeps a minute between writing
-    /// that epoch's weights and the rest of its checkpoint, so a test can kill the process mid-checkpoint.
-    static func pauseForCrashTests(epoch: Int) {
-        guard let text = getenv("RESNEXT_TEST_PAUSE_IN_CHECKPOINT"), Int(String(cString: text)) == epoch else { return }
-        print("checkpoint: pausing in epoch \(epoch) (RESNEXT_TEST_PAUSE_IN_CHECKPOINT)")
-        fflush(stdout)
-        sleep(60)
     }
 
     static func modelMetadata(_ model: ResNeXtModel, epoch: Int) -> [(key: String, value: String)] {
@@ -95,6 +83,8 @@ public enum Checkpoint {
         public let velocities: SafetensorsFile
         public let state: TrainingState
         public let modelPath: String
+        /// The checkpoint directory.
+        public let directory: String
         /// The options recorded when the checkpoint was written (empty for older files).
         public let options: [(key: String, value: String)]
     }
@@ -126,7 +116,7 @@ public enum Checkpoint {
             options = fields.compactMap { field in field.value.string.map { (field.key, $0) } }
         }
         return Loaded(weights: weights, configuration: configuration, velocities: velocities, state: state, modelPath: modelPath,
-                      options: options)
+                      directory: directory, options: options)
     }
 
     /// Restores momentum buffers by parameter name.

@@ -1,5 +1,6 @@
 import ResNeXtCore
 import ResNeXtIO
+import ResNeXtNN
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -36,6 +37,11 @@ struct MetricsAccumulator {
         self.correct1 += correct1
         self.correctK += correctK
         self.images += images
+    }
+
+    /// A step's result whose counts are for k = 1 and k.
+    mutating func add(_ step: StepResult) {
+        add(loss: Double(step.loss), correct1: step.correct[0], correctK: step.correct[1], images: step.samples)
     }
 
     mutating func skip(_ n: Int) { skipped += n }

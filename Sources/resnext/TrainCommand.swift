@@ -28,7 +28,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
 
     @Option(name: [.customLong("data", withSingleDash: true), .customLong("data")], help: "Data directory (CIFAR: downloaded here when absent, default ./data; MNIST: IDX files; imagenet: folder with train/ and val/).")
-    var data = ""
+    var data: String?
     @Option(name: [.customLong("manualSeed", withSingleDash: true), .customLong("seed")], help: "Seed for initialisation, data order and augmentation.")
     var manualSeed: UInt64 = 0
     @Option(name: [.customLong("nGPU", withSingleDash: true), .customLong("gpus")], help: "Number of GPUs (this build trains on the CPU; see --device).")
@@ -48,15 +48,15 @@ struct TrainCommand: ParsableCommand {
     @Option(name: [.customLong("save", withSingleDash: true), .customLong("save")], help: "Checkpoint directory.")
     var save = "checkpoints"
     @Option(name: [.customLong("resume", withSingleDash: true), .customLong("resume")], help: "Checkpoint directory to resume from (none: start fresh).")
-    var resume = "none"
+    var resume: String?
     @Option(name: [.customLong("LR", withSingleDash: true), .customLong("lr")], help: "Base learning rate.")
     var LR: Float = 0.1
     @Option(name: [.customLong("momentum", withSingleDash: true), .customLong("momentum")], help: "SGD (Nesterov) momentum.")
     var momentum: Float = 0.9
     @Option(name: [.customLong("weightDecay", withSingleDash: true), .customLong("weight-decay")], help: "Weight decay on every parameter.")
     var weightDecay: Float = 1e-4
-    @Option(name: [.customLong("retrain", withSingleDash: true), .customLong("retrain")], help: "Weights (safetensors) to start from; fresh optimizer.")
-    var retrain = "none"
+    @Option(name: [.customLong("retrain", withSingleDash: true), .customLong("retrain")], help: "Weights (safetensors) to start from; fresh optimizer (none: start from scratch).")
+    var retrain: String?
     @Option(name: [.customLong("resetClassifier", withSingleDash: true), .customLong("reset-classifier")], help: "Replace the classifier with a new -nClasses-way one (true/false).")
     var resetClassifier = FlagBool(false)
     @Option(name: [.customLong("precision", withSingleDash: true), .customLong("precision")], help: "single (half and double are not supported yet).")
@@ -93,25 +93,15 @@ struct TrainCommand: ParsableCommand {
         guard ["fastest", "deterministic", "default"].contains(cudnn) else { throw ValidationError("unknown -cudnn '\(cudnn)' (expected fastest, deterministic or default)") }
         if nGPU > 1 { notices.append("-nGPU \(nGPU): this build trains on one device; running with one") }
         var options = TrainingOptions()
-        guard let dataset = DatasetKind(rawValue: model.dataset) else {
-            throw ValidationError("unknown -dataset '\(model.dataset)' (expected imagenet, cifar10, cifar100 or mnist)")
-        }
-        options.dataset = dataset
-        options.arch = model.arch
-        if let depth = model.depth {
-            options.depth = depth
-        } else if model.arch == nil && retrain == "none" && resume == "none" {
-            throw ValidationError("give -depth (e.g. -depth 29 for CIFAR, 50 for ImageNet) or --arch NAME")
-        }
-        guard let block = BlockType(rawValue: model.bottleneckType) else {
-            throw ValidationError("unknown -bottleneckType '\(model.bottleneckType)' (expected resnext_C, resnext_B, resnet or basic)")
-        }
-        options.bottleneckType = block
-        options.baseWidth = model.baseWidth
-        options.cardinality = model.cardinality
-        options.shortcutType = model.shortcutType
+        options.dataset = try model.datasetKind()
+        options.resume = resume.flatMap(Self.unlessNone)
+        options.retrain = retrain.flatMap(Self.unlessNone)
+        // Resumed and retrained runs may take their network from the file; opts.lua's -depth 34 stands in.
+        let fromFile = options.resume != nil || options.retrain != nil
+        guard let choice = try model.choice(defaultDepth: fromFile ? OriginalModelFlags().depth : nil) else { throw ModelOptions.missingDepth }
+        options.model = choice
         options.nClasses = model.nClasses
-        options.data = data
+        options.data = data.flatMap { $0.isEmpty ? nil : $0 }
         options.manualSeed = manualSeed
         options.nGPU = nGPU
         options.nThreads = nThreads
@@ -121,11 +111,9 @@ struct TrainCommand: ParsableCommand {
         options.testOnly = testOnly.value
         options.tenCrop = tenCrop.value
         options.save = save
-        options.resume = resume
         options.LR = LR
         options.momentum = momentum
         options.weightDecay = weightDecay
-        options.retrain = retrain
         options.resetClassifier = resetClassifier.value
         options.computeThreads = computeThreads ?? 0
         options.printEvery = printEvery
@@ -136,7 +124,10 @@ struct TrainCommand: ParsableCommand {
         let log = TrainingLog(metricsPath: options.testOnly ? nil : options.save + "/metrics.jsonl")
         for notice in notices { log.line("note: " + notice) }
         let trainer = try Trainer(options: options, backend: backend, log: log)
+        if let pause = CrashTestHooks.checkpointPause() { trainer.afterCheckpointWeights = pause }
         _ = try trainer.run()
     }
 
+    /// The original's `none` (no file) as nil.
+    static func unlessNone(_ value: String) -> String? { value == "none" ? nil : value }
 }
