@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ResNeXtData", targets: ["ResNeXtData"]),
         .library(name: "ResNeXtTraining", targets: ["ResNeXtTraining"]),
         .library(name: "ResNeXtCUDA", targets: ["ResNeXtCUDA"]),
+        .library(name: "ResNeXtConformance", targets: ["ResNeXtConformance"]),
         .executable(name: "resnext", targets: ["resnext"]),
     ],
     dependencies: [
@@ -27,11 +28,11 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         // Tensors, shapes, devices, the backend protocol, errors, RNG.
         .target(name: "ResNeXtCore"),
-        // Naive float64 implementation of every backend operation: the test oracle.
-        .target(name: "ResNeXtReference"),
+        // Naive float64 implementation of every backend operation, and as a Backend: the test oracle.
+        .target(name: "ResNeXtReference", dependencies: ["ResNeXtCore"]),
         // The CPU backend on oneDNN.
         .target(name: "ResNeXtCPU", dependencies: ["ResNeXtCore", "CDNNL"]),
-        // Layers with explicit forward/backward, loss, SGD.
+        // Layers with explicit forward/backward, SGD, the training and evaluation steps.
         .target(name: "ResNeXtNN", dependencies: ["ResNeXtCore"]),
         // File formats: JSON, safetensors (and later .t7, .pth, ONNX); atomic file writes.
         .target(name: "ResNeXtIO", dependencies: ["ResNeXtCore"]),
@@ -48,14 +49,18 @@ let package = Package(
         // ONNX export (opset 17) through swift-protobuf; onnx.pb.swift is generated from onnx/onnx.proto and committed.
         .target(name: "ResNeXtONNX", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
                                                     .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // Backend conformance: every operation against a trusted backend, and a short training run
+        // (CPU vs the float64 reference in the tests; CUDA vs CPU in `resnext selftest` and the fake-GPU tests).
+        .target(name: "ResNeXtConformance", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtModels"]),
         .executableTarget(
             name: "resnext",
             dependencies: [
                 "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTraining", "ResNeXtCUDA", "ResNeXtONNX",
+                "ResNeXtConformance", "ResNeXtReference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "ResNeXtReferenceTests", dependencies: ["ResNeXtReference"]),
-        .testTarget(name: "ResNeXtCPUTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtReference"]),
+        .testTarget(name: "ResNeXtCPUTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtReference", "ResNeXtConformance"]),
         .testTarget(name: "ResNeXtNNTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtReference"]),
         .testTarget(name: "ResNeXtIOTests", dependencies: ["ResNeXtCore", "ResNeXtIO"]),
         .testTarget(name: "ResNeXtModelsTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
@@ -66,7 +71,7 @@ let package = Package(
         .testTarget(name: "ResNeXtTrainingTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
                                                                 "ResNeXtData", "ResNeXtTransforms", "ResNeXtTraining"]),
         .testTarget(name: "ResNeXtONNXTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtModels", "ResNeXtONNX"]),
-        .testTarget(name: "ResNeXtCUDATests", dependencies: ["ResNeXtCore", "ResNeXtCUDA", "ResNeXtCPU"]),
+        .testTarget(name: "ResNeXtCUDATests", dependencies: ["ResNeXtCore", "ResNeXtCUDA", "ResNeXtCPU", "ResNeXtConformance"]),
         // End-to-end runs of the built `resnext` executable.
         .testTarget(name: "ResNeXtCLITests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtIO", "ResNeXtModels"]),
     ],

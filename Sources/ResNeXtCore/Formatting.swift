@@ -21,4 +21,22 @@ public enum NumberFormat {
         }
         return (n < 0 ? "-" : "") + out
     }
+
+    /// `1.23e-04`: two decimals and a signed two-digit exponent.
+    public static func scientific(_ x: Double) -> String {
+        guard x.isFinite else { return "\(x)" }
+        guard x != 0 else { return "0" }
+        var exponent = 0
+        var mantissa = abs(x)
+        while mantissa >= 10 { mantissa /= 10; exponent += 1 }
+        while mantissa < 1 { mantissa *= 10; exponent -= 1 }
+        if (mantissa * 100).rounded() >= 1000 { mantissa /= 10; exponent += 1 }
+        let digits = abs(exponent) < 10 ? "0\(abs(exponent))" : "\(abs(exponent))"
+        return (x < 0 ? "-" : "") + fixed(mantissa, 2) + "e" + (exponent < 0 ? "-" : "+") + digits
+    }
+
+    /// `text` padded with spaces on the right to `width` characters.
+    public static func padded(_ text: String, _ width: Int) -> String {
+        text + String(repeating: " ", count: max(0, width - text.count))
+    }
 }
