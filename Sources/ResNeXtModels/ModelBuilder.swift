@@ -9,7 +9,7 @@ extension LayerSpec {
         case let .convolution(i, o, k, s, p, g, bias):
             return try Conv2d(backend, inChannels: i, outChannels: o, kernelSize: k, stride: s, padding: p, groups: g, bias: bias, rng: &rng)
         case .batchNorm(let c):
-            return try BatchNorm2d(backend, channels: c)
+            return try BatchNorm2d(backend, channels: c, epsilon: LayerSpec.batchNormEpsilon, momentum: LayerSpec.batchNormMomentum)
         case .relu:
             return ReLU(backend)
         case let .maxPool(k, s, p):
