@@ -69,33 +69,41 @@ extension ModelConfiguration {
         return config
     }
 
-    /// Named presets: torchvision/timm names for ImageNet, the paper's CIFAR models, fb.resnet.torch's ResNets.
-    public static let presetNames: [String] = [
-        "resnext29_8x64d", "resnext29_16x64d", "resnext50_32x4d", "resnext101_32x4d", "resnext101_64x4d", "resnext101_32x8d",
-        "resnext152_32x4d", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-        "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
+    /// One named preset: the original's flags that build it.
+    private struct Preset {
+        let name: String, dataset: DatasetKind, depth: Int, blockType: BlockType, cardinality: Int, baseWidth: Int
+    }
+
+    /// The presets: torchvision/timm names for ImageNet, the paper's CIFAR models, fb.resnet.torch's ResNets.
+    private static let presets: [Preset] = [
+        Preset(name: "resnext29_8x64d", dataset: .cifar10, depth: 29, blockType: .resnextC, cardinality: 8, baseWidth: 64),
+        Preset(name: "resnext29_16x64d", dataset: .cifar10, depth: 29, blockType: .resnextC, cardinality: 16, baseWidth: 64),
+        Preset(name: "resnext50_32x4d", dataset: .imagenet, depth: 50, blockType: .resnextC, cardinality: 32, baseWidth: 4),
+        Preset(name: "resnext101_32x4d", dataset: .imagenet, depth: 101, blockType: .resnextC, cardinality: 32, baseWidth: 4),
+        Preset(name: "resnext101_64x4d", dataset: .imagenet, depth: 101, blockType: .resnextC, cardinality: 64, baseWidth: 4),
+        Preset(name: "resnext101_32x8d", dataset: .imagenet, depth: 101, blockType: .resnextC, cardinality: 32, baseWidth: 8),
+        Preset(name: "resnext152_32x4d", dataset: .imagenet, depth: 152, blockType: .resnextC, cardinality: 32, baseWidth: 4),
+        Preset(name: "resnet18", dataset: .imagenet, depth: 18, blockType: .basic, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet34", dataset: .imagenet, depth: 34, blockType: .basic, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet50", dataset: .imagenet, depth: 50, blockType: .resnet, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet101", dataset: .imagenet, depth: 101, blockType: .resnet, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet152", dataset: .imagenet, depth: 152, blockType: .resnet, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet20", dataset: .cifar10, depth: 20, blockType: .basic, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet32", dataset: .cifar10, depth: 32, blockType: .basic, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet44", dataset: .cifar10, depth: 44, blockType: .basic, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet56", dataset: .cifar10, depth: 56, blockType: .basic, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet110", dataset: .cifar10, depth: 110, blockType: .basic, cardinality: 1, baseWidth: 64),
     ]
 
-    /// The configuration of a named preset (`classes` overrides its default class count).
+    /// Named presets: torchvision/timm names for ImageNet, the paper's CIFAR models, fb.resnet.torch's ResNets.
+    public static let presetNames: [String] = presets.map(\.name)
+
+    /// The configuration of a named preset (`classes` overrides its default class count; names are case-insensitive).
     public static func preset(_ name: String, classes: Int? = nil) throws -> ModelConfiguration {
-        let lower = name.lowercased()
-        if lower.hasPrefix("resnext") {
-            // resnext<depth>_<C>x<d>d
-            let body = lower.dropFirst("resnext".count)
-            let parts = body.split(separator: "_")
-            if parts.count == 2, let depth = Int(parts[0]), parts[1].hasSuffix("d") {
-                let cd = parts[1].dropLast().split(separator: "x")
-                if cd.count == 2, let c = Int(cd[0]), let d = Int(cd[1]), presetNames.contains(lower) {
-                    let dataset: DatasetKind = depth == 29 ? .cifar10 : .imagenet
-                    return try original(dataset: dataset, depth: depth, baseWidth: d, cardinality: c, blockType: .resnextC, classes: classes)
-                }
-            }
-        } else if lower.hasPrefix("resnet"), let depth = Int(lower.dropFirst("resnet".count)), presetNames.contains(lower) {
-            if [18, 34, 50, 101, 152].contains(depth) {
-                return try original(dataset: .imagenet, depth: depth, blockType: depth < 50 ? .basic : .resnet, classes: classes)
-            }
-            return try original(dataset: .cifar10, depth: depth, blockType: .basic, classes: classes)
+        guard let p = presets.first(where: { $0.name == name.lowercased() }) else {
+            throw ResNeXtError.invalidArgument("unknown model '\(name)'; known: \(presetNames.joined(separator: ", "))")
         }
-        throw ResNeXtError.invalidArgument("unknown model '\(name)'; known: \(presetNames.joined(separator: ", "))")
+        return try original(dataset: p.dataset, depth: p.depth, baseWidth: p.baseWidth, cardinality: p.cardinality,
+                            blockType: p.blockType, classes: classes)
     }
 }
