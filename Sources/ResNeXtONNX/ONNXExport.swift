@@ -179,23 +179,59 @@ private struct GraphBuilder {
         }
     }
 
-    private func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : path + "." + name }
+    private func join(_ path: String, _ name: String) -> String { LayerSpec.join(path, name) }
+
+    /// The initializers of the layer `spec` named `path`, in ``LayerSpec/ownTensors(named:)`` order (convolution
+    /// weight and bias; batch-norm scale, bias, mean and variance; Gemm weight and bias, as ONNX orders inputs).
+    private mutating func weights(_ spec: LayerSpec, _ path: String) throws -> [String] {
+        try spec.ownTensors(named: path).map { try weight($0.name, shape: $0.shape) }
+    }
+
+    /// Emits `list` in order, each applied to the previous one's output.
+    mutating func emit(_ list: [NamedSpec], input: String, channels: Int) throws -> (value: String, channels: Int) {
+        var current = (value: input, channels: channels)
+        for (name, child) in list {
+            current = try emit(child, input: current.value, channels: current.channels, path: name)
+        }
+        return current
+    }
 
     /// Emits `spec` applied to the value `input` with `channels` channels; returns the output value and its channels.
+    /// Children are named by the spec walker (``LayerSpec/named(_:)``), so initializers carry the model's tensor names.
     mutating func emit(_ spec: LayerSpec, input: String, channels: Int, path: String) throws -> (value: String, channels: Int) {
+        switch spec.named(path) {
+        case .leaf:
+            return try emitLayer(spec, input: input, channels: channels, path: path)
+        case .sequential(let children):
+            return try emit(children, input: input, channels: channels)
+        case let .residual(before, branch, shortcut, after):
+            let x = try emit(before, input: input, channels: channels)
+            let b = try emit(branch, input: x.value, channels: x.channels)
+            let s = try shortcut.map { try emit($0.spec, input: x.value, channels: x.channels, path: $0.name) } ?? x
+            guard b.channels == s.channels else {
+                throw ResNeXtError.shapeMismatch("ONNX export: \(path) branch gives \(b.channels) channels, the shortcut \(s.channels)")
+            }
+            let sum = node("Add", [b.value, s.value], name: join(path, "add"))
+            return try emit(after, input: sum, channels: b.channels)
+        case .parallel(let paths):
+            let outputs = try paths.map { try emit($0.spec, input: input, channels: channels, path: $0.name) }
+            return (node("Concat", outputs.map(\.value), name: path, attributes: [.int("axis", 1)]), outputs.reduce(0) { $0 + $1.channels })
+        }
+    }
+
+    /// Emits a layer without children.
+    private mutating func emitLayer(_ spec: LayerSpec, input: String, channels: Int, path: String) throws -> (value: String, channels: Int) {
         switch spec {
-        case let .convolution(i, o, k, s, p, g, bias):
+        case let .convolution(i, o, k, s, p, g, _):
             guard i == channels else { throw ResNeXtError.shapeMismatch("ONNX export: \(path) expects \(i) channels, got \(channels)") }
-            let w = try weight(join(path, "weight"), shape: [o, i / g, k, k])
-            let b = bias ? [try weight(join(path, "bias"), shape: [o])] : []
-            let out = node("Conv", [input, w] + b, name: path, attributes: [
+            let out = node("Conv", [input] + (try weights(spec, path)), name: path, attributes: [
                 .ints("kernel_shape", [k, k]), .ints("strides", [s, s]), .ints("pads", [p, p, p, p]),
                 .ints("dilations", [1, 1]), .int("group", g),
             ])
             return (out, o)
         case .batchNorm(let c):
-            let inputs = [input] + (try ["weight", "bias", "running_mean", "running_var"].map { try weight(join(path, $0), shape: [c]) })
-            return (node("BatchNormalization", inputs, name: path, attributes: [.float("epsilon", 1e-5)]), c)
+            return (node("BatchNormalization", [input] + (try weights(spec, path)), name: path,
+                         attributes: [.float("epsilon", LayerSpec.batchNormEpsilon)]), c)
         case .relu:
             return (node("Relu", [input], name: path), channels)
         case let .maxPool(k, s, p):
@@ -208,27 +244,7 @@ private struct GraphBuilder {
             return (node("Flatten", [input], name: path, attributes: [.int("axis", 1)]), channels)
         case let .linear(i, o):
             guard i == channels else { throw ResNeXtError.shapeMismatch("ONNX export: \(path) expects \(i) features, got \(channels)") }
-            let w = try weight(join(path, "weight"), shape: [o, i])
-            let b = try weight(join(path, "bias"), shape: [o])
-            return (node("Gemm", [input, w, b], name: path, attributes: [.int("transB", 1)]), o)
-        case .sequential(let children):
-            var current = (value: input, channels: channels)
-            for (name, child) in children {
-                current = try emit(child, input: current.value, channels: current.channels, path: join(path, name))
-            }
-            return current
-        case let .residual(before, branch, shortcut, after):
-            let x = try emit(.sequential(before), input: input, channels: channels, path: path)
-            let b = try emit(.sequential(branch), input: x.value, channels: x.channels, path: path)
-            let s = try shortcut.map { try emit($0, input: x.value, channels: x.channels, path: join(path, "downsample")) } ?? x
-            guard b.channels == s.channels else {
-                throw ResNeXtError.shapeMismatch("ONNX export: \(path) branch gives \(b.channels) channels, the shortcut \(s.channels)")
-            }
-            let sum = node("Add", [b.value, s.value], name: join(path, "add"))
-            return try emit(.sequential(after), input: sum, channels: b.channels, path: path)
-        case .parallel(let paths):
-            let outputs = try paths.enumerated().map { try emit($0.element, input: input, channels: channels, path: join(path, String($0.offset))) }
-            return (node("Concat", outputs.map(\.value), name: path, attributes: [.int("axis", 1)]), outputs.reduce(0) { $0 + $1.channels })
+            return (node("Gemm", [input] + (try weights(spec, path)), name: path, attributes: [.int("transB", 1)]), o)
         case let .zeroPadShortcut(s, o):
             guard o >= channels else { throw ResNeXtError.shapeMismatch("ONNX export: \(path) cannot shrink \(channels) channels to \(o)") }
             var value = input
@@ -243,6 +259,8 @@ private struct GraphBuilder {
                 value = node("Pad", [value, pads], name: join(path, "zero_pad"), attributes: [.string("mode", "constant")])
             }
             return (value, o)
+        case .sequential, .residual, .parallel:
+            throw ResNeXtError.invalidArgument("ONNX export: internal: \(path) is a container, not a layer")
         }
     }
 }
