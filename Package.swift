@@ -36,13 +36,15 @@ let package = Package(
         .target(name: "ResNeXtNN", dependencies: ["ResNeXtCore"]),
         // File formats: JSON, safetensors (and later .t7, .pth, ONNX); atomic file writes.
         .target(name: "ResNeXtIO", dependencies: ["ResNeXtCore"]),
-        // ResNeXt/ResNet specifications, builders, presets, parameter and FLOP counting.
+        // ResNeXt/ResNet specifications (the plain block, then fb.resnet.torch's variants), the spec walker (torchvision
+        // names), builders, presets, parameter and FLOP counting; Formats/: state dicts, safetensors/.pth/.t7 model files,
+        // timm names, the original's Torch7 models (import, architecture inference, export).
         .target(name: "ResNeXtModels", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO"]),
         // The NVIDIA GPU backend: CUDA driver, NVRTC, cuDNN and cuBLAS loaded at run time (nothing CUDA at build time).
         .target(name: "ResNeXtCUDA", dependencies: ["ResNeXtCore"]),
         // Image transforms exactly as the original (CIFAR and ImageNet augmentation, bicubic resize, crops).
         .target(name: "ResNeXtTransforms", dependencies: ["ResNeXtCore"]),
-        // Data sets (CIFAR, MNIST IDX, image folders with JPEG), downloads, the threaded batch loader.
+        // Data sets (CIFAR, MNIST IDX, image folders with JPEG), ImageNet class names, downloads, the threaded batch loader.
         .target(name: "ResNeXtData", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "CTurboJPEG"]),
         // The training loop: the original's options, schedules, metrics, checkpoints and resume.
         .target(name: "ResNeXtTraining", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTransforms"]),
