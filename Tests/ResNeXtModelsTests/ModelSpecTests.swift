@@ -3,7 +3,8 @@ import ResNeXtModels
 import XCTest
 
 final class ModelSpecTests: XCTestCase {
-    /// SPEC §7: exact parameter counts (torchvision's where shared) and multiply-adds within 1 %.
+    /// Exact parameter counts (torchvision's where it has the model; docs/MODELS.md) and multiply-adds within 1 %
+    /// of the published figures.
     func testParameterCountsAndMultiplyAddsOfPublishedModels() throws {
         let expected: [(ModelConfiguration, Int, Double, String)] = [
             (try .preset("resnet50"), 25_557_032, 4.09e9, "ResNet-50"),

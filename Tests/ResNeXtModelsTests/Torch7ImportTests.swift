@@ -231,7 +231,7 @@ final class Torch7ImportTests: XCTestCase {
         for (u, v) in zip(before, after) { XCTAssertEqual(v, u + 1e-3 - 1e-5, accuracy: 1e-6) }
     }
 
-    /// The released files wrap conv1 … relu2 of every branch in an extra nn.Sequential (SPEC §6).
+    /// The released files wrap conv1 … relu2 of every branch in an extra nn.Sequential (docs/FORMATS.md).
     func testReleasedFileNesting() throws {
         let original = try randomModel(tinyImageNetStem, seed: 31)
         let value = try ResNeXtModel.exportTorch7(original, on: backend)
