@@ -20,6 +20,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // MD5 of downloaded archives (Insecure.MD5); 3.12.3 and 4.x have the same API.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // System library: oneDNN 2.6 C API (Debian libdnnl-dev).
@@ -44,8 +46,9 @@ let package = Package(
         .target(name: "ResNeXtCUDA", dependencies: ["ResNeXtCore"]),
         // Image transforms exactly as the original (CIFAR and ImageNet augmentation, bicubic resize, crops).
         .target(name: "ResNeXtTransforms", dependencies: ["ResNeXtCore"]),
-        // Data sets (CIFAR, MNIST IDX, image folders with JPEG), ImageNet class names, downloads, the threaded batch loader.
-        .target(name: "ResNeXtData", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "CTurboJPEG"]),
+        // Data sets (CIFAR, MNIST IDX, image folders with JPEG), ImageNet class names, downloads (MD5 through swift-crypto), the threaded batch loader.
+        .target(name: "ResNeXtData", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "CTurboJPEG",
+                                                    .product(name: "Crypto", package: "swift-crypto")]),
         // The training loop: the original's options, schedules, metrics, checkpoints and resume.
         .target(name: "ResNeXtTraining", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTransforms"]),
         // ONNX export (opset 17) through swift-protobuf; onnx.pb.swift is generated from onnx/onnx.proto and committed.
