@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // MD5 of downloaded archives (Insecure.MD5); 3.12.3 and 4.x have the same API.
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // Runs curl and tar for the CIFAR download. Its own manifest needs tools 6.2 (the toolchain's,
+        // not this manifest's, version counts) and macOS 13; swift-system provides its FilePath on Linux.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         // System library: oneDNN 2.6 C API (Debian libdnnl-dev).
@@ -46,9 +50,13 @@ let package = Package(
         .target(name: "ResNeXtCUDA", dependencies: ["ResNeXtCore"]),
         // Image transforms exactly as the original (CIFAR and ImageNet augmentation, bicubic resize, crops).
         .target(name: "ResNeXtTransforms", dependencies: ["ResNeXtCore"]),
-        // Data sets (CIFAR, MNIST IDX, image folders with JPEG), ImageNet class names, downloads (MD5 through swift-crypto), the threaded batch loader.
+        // Data sets (CIFAR, MNIST IDX, image folders with JPEG), ImageNet class names, downloads (curl and tar through swift-subprocess,
+        // MD5 through swift-crypto), the threaded batch loader.
         .target(name: "ResNeXtData", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "CTurboJPEG",
-                                                    .product(name: "Crypto", package: "swift-crypto")]),
+                                                    .product(name: "Crypto", package: "swift-crypto"),
+                                                    .product(name: "Subprocess", package: "swift-subprocess"),
+                                                    .product(name: "SystemPackage", package: "swift-system",
+                                                             condition: .when(platforms: [.linux]))]),
         // The training loop: the original's options, schedules, metrics, checkpoints and resume.
         .target(name: "ResNeXtTraining", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTransforms"]),
         // ONNX export (opset 17) through swift-protobuf; onnx.pb.swift is generated from onnx/onnx.proto and committed.

@@ -69,11 +69,11 @@ public enum CIFARDownload {
         while base.hasSuffix("/") { base.removeLast() }
         let url = base + "/" + archiveName(variant)
 
-        guard let curl = Subprocess.findExecutable("curl") else {
+        guard let curl = ExternalProgram.findExecutable("curl") else {
             throw ResNeXtError.io("\(url): cannot download: the curl program was not found on PATH "
                                   + "(install curl, or download the archive and unpack it into \(directory))")
         }
-        guard let tar = Subprocess.findExecutable("tar") else {
+        guard let tar = ExternalProgram.findExecutable("tar") else {
             throw ResNeXtError.io("\(url): cannot unpack: the tar program was not found on PATH")
         }
 
@@ -92,7 +92,7 @@ public enum CIFARDownload {
         // 1. Download.
         if progress { DataPath.printError("Downloading \(url) into \(directory)") }
         let curlArguments = ["-fL"] + (progress ? ["--progress-bar"] : ["--silent", "--show-error"]) + ["-o", archive, url]
-        let curlResult = try Subprocess.run(curl, curlArguments)
+        let curlResult = try ExternalProgram.run(curl, curlArguments)
         guard curlResult.succeeded else {
             throw ResNeXtError.io("\(url): download failed: curl ended with \(curlResult.description)\(curlHint(curlResult))")
         }
@@ -110,7 +110,7 @@ public enum CIFARDownload {
         // 3. Extract into a hidden folder, then rename the release folder into place.
         if progress { DataPath.printError("Extracting \(archiveName(variant)) (MD5 \(actual) verified)") }
         try FileIO.makeDirectories(staging)
-        let tarResult = try Subprocess.run(tar, ["-xzf", archive, "-C", staging])
+        let tarResult = try ExternalProgram.run(tar, ["-xzf", archive, "-C", staging])
         guard tarResult.succeeded else {
             throw ResNeXtError.io("\(url): extracting the archive failed: tar ended with \(tarResult.description)")
         }
@@ -139,7 +139,7 @@ public enum CIFARDownload {
     }
 
     /// A short explanation of common curl exit statuses.
-    private static func curlHint(_ result: Subprocess.Termination) -> String {
+    private static func curlHint(_ result: ExternalProgram.Termination) -> String {
         guard case .exited(let code) = result else { return "" }
         switch code {
         case 6: return " (could not resolve the host)"

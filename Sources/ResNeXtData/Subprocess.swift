@@ -5,10 +5,23 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import ResNeXtCore
+import Subprocess
+import Synchronization
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
-/// Runs external programs (curl, tar) with posix_spawn and waits for them (no Foundation).
-enum Subprocess {
+/// Runs external programs (curl, tar) through swift-subprocess and waits for them.
+///
+/// swift-subprocess's `run` is `async`; the CIFAR download and everything above it (data set setup, the
+/// trainer, the command line) are synchronous, so `run` starts the child from a detached task and blocks
+/// the calling thread until the task reports back. Call it from ordinary threads only, not from inside a
+/// Swift concurrency task: there it would hold one of the cooperative pool's few threads while it waits.
+enum ExternalProgram {
     /// How a child process ended.
     enum Termination: Equatable {
         case exited(Int32)
@@ -25,7 +38,9 @@ enum Subprocess {
     }
 
     /// The full path of `name` found on `$PATH` (or `name` itself when it contains a slash and is
-    /// executable); nil when there is none.
+    /// executable); nil when there is none. (An empty `$PATH` entry means the current directory, as in
+    /// the shell; swift-subprocess's own lookup skips such entries, so the project keeps this one and
+    /// hands swift-subprocess the full path.)
     static func findExecutable(_ name: String) -> String? {
         if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
         let searchPath = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
@@ -40,28 +55,37 @@ enum Subprocess {
     /// output/error inherited, and waits for it.
     /// - Throws: `ResNeXtError.io` when the process cannot be started.
     static func run(_ executable: String, _ arguments: [String]) throws -> Termination {
-        var fileActions = posix_spawn_file_actions_t()
-        guard posix_spawn_file_actions_init(&fileActions) == 0 else {
-            throw ResNeXtError.io("\(executable): cannot prepare to start it")
+        let status: TerminationStatus
+        do {
+            status = try waitFor {
+                try await Subprocess.run(.path(FilePath(executable)), arguments: Arguments(arguments), input: .none,
+                                         output: .currentStandardOutput, error: .currentStandardError).terminationStatus
+            }
+        } catch {
+            throw ResNeXtError.io("\(executable): cannot start it: \(error)")
         }
-        defer { posix_spawn_file_actions_destroy(&fileActions) }
-        _ = posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        switch status {
+        case .exited(let code): return .exited(code)
+        case .signaled(let signal): return .signaled(signal)
+        }
+    }
 
-        var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
+    /// Where a detached task leaves its result for the thread that waits for it.
+    private final class Completion<Value: Sendable>: Sendable {
+        let result = Mutex<Result<Value, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+    }
 
-        var pid: pid_t = 0
-        let code = posix_spawn(&pid, executable, &fileActions, nil, &argv, environ)
-        guard code == 0 else {
-            throw ResNeXtError.io("\(executable): cannot start it: \(DataPath.describe(code))")
+    /// Runs `body` in a detached task and blocks the calling thread until it has finished.
+    private static func waitFor<Value: Sendable>(_ body: @escaping @Sendable () async throws -> Value) throws -> Value {
+        let completion = Completion<Value>()
+        Task.detached {
+            let result: Result<Value, any Error>
+            do { result = .success(try await body()) } catch { result = .failure(error) }
+            completion.result.withLock { $0 = result }
+            completion.done.signal()
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno == EINTR { continue }
-            throw ResNeXtError.io("\(executable): waitpid failed: \(DataPath.errnoDescription())")
-        }
-        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros that Swift does not import.
-        let signal = status & 0x7f
-        return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+        completion.done.wait()
+        return try completion.result.withLock { $0! }.get()
     }
 }
