@@ -135,6 +135,31 @@ final class PyTorchCheckpointTests: XCTestCase {
         XCTAssertEqual(zip64.entries.first?.name, "values/data.pkl")
     }
 
+    /// 64-bit sizes and offsets far beyond the file (which crash ZIPFoundation 0.9.20, see ZipArchive) are
+    /// refused with errors that name the file.
+    func testHostileZip64NumbersAreRejected() throws {
+        let original = pthFixture(PyTorchFixtures.valuesZip64)
+        func patched(_ edits: [(offset: Int, value: UInt64)]) -> [UInt8] {
+            var bytes = original
+            for (offset, value) in edits { bytes.replaceSubrange(offset..<(offset + 8), with: le(value)) }
+            return bytes
+        }
+        let signature: [UInt8] = [0x50, 0x4B, 0x06, 0x06]
+        let record = try XCTUnwrap((0...(original.count - 4)).last { Array(original[$0..<($0 + 4)]) == signature })
+        assertIOError(try PyTorchCheckpoint.parse(patched([(record + 48, 0xFFFF_FFFF_FFFF_FF00)]), source: source),
+                      contains: [source, "central directory (offset 18446744073709551360", "lies outside"])
+        assertIOError(try PyTorchCheckpoint.parse(patched([(record + 24, 1 << 40), (record + 32, 1 << 40)]), source: source),
+                      contains: [source, "1099511627776 entries exceed the limit"])
+        // The first central directory record's zip64 extra field: uncompressed size, compressed size, local header offset.
+        let directory = Int(UInt64(littleEndian: original[(record + 48)..<(record + 56)].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
+        let extra = directory + 46 + Int(original[directory + 28]) + Int(original[directory + 29]) << 8
+        XCTAssertEqual(Array(original[extra..<(extra + 2)]), [0x01, 0x00], "zip64 extra field expected first")
+        assertIOError(try PyTorchCheckpoint.parse(patched([(extra + 20, 1 << 63)]), source: source),
+                      contains: [source, "values/data.pkl", "size or offset exceeds"])
+        assertIOError(try PyTorchCheckpoint.parse(patched([(extra + 4, UInt64.max), (extra + 12, UInt64.max)]), source: source),
+                      contains: [source, "values/data.pkl", "size or offset exceeds"])
+    }
+
     // MARK: - Hand-built pickles
 
     func testNestedStateDictSelectionAndIgnoredValues() throws {
