@@ -40,7 +40,8 @@ let package = Package(
         .target(name: "ResNeXtCPU", dependencies: ["ResNeXtCore", "CDNNL"]),
         // Layers with explicit forward/backward, SGD, the training and evaluation steps.
         .target(name: "ResNeXtNN", dependencies: ["ResNeXtCore"]),
-        // File formats: JSON, safetensors (and later .t7, .pth, ONNX); atomic file writes.
+        // File formats: JSON, safetensors, .t7, .pth (own zip reader and restricted unpickler); atomic file writes.
+        // JSON.swift and ZipArchive.swift say why Foundation's JSON and ZIPFoundation are not used.
         .target(name: "ResNeXtIO", dependencies: ["ResNeXtCore"]),
         // ResNeXt/ResNet specifications (the plain block, then fb.resnet.torch's variants), the spec walker (torchvision
         // names), builders, presets, parameter and FLOP counting; Formats/: state dicts, safetensors/.pth/.t7 model files,
