@@ -1,14 +1,26 @@
 import ArgumentParser
 import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtModels
 import ResNeXtNN
 
-/// Times the convolutions and block that dominate ResNeXt training on the CPU backend.
+/// Times a whole network through the training or evaluation step (`--arch`, either backend), or the
+/// convolutions and block that dominate ResNeXt training on the CPU backend.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time forward and forward+backward of ResNeXt's core operations; prints GFLOP/s (JSON lines with --json).")
+        abstract: "Time a whole network (--arch NAME: images/s through the training or evaluation step) or ResNeXt's core operations (GFLOP/s).",
+        discussion: """
+            With --arch: `resnext bench --arch resnext50_32x4d --batch 16 --mode train --device cpu --steps 5` runs --warmup untimed \
+            steps, then --steps timed ones, and prints one JSON object (images/s, ms per step, peak resident MiB, live device bytes). \
+            Without --arch: forward and forward+backward of single operations on the CPU (JSON lines with --json).
+            """)
 
+    @Option(help: "A whole network to time (a preset such as resnext50_32x4d or resnext29_8x64d).") var arch: String?
+    @Option(help: "With --arch: train (forward, loss, backward, SGD step) or infer (evaluation-mode forward).") var mode = "train"
+    @Option(help: "With --arch: cpu, cuda or cuda:N.") var device = "cpu"
+    @Option(help: "With --arch: timed steps.") var steps = 5
+    @Option(help: "With --arch: untimed warm-up steps.") var warmup = 2
     @Option(help: "Batch size N.") var batch = 32
     @Option(help: "Spatial size H = W.") var size = 56
     @Option(help: "Timed iterations per case (the median is reported).") var iterations = 3
@@ -17,6 +29,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per line.") var json = false
 
     func run() throws {
+        if let arch { return try runNetwork(arch) }
         let backend = try CPUBackend(threads: threads)
         let selected = cases.map { Set($0.split(separator: ",").map(String.init)) }
         if !json { print("backend: \(backend.name); N=\(batch), \(size)x\(size), median of \(iterations)") }
@@ -42,6 +55,20 @@ struct BenchCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    private func runNetwork(_ arch: String) throws {
+        guard mode == "train" || mode == "infer" else { throw ValidationError("--mode must be train or infer, got '\(mode)'") }
+        guard batch > 0, steps > 0, warmup >= 0 else { throw ValidationError("--batch and --steps must be positive, --warmup not negative") }
+        var notices = [String]()
+        let backend = try makeBackend(device: device, threads: threads, notices: &notices)
+        let benchmark = NetworkBenchmark(configuration: try ModelConfiguration.preset(arch, classes: nil), backend: backend, batch: batch,
+                                         training: mode == "train")
+        let r = try benchmark.run(warmup: warmup, steps: steps)
+        print("{\"impl\": \"resnext-swift\", \"arch\": \"\(arch)\", \"mode\": \"\(mode)\", \"batch\": \(batch), \"size\": \(benchmark.imageSize), "
+              + "\"device\": \"\(backend.device)\", \"backend\": \"\(backend.name)\", \"steps\": \(steps), "
+              + "\"images_per_second\": \(format(r.imagesPerSecond)), \"ms_per_step\": \(format(r.millisecondsPerStep)), "
+              + "\"peak_rss_mib\": \(format(r.peakResidentMiB, digits: 1)), \"live_device_bytes\": \(r.liveDeviceBytes)}")
     }
 
     private func seconds(_ d: Duration) -> Double {

@@ -109,6 +109,24 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(losses.count, 3, r.output)
         XCTAssertLessThan(losses[2], losses[0], r.output)
     }
+
+    /// The whole-network benchmark runs a preset through the training step and reports one JSON object.
+    func testWholeNetworkBenchmark() throws {
+        for mode in ["train", "infer"] {
+            let r = try runResNeXt(["bench", "--arch", "resnet20", "--batch", "4", "--mode", mode, "--steps", "2", "--warmup", "1"])
+            XCTAssertEqual(r.status, 0, r.output)
+            let line = try XCTUnwrap(r.output.split(separator: "\n").last.map(String.init))
+            for field in ["\"arch\": \"resnet20\"", "\"mode\": \"\(mode)\"", "\"batch\": 4", "\"size\": 32", "\"images_per_second\": ",
+                          "\"peak_rss_mib\": "] {
+                XCTAssertTrue(line.contains(field), "\(field) missing: \(line)")
+            }
+            let rate = line.range(of: "\"images_per_second\": ").map { Double(line[$0.upperBound...].prefix { $0 != "," }) ?? 0 } ?? 0
+            XCTAssertGreaterThan(rate, 0, line)
+        }
+        let bad = try runResNeXt(["bench", "--arch", "resnet20", "--mode", "fast"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("--mode must be train or infer"), bad.output)
+    }
 }
 
 final class ClassifyCLITests: XCTestCase {

@@ -88,17 +88,10 @@ final class ModelBuildTests: XCTestCase {
     func testSmallCIFARResNeXtTrains() throws {
         let config = try ModelConfiguration.original(dataset: .cifar10, depth: 11, baseWidth: 4, cardinality: 4)
         let model = try ResNeXtModel(config, on: cpu, seed: 9)
-        let x = try randomInput([8, 3, 32, 32], seed: 10)
-        let labels: [Int32] = [0, 1, 2, 3, 4, 5, 6, 7]
-        let sgd = try SGD(cpu, parameters: model.namedParameters(), SGDHyperparameters(weightDecay: 5e-4))
-        var losses = [Float]()
-        for _ in 0..<8 {
-            model.zeroGradients()
-            let ce = try cpu.softmaxCrossEntropy(try model.forward(x), labels: labels)
-            losses.append(ce.loss)
-            _ = try model.backward(ce.gradient)
-            try sgd.step(learningRate: 0.02)
-        }
+        let x = HostBatch(values: try cpu.download(try randomInput([8, 3, 32, 32], seed: 10)), shape: [8, 3, 32, 32],
+                          labels: [0, 1, 2, 3, 4, 5, 6, 7])
+        let step = TrainingStep(model: model, optimizer: try SGD(cpu, parameters: model.namedParameters(), SGDHyperparameters(weightDecay: 5e-4)))
+        let losses = try (0..<8).map { _ in try step(x, learningRate: 0.02).loss }
         XCTAssertLessThan(losses.last!, 0.5 * losses.first!, "losses \(losses)")
     }
 

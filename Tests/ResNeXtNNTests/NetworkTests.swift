@@ -24,24 +24,20 @@ final class NetworkTests: XCTestCase {
             Flatten(cpu),
             try Linear(cpu, inFeatures: 16 * 4 * 4, outFeatures: 5, rng: &rng),
         ])
-        let x = try cpu.upload((0..<(10 * 3 * 8 * 8)).map { _ in Float(rng.normal()) }, shape: [10, 3, 8, 8])
+        let values = (0..<(10 * 3 * 8 * 8)).map { _ in Float(rng.normal()) }
         let labels: [Int32] = [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
-        let sgd = try SGD(cpu, parameters: net.namedParameters(), SGDHyperparameters(weightDecay: 0))
+        let step = TrainingStep(model: net, optimizer: try SGD(cpu, parameters: net.namedParameters(), SGDHyperparameters(weightDecay: 0)))
         var first: Float?
         var last = Float.infinity
         for _ in 0..<150 {
-            net.zeroGradients()
-            let (loss, _) = try lossAndBackward(net, x, labels)
-            first = first ?? loss
-            last = loss
-            if loss < 0.01 * first! { break }
-            try sgd.step(learningRate: 0.05)
+            last = try step(HostBatch(values: values, shape: [10, 3, 8, 8], labels: labels), learningRate: 0.05).loss
+            first = first ?? last
+            if last < 0.01 * first! { break }
         }
         XCTAssertGreaterThan(first!, 1.0)
         XCTAssertLessThan(last, 0.01 * first!, "loss went from \(first!) to \(last)")
-        net.setTraining(false)
-        let logits = try net.forward(x)
-        XCTAssertEqual(try cpu.topKCorrect(logits, labels: labels, ks: [1]), [10])
+        let evaluation = EvaluationStep(model: net, backend: cpu, ks: [1])
+        XCTAssertEqual(try evaluation(HostBatch(values: values, shape: [10, 3, 8, 8], labels: labels)).correct, [10])
     }
 
     /// The gradients of a small ResNeXt-like net (grouped strided conv, residual with projection shortcut,
