@@ -39,4 +39,13 @@ public enum NumberFormat {
     public static func padded(_ text: String, _ width: Int) -> String {
         text + String(repeating: " ", count: max(0, width - text.count))
     }
+
+    /// `4_230_000_000` → `4.23 G` (K, M, G with two decimals; plain below 1000).
+    public static func metric(_ n: Int) -> String {
+        let v = Double(n)
+        if v >= 1e9 { return fixed(v / 1e9, 2) + " G" }
+        if v >= 1e6 { return fixed(v / 1e6, 2) + " M" }
+        if v >= 1e3 { return fixed(v / 1e3, 2) + " K" }
+        return String(n)
+    }
 }

@@ -48,10 +48,10 @@ struct BenchCommand: ParsableCommand {
                 let gflops = flops / median / 1e9
                 if json {
                     print("{\"impl\": \"resnext-swift\", \"case\": \"\(benchCase.name)\", \"mode\": \"\(mode)\", \"batch\": \(batch), \"size\": \(size), "
-                          + "\"threads\": \(backend.threads), \"ms\": \(format(median * 1000)), \"gflops\": \(format(gflops))}")
+                          + "\"threads\": \(backend.threads), \"ms\": \(NumberFormat.fixed(median * 1000)), \"gflops\": \(NumberFormat.fixed(gflops))}")
                 } else {
-                    print("\(padded(benchCase.name, 16)) \(padded(mode, 8)) "
-                          + "\(format(median * 1000, digits: 1)) ms  \(format(gflops, digits: 1)) GFLOP/s")
+                    print("\(NumberFormat.padded(benchCase.name, 16)) \(NumberFormat.padded(mode, 8)) "
+                          + "\(NumberFormat.fixed(median * 1000, 1)) ms  \(NumberFormat.fixed(gflops, 1)) GFLOP/s")
                 }
             }
         }
@@ -67,8 +67,8 @@ struct BenchCommand: ParsableCommand {
         let r = try benchmark.run(warmup: warmup, steps: steps)
         print("{\"impl\": \"resnext-swift\", \"arch\": \"\(arch)\", \"mode\": \"\(mode)\", \"batch\": \(batch), \"size\": \(benchmark.imageSize), "
               + "\"device\": \"\(backend.device)\", \"backend\": \"\(backend.name)\", \"steps\": \(steps), "
-              + "\"images_per_second\": \(format(r.imagesPerSecond)), \"ms_per_step\": \(format(r.millisecondsPerStep)), "
-              + "\"peak_rss_mib\": \(format(r.peakResidentMiB, digits: 1)), \"live_device_bytes\": \(r.liveDeviceBytes)}")
+              + "\"images_per_second\": \(NumberFormat.fixed(r.imagesPerSecond)), \"ms_per_step\": \(NumberFormat.fixed(r.millisecondsPerStep)), "
+              + "\"peak_rss_mib\": \(NumberFormat.fixed(r.peakResidentMiB, 1)), \"live_device_bytes\": \(r.liveDeviceBytes)}")
     }
 
     private func seconds(_ d: Duration) -> Double {

@@ -63,10 +63,10 @@ struct BenchLoaderCommand: ParsableCommand {
         let rate = Double(images) / seconds
         if json {
             let mode = direct ? "direct" : "loader"
-            print("{\"impl\": \"resnext-swift\", \"mode\": \"\(mode)\", \"transform\": \"\(transform)\", \"images\": \(images), \"threads\": \(direct ? 1 : threads), \"images_per_second\": \(format(rate, digits: 1))}")
+            print("{\"impl\": \"resnext-swift\", \"mode\": \"\(mode)\", \"transform\": \"\(transform)\", \"images\": \(images), \"threads\": \(direct ? 1 : threads), \"images_per_second\": \(NumberFormat.fixed(rate, 1))}")
         } else {
             let how = direct ? "directly on 1 thread" : "through the loader on \(threads) thread\(threads == 1 ? "" : "s")"
-            print("\(images) images in \(format(seconds, digits: 2)) s: \(format(rate, digits: 1)) images/s \(how)")
+            print("\(images) images in \(NumberFormat.fixed(seconds, 2)) s: \(NumberFormat.fixed(rate, 1)) images/s \(how)")
         }
     }
 }

@@ -80,7 +80,7 @@ struct ClassifyCommand: ParsableCommand {
                 let probabilities = softmax(Array(logits[row * classes..<(row + 1) * classes]))
                 print("\(path):")
                 for index in probabilities.indices.sorted(by: { probabilities[$0] > probabilities[$1] }).prefix(top) {
-                    print("  \(format(Double(probabilities[index]), digits: 5))  \(names[index])")
+                    print("  \(NumberFormat.fixed(Double(probabilities[index]), 5))  \(names[index])")
                 }
             }
         }

@@ -27,6 +27,6 @@ struct ConvertCommand: ParsableCommand {
         } else {
             throw ValidationError("\(output): the output must end in .safetensors or .t7 (writing .pth is not supported)")
         }
-        print("\(input) → \(output): \(model.configuration), \(grouped(model.parameterCount)) parameters")
+        print("\(input) → \(output): \(model.configuration), \(NumberFormat.thousands(model.parameterCount)) parameters")
     }
 }

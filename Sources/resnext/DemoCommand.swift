@@ -41,8 +41,8 @@ struct DemoCommand: ParsableCommand {
             for start in stride(from: 0, to: val.count, by: 128) {
                 valCorrect += try evaluate(val.batch(Array(start..<min(val.count, start + 128)))).correct[0]
             }
-            print("epoch \(epoch): train loss \(format(lossSum / Double(seen))), train accuracy \(format(100 * Double(correct) / Double(seen)))%, "
-                  + "validation accuracy \(format(100 * Double(valCorrect) / Double(val.count)))%")
+            print("epoch \(epoch): train loss \(NumberFormat.fixed(lossSum / Double(seen))), train accuracy \(NumberFormat.fixed(100 * Double(correct) / Double(seen)))%, "
+                  + "validation accuracy \(NumberFormat.fixed(100 * Double(valCorrect) / Double(val.count)))%")
         }
     }
 
@@ -97,9 +97,3 @@ struct PatternDataset {
         HostBatch(values: indices.flatMap { images[$0] }, shape: [indices.count, 3, 16, 16], labels: indices.map { labels[$0] })
     }
 }
-
-/// `value` with exactly `digits` decimals.
-func format(_ value: Double, digits: Int = 3) -> String { NumberFormat.fixed(value, digits) }
-
-/// `text` padded with spaces on the right to `width` characters.
-func padded(_ text: String, _ width: Int) -> String { NumberFormat.padded(text, width) }

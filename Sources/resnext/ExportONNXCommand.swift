@@ -27,6 +27,6 @@ struct ExportONNXCommand: ParsableCommand {
         let given = architecture.arch != nil || architecture.depth != nil ? try architecture.configuration() : nil
         let model = try ResNeXtModel.load(input, configuration: given, on: backend)
         try ONNXExport.write(model, on: backend, opset: opset, to: output)
-        print("\(input) → \(output): \(model.configuration), \(grouped(model.parameterCount)) parameters, ONNX opset \(opset) (IR version \(ONNXExport.irVersion(opset: opset)))")
+        print("\(input) → \(output): \(model.configuration), \(NumberFormat.thousands(model.parameterCount)) parameters, ONNX opset \(opset) (IR version \(ONNXExport.irVersion(opset: opset)))")
     }
 }

@@ -26,24 +26,24 @@ struct InfoCommand: ParsableCommand {
         let analysis = try config.spec().analyze(input: [1, config.inputChannels, r, r])
         print(config)
         print("input [1, \(config.inputChannels), \(r), \(r)]")
-        print(padded("layer", 10) + padded("kind", 28) + padded("output", 22) + padded("parameters", 14) + "multiply-adds")
+        print(NumberFormat.padded("layer", 10) + NumberFormat.padded("kind", 28) + NumberFormat.padded("output", 22) + NumberFormat.padded("parameters", 14) + "multiply-adds")
         for row in analysis.rows {
-            print(padded(row.name, 10) + padded(row.kind, 28) + padded("\(row.outputShape)", 22) + padded(grouped(row.parameters), 14)
-                  + scaled(row.multiplyAdds))
+            print(NumberFormat.padded(row.name, 10) + NumberFormat.padded(row.kind, 28) + NumberFormat.padded("\(row.outputShape)", 22) + NumberFormat.padded(NumberFormat.thousands(row.parameters), 14)
+                  + NumberFormat.metric(row.multiplyAdds))
         }
-        print("parameters: \(grouped(analysis.parameters))")
-        print("multiply-adds: \(scaled(analysis.multiplyAdds)) (\(scaled(2 * analysis.multiplyAdds))FLOPs at 2 per multiply-add)")
+        print("parameters: \(NumberFormat.thousands(analysis.parameters))")
+        print("multiply-adds: \(NumberFormat.metric(analysis.multiplyAdds)) (\(NumberFormat.metric(2 * analysis.multiplyAdds))FLOPs at 2 per multiply-add)")
     }
 
     private func printComplexityTable() {
-        print(padded("depth", 7) + padded("template", 10) + padded("group width", 13) + padded("parameters", 14) + "multiply-adds")
+        print(NumberFormat.padded("depth", 7) + NumberFormat.padded("template", 10) + NumberFormat.padded("group width", 13) + NumberFormat.padded("parameters", 14) + "multiply-adds")
         for depth in [50, 101] {
             for (c, d) in [(1, 64), (2, 40), (4, 24), (8, 14), (32, 4)] {
                 guard let config = try? ModelConfiguration.original(dataset: .imagenet, depth: depth, baseWidth: d, cardinality: c,
                                                                     blockType: c == 1 ? .resnet : .resnextC),
                       let a = try? config.analyze() else { continue }
-                print(padded(String(depth), 7) + padded("\(c)x\(d)d", 10) + padded(String(config.innerWidth(planes: 64)), 13)
-                      + padded(grouped(a.parameters), 14) + scaled(a.multiplyAdds))
+                print(NumberFormat.padded(String(depth), 7) + NumberFormat.padded("\(c)x\(d)d", 10) + NumberFormat.padded(String(config.innerWidth(planes: 64)), 13)
+                      + NumberFormat.padded(NumberFormat.thousands(a.parameters), 14) + NumberFormat.metric(a.multiplyAdds))
             }
         }
     }

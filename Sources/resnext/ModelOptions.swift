@@ -64,15 +64,3 @@ struct ModelOptions: ParsableArguments {
 
     static var missingDepth: ValidationError { ValidationError("give -depth (e.g. -depth 29 for CIFAR, 50 for ImageNet) or --arch NAME") }
 }
-
-/// `1234567` → `1,234,567`.
-func grouped(_ n: Int) -> String { NumberFormat.thousands(n) }
-
-/// `4_230_000_000` → `4.23 G`.
-func scaled(_ n: Int) -> String {
-    let v = Double(n)
-    if v >= 1e9 { return format(v / 1e9, digits: 2) + " G" }
-    if v >= 1e6 { return format(v / 1e6, digits: 2) + " M" }
-    if v >= 1e3 { return format(v / 1e3, digits: 2) + " K" }
-    return String(n)
-}

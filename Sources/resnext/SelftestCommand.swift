@@ -26,11 +26,7 @@ struct SelftestCommand: ParsableCommand {
     @Option(help: "The device under test: cuda, cuda:N (or cpu: the CPU backend against the float64 reference).")
     var device = "cuda"
 
-    @Option(help: "Allow TF32 tensor cores (true|false). Tolerance: 1e-3 with TF32, 1e-5 without.")
-    var tf32 = true
-
-    @Option(help: "cuDNN algorithm choice: fastest | deterministic | heuristic (the original's -cudnn; default = heuristic).")
-    var cudnn = "fastest"
+    @OptionGroup var gpu: GPUOptions
 
     @Option(help: "Random seed of the inputs (default: from the clock, so each run checks fresh inputs; printed for reruns).")
     var seed: UInt64?
@@ -55,14 +51,10 @@ struct SelftestCommand: ParsableCommand {
         } catch {
             throw ValidationError("--device: \(error)")
         }
-        // The original's `-cudnn default` is cuDNN's heuristic choice.
-        guard let search = CUDAAlgorithmSearch(rawValue: cudnn == "default" ? "heuristic" : cudnn) else {
-            throw ValidationError("--cudnn must be fastest, deterministic or heuristic (or default), got '\(cudnn)'")
-        }
         let seed = self.seed ?? Self.clockSeed()
         let backend: any Backend
         let reference: any Backend
-        var tolerance = tf32 ? 1e-3 : 1e-5
+        var tolerance = gpu.tf32.value ? 1e-3 : 1e-5
         switch target {
         case .cpu:
             // The first link of the oracle chain: oneDNN against the float64 reference.
@@ -71,9 +63,9 @@ struct SelftestCommand: ParsableCommand {
             tolerance = 1e-4
         case .cuda(let index):
             do {
-                let gpu = try CUDABackend(device: index, allowTF32: tf32, algorithmSearch: search)
-                if !gpu.allowTF32 { tolerance = 1e-5 }
-                backend = gpu
+                let cuda = try CUDABackend(device: index, allowTF32: gpu.tf32.value, algorithmSearch: gpu.cudnn.search)
+                if !cuda.allowTF32 { tolerance = 1e-5 }
+                backend = cuda
                 reference = try CPUBackend()
             } catch {
                 printError("selftest: \(error)")
@@ -83,12 +75,12 @@ struct SelftestCommand: ParsableCommand {
         print("selftest: \(backend.name)")
         print("reference: \(reference.name)")
         print("seed \(seed) (rerun with --seed \(seed)); tolerance \(tolerance) on max |a − b| / max |b|\(tolerance == 1e-3 ? " (TF32)" : "")")
-        let gpu = backend as? CUDABackend
+        let cuda = backend as? CUDABackend
         let suite = ConformanceSuite(backend: backend, reference: reference, tolerance: tolerance, seed: seed,
-                                     deviceAllocations: gpu.map { gpu in { gpu.allocatorStatistics.deviceAllocations } })
+                                     deviceAllocations: cuda.map { cuda in { cuda.allocatorStatistics.deviceAllocations } })
         suite.runAll(trainingSteps: steps, learningRate: lr)
-        if let gpu {
-            print("allocator: \(gpu.allocatorStatistics); \(gpu.cachedAlgorithmCount) cached cuDNN algorithm choices")
+        if let cuda {
+            print("allocator: \(cuda.allocatorStatistics); \(cuda.cachedAlgorithmCount) cached cuDNN algorithm choices")
         }
         print("\(suite.passed) passed, \(suite.failed) failed")
         if suite.failed > 0 { throw ExitCode(1) }

@@ -67,8 +67,7 @@ struct TrainCommand: ParsableCommand {
     var optnet = FlagBool(false)
     @Option(name: [.customLong("gen", withSingleDash: true)], help: "Accepted for compatibility (data indexes are built in memory).")
     var gen = "gen"
-    @Option(name: [.customLong("cudnn", withSingleDash: true)], help: "fastest | deterministic | default (applies to the CUDA backend).")
-    var cudnn = "fastest"
+    @OptionGroup var gpu: GPUOptions
     @Option(name: [.customLong("netType", withSingleDash: true)], help: "resnext (the only network family).")
     var netType = "resnext"
     @Option(name: [.customLong("backend", withSingleDash: true)], help: "Accepted for compatibility (the original never read it).")
@@ -76,8 +75,6 @@ struct TrainCommand: ParsableCommand {
     @Option(name: [.customLong("optimState", withSingleDash: true)], help: "Accepted for compatibility (the original never read it; use -resume).")
     var optimState = "none"
     @Option(help: "Compute device: auto (CUDA when a GPU runtime loads and -nGPU ≥ 1, else cpu), cpu, cuda or cuda:N.") var device = "auto"
-    @Option(name: [.customLong("tf32")], help: "Allow TF32 tensor-core math on the GPU (true/false), as PyTorch does by default.")
-    var tf32 = FlagBool(true)
     @Option(help: "CPU compute threads (default: all cores).") var computeThreads: Int?
     @Option(help: "Progress line every N iterations when output is not a terminal (default: ~20 per epoch).") var printEvery = 0
 
@@ -90,7 +87,6 @@ struct TrainCommand: ParsableCommand {
         if gen != "gen" { notices.append("-gen: not used, data indexes are built in memory") }
         if optimState != "none" { notices.append("-optimState is not read (as in the original); use -resume DIR to continue a run") }
         guard netType == "resnext" || netType == "resnet" else { throw ValidationError("unknown -netType '\(netType)' (expected resnext)") }
-        guard ["fastest", "deterministic", "default"].contains(cudnn) else { throw ValidationError("unknown -cudnn '\(cudnn)' (expected fastest, deterministic or default)") }
         if nGPU > 1 { notices.append("-nGPU \(nGPU): this build trains on one device; running with one") }
         var options = TrainingOptions()
         options.dataset = try model.datasetKind()
@@ -118,8 +114,7 @@ struct TrainCommand: ParsableCommand {
         options.computeThreads = computeThreads ?? 0
         options.printEvery = printEvery
 
-        let search: CUDAAlgorithmSearch = cudnn == "default" ? .heuristic : (cudnn == "deterministic" ? .deterministic : .fastest)
-        let backend = try makeBackend(device: nGPU >= 1 ? device : "cpu", threads: computeThreads, tf32: tf32.value, search: search,
+        let backend = try makeBackend(device: nGPU >= 1 ? device : "cpu", threads: computeThreads, tf32: gpu.tf32.value, search: gpu.cudnn.search,
                                       notices: &notices)
         let log = TrainingLog(metricsPath: options.testOnly ? nil : options.save + "/metrics.jsonl")
         for notice in notices { log.line("note: " + notice) }

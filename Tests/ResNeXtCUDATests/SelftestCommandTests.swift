@@ -52,7 +52,7 @@ final class SelftestCommandTests: XCTestCase {
         XCTAssertTrue(device.output.contains("unknown device 'tpu'"), device.output)
         let search = try run(["selftest", "--cudnn", "fastest-please"])
         XCTAssertNotEqual(search.status, 0)
-        XCTAssertTrue(search.output.contains("--cudnn must be fastest, deterministic or heuristic"), search.output)
+        XCTAssertTrue(search.output.contains("fastest-please"), search.output)
     }
 
     func testPrintKernels() throws {

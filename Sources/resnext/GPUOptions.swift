@@ -1,0 +1,28 @@
+import ArgumentParser
+import ResNeXtCUDA
+
+/// The original's `-cudnn` choice, typed: `default` is cuDNN's heuristic.
+enum CuDNNChoice: String, ExpressibleByArgument, CaseIterable {
+    case fastest, deterministic, heuristic
+    case `default`
+
+    init?(argument: String) { self.init(rawValue: argument) }
+
+    var search: CUDAAlgorithmSearch {
+        switch self {
+        case .fastest: .fastest
+        case .deterministic: .deterministic
+        case .heuristic, .default: .heuristic
+        }
+    }
+}
+
+/// GPU settings shared by `train` and `selftest` (`-cudnn` single-dash as the original, `--cudnn` too).
+struct GPUOptions: ParsableArguments {
+    @Option(name: [.customLong("cudnn", withSingleDash: true), .customLong("cudnn")],
+            help: "cuDNN algorithm choice: fastest | deterministic | heuristic (the original's `default`).")
+    var cudnn = CuDNNChoice.fastest
+
+    @Option(name: [.customLong("tf32")], help: "Allow TF32 tensor-core math on the GPU (true/false), as PyTorch does by default.")
+    var tf32 = FlagBool(true)
+}
