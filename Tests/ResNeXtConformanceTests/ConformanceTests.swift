@@ -4,6 +4,9 @@ import ResNeXtCPU
 import ResNeXtReference
 import XCTest
 
+/// One oneDNN backend for the process.
+let cpu: CPUBackend = try! CPUBackend()
+
 /// The first link of the oracle chain: the oneDNN backend against the float64 reference backend, through
 /// the same conformance suite that `resnext selftest --device cuda` runs on a GPU.
 final class ConformanceTests: XCTestCase {
@@ -27,6 +30,15 @@ final class ConformanceTests: XCTestCase {
         let failed = Set(suite.results.filter { !$0.passed }.map(\.operation))
         XCTAssertTrue(failed.contains("relu"), lines.joined(separator: "\n"))
         XCTAssertFalse(failed.contains("convolution forward"), lines.joined(separator: "\n"))
+    }
+
+    func testErrorMeasures() {
+        XCTAssertEqual(ConformanceSuite.relativeError([1, 2], [1, 2.5]), 0.2, accuracy: 1e-12)
+        XCTAssertEqual(ConformanceSuite.relativeError([0.5, 0], [0, 0]), 0.5, "absolute when the reference is zero")
+        XCTAssertEqual(ConformanceSuite.relativeError([.nan], [1]), .infinity)
+        XCTAssertEqual(ConformanceSuite.relativeError([1], [1, 2]), .infinity)
+        XCTAssertEqual(ConformanceSuite.relativeNormError([3, 4], [3, 5]), 1 / 34.0.squareRoot(), accuracy: 1e-12)
+        XCTAssertEqual(ConformanceSuite.relativeNormError([1, .nan], [1, 2]), .infinity)
     }
 
     func testReferenceBackendRejectsBadShapesWithErrors() throws {
