@@ -65,8 +65,8 @@ public struct CIFARDataset: Dataset {
         let layout = Layout(variant)
         let folder = try Self.locateFolder(directory: directory, layout: layout)
 
-        let namesPath = DataPath.join(folder, layout.namesFile)
-        guard DataPath.isRegularFile(namesPath) else {
+        let namesPath = FileIO.join(folder, layout.namesFile)
+        guard FileIO.isRegularFile(namesPath) else {
             throw ResNeXtError.io("\(namesPath): missing class-name file (expected \(layout.classCount) names, one per line)")
         }
         let names = ByteReader.nonEmptyLines(try FileIO.readAll(namesPath))
@@ -74,8 +74,8 @@ public struct CIFARDataset: Dataset {
             throw ResNeXtError.io("\(namesPath): expected \(layout.classCount) class names, found \(names.count)")
         }
 
-        let files = (split == .train ? layout.trainFiles : layout.testFiles).map { DataPath.join(folder, $0) }
-        for path in files where !DataPath.isRegularFile(path) {
+        let files = (split == .train ? layout.trainFiles : layout.testFiles).map { FileIO.join(folder, $0) }
+        for path in files where !FileIO.isRegularFile(path) {
             throw ResNeXtError.io("\(path): missing CIFAR \(layout.name) \(split == .train ? "training" : "test") file")
         }
 
@@ -163,12 +163,12 @@ public struct CIFARDataset: Dataset {
     /// release folder (named so, or holding its class-name or data files).
     static func locateFolder(directory: String, layout: Layout) throws -> String {
         guard !directory.isEmpty else { throw ResNeXtError.invalidArgument("CIFAR: empty directory path") }
-        let nested = DataPath.join(directory, layout.folderName)
-        if DataPath.isDirectory(nested) { return nested }
-        if DataPath.isDirectory(directory) {
-            let looksLikeRelease = DataPath.lastComponent(directory) == layout.folderName
+        let nested = FileIO.join(directory, layout.folderName)
+        if FileIO.isDirectory(nested) { return nested }
+        if FileIO.isDirectory(directory) {
+            let looksLikeRelease = FileIO.lastComponent(directory) == layout.folderName
                 || ([layout.namesFile] + layout.trainFiles + layout.testFiles)
-                    .contains { DataPath.isRegularFile(DataPath.join(directory, $0)) }
+                    .contains { FileIO.isRegularFile(FileIO.join(directory, $0)) }
             if looksLikeRelease { return directory }
             throw ResNeXtError.io("\(nested): missing \(layout.name) folder (download the binary release into "
                                   + "\(directory), e.g. with CIFARDownload.ensure)")

@@ -56,9 +56,9 @@ public enum CIFARDownload {
                               expectedMD5: String? = nil, progress: Bool = true) throws {
         guard !directory.isEmpty else { throw ResNeXtError.invalidArgument("CIFARDownload: empty directory path") }
         let folder = folderName(variant)
-        let target = DataPath.join(directory, folder)
-        if DataPath.isDirectory(target) { return }
-        if DataPath.lastComponent(directory) == folder && DataPath.isDirectory(directory) { return }
+        let target = FileIO.join(directory, folder)
+        if FileIO.isDirectory(target) { return }
+        if FileIO.lastComponent(directory) == folder && FileIO.isDirectory(directory) { return }
 
         let md5 = (expectedMD5 ?? publishedMD5(variant)).lowercased()
         guard md5.count == 32, md5.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
@@ -79,24 +79,24 @@ public enum CIFARDownload {
 
         try FileIO.makeDirectories(directory)
         let pid = getpid()
-        let archive = DataPath.join(directory, ".\(archiveName(variant)).part-\(pid)")
-        let staging = DataPath.join(directory, ".\(folder).extract-\(pid)")
+        let archive = FileIO.join(directory, ".\(archiveName(variant)).part-\(pid)")
+        let staging = FileIO.join(directory, ".\(folder).extract-\(pid)")
         removeStaleTemporaries(in: directory, prefixes: [".\(archiveName(variant)).part-", ".\(folder).extract-"])
-        DataPath.removeTree(archive)
-        DataPath.removeTree(staging)
+        FileIO.removeTree(archive)
+        FileIO.removeTree(staging)
         defer {
-            DataPath.removeTree(archive)
-            DataPath.removeTree(staging)
+            FileIO.removeTree(archive)
+            FileIO.removeTree(staging)
         }
 
         // 1. Download.
-        if progress { DataPath.printError("Downloading \(url) into \(directory)") }
+        if progress { FileIO.writeToStandardError("Downloading \(url) into \(directory)") }
         let curlArguments = ["-fL"] + (progress ? ["--progress-bar"] : ["--silent", "--show-error"]) + ["-o", archive, url]
         let curlResult = try ExternalProgram.run(curl, curlArguments)
         guard curlResult.succeeded else {
             throw ResNeXtError.io("\(url): download failed: curl ended with \(curlResult.description)\(curlHint(curlResult))")
         }
-        guard DataPath.isRegularFile(archive) else {
+        guard FileIO.isRegularFile(archive) else {
             throw ResNeXtError.io("\(url): download failed: curl reported success but wrote no file")
         }
 
@@ -108,32 +108,31 @@ public enum CIFARDownload {
         }
 
         // 3. Extract into a hidden folder, then rename the release folder into place.
-        if progress { DataPath.printError("Extracting \(archiveName(variant)) (MD5 \(actual) verified)") }
+        if progress { FileIO.writeToStandardError("Extracting \(archiveName(variant)) (MD5 \(actual) verified)") }
         try FileIO.makeDirectories(staging)
         let tarResult = try ExternalProgram.run(tar, ["-xzf", archive, "-C", staging])
         guard tarResult.succeeded else {
             throw ResNeXtError.io("\(url): extracting the archive failed: tar ended with \(tarResult.description)")
         }
-        let extracted = DataPath.join(staging, folder)
-        guard DataPath.isDirectory(extracted) else {
+        let extracted = FileIO.join(staging, folder)
+        guard FileIO.isDirectory(extracted) else {
             throw ResNeXtError.io("\(url): the archive does not contain a \(folder)/ folder")
         }
-        if rename(extracted, target) != 0 {
-            let code = errno
+        do {
+            try FileIO.rename(extracted, over: target)
+        } catch {
             // Another process may have finished the same download first: its folder is as good as ours.
-            if !DataPath.isDirectory(target) {
-                throw ResNeXtError.io("\(target): cannot move the extracted folder into place: \(DataPath.describe(code))")
-            }
+            if !FileIO.isDirectory(target) { throw error }
         }
-        if progress { DataPath.printError("CIFAR data ready in \(target)") }
+        if progress { FileIO.writeToStandardError("CIFAR data ready in \(target)") }
     }
 
     /// Removes `<prefix><pid>` entries left by interrupted runs whose process no longer exists.
     private static func removeStaleTemporaries(in directory: String, prefixes: [String]) {
-        for name in DataPath.entries(directory) {
+        for name in ((try? FileIO.listDirectory(directory)) ?? []).map(\.name) {
             for prefix in prefixes where name.hasPrefix(prefix) {
                 guard let pid = pid_t(name.dropFirst(prefix.count)) else { continue }
-                if kill(pid, 0) != 0 && errno == ESRCH { DataPath.removeTree(DataPath.join(directory, name)) }
+                if kill(pid, 0) != 0 && errno == ESRCH { FileIO.removeTree(FileIO.join(directory, name)) }
             }
         }
     }

@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ResNeXtCore
 import ResNeXtIO
 import ResNeXtTransforms
@@ -68,16 +61,16 @@ public struct ImageFolderDataset: Dataset {
         guard !split.isEmpty else { throw ResNeXtError.invalidArgument("ImageFolderDataset: empty split name") }
         self.root = root
         self.split = split
-        let directory = FolderWalk.join(root, split)
+        let directory = FileIO.join(root, split)
         self.directory = directory
 
-        try FolderWalk.requireDirectory(root, what: "image folder root")
-        try FolderWalk.requireDirectory(directory, what: "'\(split)' split folder")
+        try FileIO.requireDirectory(root, what: "image folder root")
+        try FileIO.requireDirectory(directory, what: "'\(split)' split folder")
 
         // Class folders.
         var folders: [String] = []
-        for entry in try FolderWalk.entries(of: directory) where !entry.name.hasPrefix(".") {
-            if FolderWalk.status(FolderWalk.join(directory, entry.name))?.isDirectory == true {
+        for entry in try FileIO.listDirectory(directory) where !entry.name.hasPrefix(".") {
+            if FileIO.isDirectory(FileIO.join(directory, entry.name)) {
                 folders.append(entry.name)
             }
         }
@@ -96,7 +89,7 @@ public struct ImageFolderDataset: Dataset {
                 }
             }
             for folder in folders where labelOf[folder] == nil {
-                throw ResNeXtError.io("\(FolderWalk.join(directory, folder)): class folder '\(folder)' is not among "
+                throw ResNeXtError.io("\(FileIO.join(directory, folder)): class folder '\(folder)' is not among "
                     + "the \(given.count) given class names")
             }
             names = given
@@ -110,10 +103,10 @@ public struct ImageFolderDataset: Dataset {
         var paths: [String] = []
         var labels: [Int] = []
         for folder in folders {
-            let classDirectory = FolderWalk.join(directory, folder)
+            let classDirectory = FileIO.join(directory, folder)
             var relative: [String] = []
-            var ancestors: [FolderWalk.Identity] = []
-            if let identity = FolderWalk.status(directory)?.identity { ancestors.append(identity) }
+            var ancestors: [FileIO.FileIdentity] = []
+            if let identity = FileIO.status(directory)?.identity { ancestors.append(identity) }
             try FolderWalk.collectImages(in: classDirectory, relativePath: folder, ancestors: &ancestors,
                                          depth: 0, into: &relative)
             guard !relative.isEmpty else {
@@ -123,7 +116,7 @@ public struct ImageFolderDataset: Dataset {
             relative.sort(by: FolderWalk.byteOrder)
             let label = labelOf[folder]!
             for path in relative {
-                paths.append(FolderWalk.join(directory, path))
+                paths.append(FileIO.join(directory, path))
                 labels.append(label)
             }
         }
@@ -164,103 +157,34 @@ public struct ImageFolderDataset: Dataset {
     }
 }
 
-/// Directory walking on POSIX calls (no Foundation).
+/// The image walk below a class folder, on ``FileIO``'s listing and status.
 enum FolderWalk {
-    /// A file's device and inode: what `find -L` compares to detect loops.
-    struct Identity: Hashable {
-        var device: UInt64
-        var inode: UInt64
-    }
-
-    struct Status {
-        var isDirectory: Bool
-        var isRegularFile: Bool
-        var identity: Identity
-    }
-
-    struct Entry {
-        var name: String
-        /// `d_type` (DT_REG, DT_DIR, DT_LNK, DT_UNKNOWN, ...).
-        var type: Int
-    }
-
     static func byteOrder(_ a: String, _ b: String) -> Bool {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
-    static func join(_ directory: String, _ name: String) -> String {
-        directory.hasSuffix("/") ? directory + name : directory + "/" + name
-    }
-
-    /// `stat` following symbolic links; nil when it fails (missing file, broken link, ...).
-    static func status(_ path: String) -> Status? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        let type = info.st_mode & S_IFMT
-        return Status(isDirectory: type == S_IFDIR, isRegularFile: type == S_IFREG,
-                      identity: Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
-    }
-
-    static func requireDirectory(_ path: String, what: String) throws {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw ResNeXtError.io("\(path): \(what) not found: \(errnoReason(errno))")
-        }
-        guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw ResNeXtError.io("\(path): \(what) is not a directory")
-        }
-    }
-
-    /// The entries of a directory except "." and "..", in `readdir` order.
-    static func entries(of path: String) throws -> [Entry] {
-        guard let stream = opendir(path) else {
-            throw ResNeXtError.io("\(path): cannot open directory: \(errnoReason(errno))")
-        }
-        defer { _ = closedir(stream) }
-        var result: [Entry] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(stream) else {
-                if errno != 0 { throw ResNeXtError.io("\(path): cannot read directory: \(errnoReason(errno))") }
-                return result
-            }
-            let type = Int(entry.pointee.d_type)
-            let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw -> String? in
-                String(validatingCString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            guard let name else {
-                let lossy = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                throw ResNeXtError.io("\(path): file name '\(lossy)' is not valid UTF-8 (rename it)")
-            }
-            if name == "." || name == ".." { continue }
-            result.append(Entry(name: name, type: type))
-        }
-    }
-
     /// Appends the relative paths (`relativePath/...`) of the images under `path`.
     /// `ancestors` holds the identities of the folders being walked, to skip symbolic-link loops.
-    static func collectImages(in path: String, relativePath: String, ancestors: inout [Identity], depth: Int,
+    static func collectImages(in path: String, relativePath: String, ancestors: inout [FileIO.FileIdentity], depth: Int,
                               into images: inout [String]) throws {
         guard depth <= ImageFolderDataset.maxDepth else {
             throw ResNeXtError.io("\(path): folders nested more than \(ImageFolderDataset.maxDepth) levels deep")
         }
-        guard let own = status(path)?.identity else { return }
+        guard let own = FileIO.status(path)?.identity else { return }
         if ancestors.contains(own) { return }  // a symbolic-link loop back to a folder being walked
         ancestors.append(own)
         defer { ancestors.removeLast() }
 
-        for entry in try entries(of: path) where !entry.name.hasPrefix(".") {
-            let childPath = join(path, entry.name)
+        for entry in try FileIO.listDirectory(path) where !entry.name.hasPrefix(".") {
+            let childPath = FileIO.join(path, entry.name)
             let childRelative = relativePath + "/" + entry.name
-            if entry.type == Int(DT_REG) {
+            if entry.kind == .regularFile {
                 // A plain regular file (not a link): no stat needed.
                 if hasImageExtension(entry.name) { images.append(childRelative) }
                 continue
             }
             // Directories, symbolic links and file systems that do not fill d_type: follow with stat.
-            guard let child = status(childPath) else { continue }  // broken link or vanished file
+            guard let child = FileIO.status(childPath) else { continue }  // broken link or vanished file
             if child.isRegularFile {
                 if hasImageExtension(entry.name) { images.append(childRelative) }
             } else if child.isDirectory {
@@ -280,18 +204,13 @@ enum FolderWalk {
     private static func lowerASCII(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
     }
-
-    private static func errnoReason(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "error \(code)" }
-        return String(cString: text)
-    }
 }
 
 extension ImageFolderDataset {
     /// Full paths of every image file under `directory` (recursively, following links), sorted.
     public static func listImages(under directory: String) throws -> [String] {
-        try FolderWalk.requireDirectory(directory, what: "image folder")
-        var ancestors = [FolderWalk.Identity]()
+        try FileIO.requireDirectory(directory, what: "image folder")
+        var ancestors = [FileIO.FileIdentity]()
         var relative = [String]()
         try FolderWalk.collectImages(in: directory, relativePath: "", ancestors: &ancestors, depth: 0, into: &relative)
         return relative.sorted(by: FolderWalk.byteOrder).map { directory + $0 }

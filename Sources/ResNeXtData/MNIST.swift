@@ -115,9 +115,9 @@ public struct MNISTDataset: Dataset {
 
     /// The first of `names` that exists in `directory`.
     private static func locate(_ directory: String, _ names: [String]) throws -> String {
-        let paths = names.map { DataPath.join(directory, $0) }
-        if let found = paths.first(where: DataPath.isRegularFile) { return found }
-        let gzipped = paths.first { DataPath.isRegularFile($0 + ".gz") }
+        let paths = names.map { FileIO.join(directory, $0) }
+        if let found = paths.first(where: FileIO.isRegularFile) { return found }
+        let gzipped = paths.first { FileIO.isRegularFile($0 + ".gz") }
         let hint = gzipped.map { " (found \($0).gz: decompress it with gunzip first)" }
             ?? " (also looked for \(paths.dropFirst().joined(separator: ", ")))"
         throw ResNeXtError.io("\(paths[0]): missing MNIST IDX file\(hint)")

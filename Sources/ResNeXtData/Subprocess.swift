@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Dispatch
 import ResNeXtCore
+import ResNeXtIO
 import Subprocess
 import Synchronization
 #if canImport(System)
@@ -42,11 +43,11 @@ enum ExternalProgram {
     /// the shell; swift-subprocess's own lookup skips such entries, so the project keeps this one and
     /// hands swift-subprocess the full path.)
     static func findExecutable(_ name: String) -> String? {
-        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        if name.contains("/") { return FileIO.isExecutable(name) ? name : nil }
         let searchPath = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = DataPath.join(directory.isEmpty ? "." : String(directory), name)
-            if DataPath.isRegularFile(candidate) && access(candidate, X_OK) == 0 { return candidate }
+            let candidate = FileIO.join(directory.isEmpty ? "." : String(directory), name)
+            if FileIO.isRegularFile(candidate) && FileIO.isExecutable(candidate) { return candidate }
         }
         return nil
     }

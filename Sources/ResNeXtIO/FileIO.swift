@@ -7,14 +7,15 @@ import Darwin
 #endif
 import ResNeXtCore
 
-/// Whole-file reads and crash-safe writes on POSIX file descriptors (no Foundation).
+/// The project's one file-system layer, on POSIX calls (no Foundation): whole-file reads, chunked reads,
+/// crash-safe writes and appends here; paths, directories, listing and removal in FileIO+Directories.swift.
+/// Every error is a `ResNeXtError.io` whose message starts with the path at fault.
 public enum FileIO {
     /// Reads the whole file at `path`.
     /// - Throws: `ResNeXtError.io("<path>: <reason>")`, e.g. "<path>: No such file or directory".
     public static func readAll(_ path: String) throws -> [UInt8] {
         guard !path.isEmpty else { throw ResNeXtError.invalidArgument("readAll: empty path") }
-        let fd = retryOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw ResNeXtError.io("\(path): \(errnoReason())") }
+        let fd = try openForReading(path)
         defer { _ = close(fd) }
 
         var info = stat()
@@ -26,28 +27,26 @@ public enum FileIO {
         var bytes = try [UInt8](unsafeUninitializedCapacity: expected) { buffer, count in
             count = 0
             while count < expected {
-                let n = read(fd, buffer.baseAddress! + count, expected - count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw ResNeXtError.io("\(path): \(errnoReason())")
-                }
+                let n = try readSome(fd, buffer.baseAddress! + count, expected - count, path: path)
                 if n == 0 { break }
                 count += n
             }
         }
         if bytes.count == expected {
-            var chunk = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw ResNeXtError.io("\(path): \(errnoReason())")
-                }
-                if n == 0 { break }
-                bytes.append(contentsOf: chunk[0..<n])
-            }
+            try readChunks(fd, path: path, size: 65_536) { bytes.append(contentsOf: $0) }
         }
         return bytes
+    }
+
+    /// Reads the file at `path` from start to end in chunks of up to `size` bytes, handing each to `body`
+    /// (the buffer is only valid during the call): for files too large to hold at once.
+    /// - Throws: `ResNeXtError.io("<path>: <reason>")` when the file cannot be opened or read; what `body` throws.
+    public static func forEachChunk(of path: String, size: Int = 1 << 20,
+                                    _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard !path.isEmpty else { throw ResNeXtError.invalidArgument("forEachChunk: empty path") }
+        let fd = try openForReading(path)
+        defer { _ = close(fd) }
+        try readChunks(fd, path: path, size: max(1, size), body)
     }
 
     /// Replaces the file at `path` with `bytes` so that readers see either the old or the new
@@ -64,16 +63,9 @@ public enum FileIO {
         }
         var fdOpen = true
         do {
-            try bytes.withUnsafeBytes { raw in
-                var written = 0
-                while written < raw.count {
-                    let n = write(fd, raw.baseAddress! + written, raw.count - written)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw ResNeXtError.io("\(path): cannot write \(temp): \(errnoReason())")
-                    }
-                    written += n
-                }
+            let failure = bytes.withUnsafeBytes { writeFully(fd, $0) }
+            guard failure == 0 else {
+                throw ResNeXtError.io("\(path): cannot write \(temp): \(reason(failure))")
             }
             guard fsync(fd) == 0 else {
                 throw ResNeXtError.io("\(path): cannot fsync \(temp): \(errnoReason())")
@@ -82,9 +74,7 @@ public enum FileIO {
             guard close(fd) == 0 else {
                 throw ResNeXtError.io("\(path): cannot close \(temp): \(errnoReason())")
             }
-            guard rename(temp, path) == 0 else {
-                throw ResNeXtError.io("\(path): cannot rename \(temp) over it: \(errnoReason())")
-            }
+            try rename(temp, over: path)
         } catch {
             if fdOpen { _ = close(fd) }
             _ = unlink(temp)
@@ -93,41 +83,73 @@ public enum FileIO {
         try syncDirectory(containing: path)
     }
 
-    /// True when something (file, directory, ...) exists at `path`, following symbolic links.
-    public static func fileExists(_ path: String) -> Bool {
-        var info = stat()
-        return !path.isEmpty && stat(path, &info) == 0
+    /// Appends `bytes` to the file at `path`, creating it (mode 0644) when missing. The file is opened in
+    /// append mode for this one write, so lines from several appends never interleave within a line.
+    /// - Throws: `ResNeXtError.io("<path>: <reason>")`.
+    public static func appendAll(_ bytes: [UInt8], to path: String) throws {
+        guard !path.isEmpty else { throw ResNeXtError.invalidArgument("appendAll: empty path") }
+        let fd = retryOnInterrupt { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) }
+        guard fd >= 0 else { throw ResNeXtError.io("\(path): \(errnoReason())") }
+        let failure = bytes.withUnsafeBytes { writeFully(fd, $0) }
+        let closed = close(fd) == 0 ? 0 : errno
+        if failure != 0 { throw ResNeXtError.io("\(path): \(reason(failure))") }
+        if closed != 0 { throw ResNeXtError.io("\(path): \(reason(closed))") }
     }
 
-    /// Creates `path` and any missing parent directories (like `mkdir -p`); succeeds if it already exists.
-    /// - Throws: `ResNeXtError.io` naming `path` when a component is not a directory or cannot be created.
-    public static func makeDirectories(_ path: String) throws {
-        guard !path.isEmpty else { throw ResNeXtError.invalidArgument("makeDirectories: empty path") }
-        var prefix = path.hasPrefix("/") ? "/" : ""
-        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
-            prefix += component
-            if mkdir(prefix, 0o755) == 0 { continue }
-            let code = errno
-            var info = stat()
-            if stat(prefix, &info) == 0 {
-                if info.st_mode & S_IFMT == S_IFDIR { continue }
-                throw ResNeXtError.io("\(path): \(prefix) exists and is not a directory")
-            }
-            throw ResNeXtError.io("\(path): cannot create directory \(prefix): \(reason(code))")
-        }
+    /// Appends `text` and a newline to the file at `path` (see ``appendAll(_:to:)``).
+    public static func appendLine(_ text: String, to path: String) throws {
+        try appendAll(Array((text + "\n").utf8), to: path)
     }
 
-    /// Creates `path` if needed and proves a file can be written in it, so a run fails before its first
-    /// epoch rather than at its first checkpoint.
-    public static func checkWritableDirectory(_ path: String) throws {
-        try makeDirectories(path)
-        let probe = path + "/.resnext-write-test"
-        try writeAtomically([], to: probe)
-        unlink(probe)
+    /// Writes `text` and a newline to standard error, unbuffered; failures are ignored (there is nowhere
+    /// left to report them).
+    public static func writeToStandardError(_ text: String) {
+        let bytes = Array((text + "\n").utf8)
+        _ = bytes.withUnsafeBytes { writeFully(2, $0) }
     }
 
     // MARK: - Helpers
+
+    private static func openForReading(_ path: String) throws -> Int32 {
+        let fd = retryOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw ResNeXtError.io("\(path): \(errnoReason())") }
+        return fd
+    }
+
+    /// One `read` into `buffer`, retried after interrupts; 0 at the end of the file.
+    private static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, path: String) throws -> Int {
+        while true {
+            let n = read(fd, buffer, count)
+            if n >= 0 { return n }
+            if errno != EINTR { throw ResNeXtError.io("\(path): \(errnoReason())") }
+        }
+    }
+
+    /// Reads `fd` to its end in chunks of `size` bytes.
+    private static func readChunks(_ fd: Int32, path: String, size: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var chunk = [UInt8](repeating: 0, count: size)
+        try chunk.withUnsafeMutableBytes { buffer in
+            while true {
+                let n = try readSome(fd, buffer.baseAddress!, buffer.count, path: path)
+                if n == 0 { return }
+                try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            }
+        }
+    }
+
+    /// Writes all of `raw` to `fd`, continuing after short writes and interrupts; 0, or the errno of the failure.
+    private static func writeFully(_ fd: Int32, _ raw: UnsafeRawBufferPointer) -> Int32 {
+        var written = 0
+        while written < raw.count {
+            let n = write(fd, raw.baseAddress! + written, raw.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            written += n
+        }
+        return 0
+    }
 
     /// Flushes the directory entry created by a rename; file systems that cannot sync directories are tolerated.
     private static func syncDirectory(containing path: String) throws {
@@ -145,16 +167,17 @@ public enum FileIO {
         }
     }
 
-    private static func retryOnInterrupt(_ body: () -> Int32) -> Int32 {
+    static func retryOnInterrupt(_ body: () -> Int32) -> Int32 {
         while true {
             let result = body()
             if result >= 0 || errno != EINTR { return result }
         }
     }
 
-    private static func errnoReason() -> String { reason(errno) }
+    static func errnoReason() -> String { reason(errno) }
 
-    private static func reason(_ code: Int32) -> String {
+    /// The text of an errno value, e.g. "No such file or directory".
+    static func reason(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "error \(code)" }
         return String(cString: text)
     }

@@ -53,7 +53,7 @@ public enum Checkpoint {
         let backend = model.backend
         let modelFile = "model_\(state.epoch).safetensors", optimFile = "optimState_\(state.epoch).safetensors"
         let weights = SafetensorsFile(tensors: try model.stateDict(on: backend), metadata: modelMetadata(model, epoch: state.epoch))
-        try weights.write(to: directory + "/" + modelFile)
+        try weights.write(to: FileIO.join(directory, modelFile))
         afterWeights(state.epoch)
         let velocities = try zip(optimizer.parameters, optimizer.velocities).map { named, v in
             (name: named.name, tensor: StoredTensor(shape: v.shape.dims, floats: try backend.download(v)))
@@ -61,10 +61,10 @@ public enum Checkpoint {
         let recorded = JSONValue.object(options.map { (key: $0.key, value: JSONValue.string($0.value)) })
         try SafetensorsFile(tensors: velocities, metadata: [("format", formatTag), ("state", state.json.serialized()),
                                                             ("options", recorded.serialized())])
-            .write(to: directory + "/" + optimFile)
-        if isBest { try weights.write(to: directory + "/model_best.safetensors") }
+            .write(to: FileIO.join(directory, optimFile))
+        if isBest { try weights.write(to: FileIO.join(directory, "model_best.safetensors")) }
         let latest = JSONValue.object([("epoch", .number(Double(state.epoch))), ("modelFile", .string(modelFile)), ("optimFile", .string(optimFile))])
-        try FileIO.writeAtomically(Array((latest.serialized() + "\n").utf8), to: directory + "/latest.json")
+        try FileIO.writeAtomically(Array((latest.serialized() + "\n").utf8), to: FileIO.join(directory, "latest.json"))
     }
 
     static func modelMetadata(_ model: ResNeXtModel, epoch: Int) -> [(key: String, value: String)] {
@@ -91,7 +91,7 @@ public enum Checkpoint {
 
     /// Reads `directory/latest.json` and the files it names; a missing checkpoint is an error.
     public static func loadLatest(directory: String) throws -> Loaded {
-        let latestPath = directory + "/latest.json"
+        let latestPath = FileIO.join(directory, "latest.json")
         guard FileIO.fileExists(latestPath) else {
             throw ResNeXtError.io("\(latestPath): no checkpoint to resume from (the directory has no latest.json)")
         }
@@ -100,7 +100,7 @@ public enum Checkpoint {
               !modelFile.contains("/"), !optimFile.contains("/") else {
             throw ResNeXtError.io("\(latestPath): expected {\"epoch\", \"modelFile\", \"optimFile\"} naming files in the same directory")
         }
-        let modelPath = directory + "/" + modelFile, optimPath = directory + "/" + optimFile
+        let modelPath = FileIO.join(directory, modelFile), optimPath = FileIO.join(directory, optimFile)
         let weights = try SafetensorsFile.read(modelPath)
         guard let configuration = try configuration(of: weights, source: modelPath) else {
             throw ResNeXtError.io("\(modelPath): not a resnext-swift checkpoint (no model configuration in its metadata)")

@@ -88,13 +88,7 @@ public final class TrainingLog: @unchecked Sendable {
     /// Appends one JSON object to the metrics log.
     func record(_ fields: [(String, JSONValue)]) throws {
         guard let metricsPath else { return }
-        let text = JSONValue.object(fields.map { (key: $0.0, value: $0.1) }).serialized() + "\n"
-        let fd = open(metricsPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ResNeXtError.io("\(metricsPath): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw ResNeXtError.io("\(metricsPath): short write") }
+        try FileIO.appendLine(JSONValue.object(fields.map { (key: $0.0, value: $0.1) }).serialized(), to: metricsPath)
     }
 }
 

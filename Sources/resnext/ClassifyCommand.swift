@@ -19,7 +19,7 @@ struct ModelFileOptions: ParsableArguments {
     func backend() throws -> any Backend {
         var notices = [String]()
         let backend = try makeBackend(device: device, threads: threads, notices: &notices)
-        for notice in notices { printError("note: " + notice) }
+        for notice in notices { FileIO.writeToStandardError("note: " + notice) }
         return backend
     }
 
@@ -48,7 +48,7 @@ struct ModelFileOptions: ParsableArguments {
                     ?? Transforms.imagenetEval(try ImageDecoder.decode(bytes, source: path))
                 pending.append((path, image))
             } catch {
-                printError("skipping \(path): \(error)")
+                FileIO.writeToStandardError("skipping \(path): \(error)")
             }
             if pending.count == batchSize { try flush() }
         }

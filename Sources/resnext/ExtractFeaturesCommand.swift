@@ -19,7 +19,7 @@ struct ExtractFeaturesCommand: ParsableCommand {
     func run() throws {
         guard !inputs.isEmpty else { throw ValidationError("give images or a folder") }
         var paths = inputs
-        if inputs.count == 1, isDirectory(inputs[0]) { paths = try ImageFolderDataset.listImages(under: inputs[0]) }
+        if inputs.count == 1, FileIO.isDirectory(inputs[0]) { paths = try ImageFolderDataset.listImages(under: inputs[0]) }
         let backend = try options.backend()
         let model = try ResNeXtModel.load(options.model, configuration: try options.configuration(), on: backend)
         model.setTraining(false)

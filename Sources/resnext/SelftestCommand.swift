@@ -3,6 +3,7 @@ import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtCUDA
 import ResNeXtConformance
+import ResNeXtIO
 import ResNeXtReference
 
 #if canImport(Glibc)
@@ -68,7 +69,7 @@ struct SelftestCommand: ParsableCommand {
                 backend = cuda
                 reference = try CPUBackend()
             } catch {
-                printError("selftest: \(error)")
+                FileIO.writeToStandardError("selftest: \(error)")
                 throw ExitCode(2)
             }
         }

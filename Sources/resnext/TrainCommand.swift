@@ -2,6 +2,7 @@ import ArgumentParser
 import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtCUDA
+import ResNeXtIO
 import ResNeXtModels
 import ResNeXtTraining
 
@@ -116,7 +117,7 @@ struct TrainCommand: ParsableCommand {
 
         let backend = try makeBackend(device: nGPU >= 1 ? device : "cpu", threads: computeThreads, tf32: gpu.tf32.value, search: gpu.cudnn.search,
                                       notices: &notices)
-        let log = TrainingLog(metricsPath: options.testOnly ? nil : options.save + "/metrics.jsonl")
+        let log = TrainingLog(metricsPath: options.testOnly ? nil : FileIO.join(options.save, "metrics.jsonl"))
         for notice in notices { log.line("note: " + notice) }
         let trainer = try Trainer(options: options, backend: backend, log: log)
         if let pause = CrashTestHooks.checkpointPause() { trainer.afterCheckpointWeights = pause }

@@ -126,4 +126,87 @@ final class FileIOTests: XCTestCase {
             assertIOError(try FileIO.makeDirectories(denied), contains: [denied, "Permission denied"])
         }
     }
+
+    func testChunkedReadAndAppend() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let path = dir.path + "/log.jsonl"
+        try FileIO.appendLine("{\"epoch\":1}", to: path)
+        try FileIO.appendAll(Array("{\"epoch\":2}\n".utf8), to: path)
+        XCTAssertEqual(String(decoding: try FileIO.readAll(path), as: UTF8.self), "{\"epoch\":1}\n{\"epoch\":2}\n")
+
+        var chunks: [[UInt8]] = []
+        try FileIO.forEachChunk(of: path, size: 5) { chunks.append(Array($0)) }
+        XCTAssertEqual(chunks.map(\.count), [5, 5, 5, 5, 4])
+        XCTAssertEqual(chunks.flatMap { $0 }, try FileIO.readAll(path))
+
+        let missing = dir.path + "/missing"
+        XCTAssertThrowsError(try FileIO.forEachChunk(of: missing) { _ in }) {
+            XCTAssertEqual($0 as? ResNeXtError, .io("\(missing): No such file or directory"))
+        }
+        assertIOError(try FileIO.forEachChunk(of: dir.path) { _ in }, contains: [dir.path, "Is a directory"])
+        assertIOError(try FileIO.appendLine("x", to: dir.path + "/no/such/file"), contains: [dir.path + "/no/such/file"])
+        assertIOError(try FileIO.appendLine("x", to: dir.path), contains: [dir.path, "Is a directory"])
+    }
+
+    func testPathsAndStatus() throws {
+        XCTAssertEqual(FileIO.join("a", "b"), "a/b")
+        XCTAssertEqual(FileIO.join("a/", "b"), "a/b")
+        XCTAssertEqual(FileIO.join("/", "b"), "/b")
+        XCTAssertEqual(FileIO.join("", "b"), "b")
+        XCTAssertEqual(FileIO.lastComponent("/data/cifar-10-batches-bin/"), "cifar-10-batches-bin")
+        XCTAssertEqual(FileIO.lastComponent("name"), "name")
+
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let file = dir.path + "/file", link = dir.path + "/link", broken = dir.path + "/broken"
+        try FileIO.writeAtomically([1], to: file)
+        XCTAssertEqual(symlink(file, link), 0)
+        XCTAssertEqual(symlink(dir.path + "/nothing", broken), 0)
+        XCTAssertTrue(FileIO.isRegularFile(file))
+        XCTAssertTrue(FileIO.isRegularFile(link))  // links are followed
+        XCTAssertFalse(FileIO.isDirectory(file))
+        XCTAssertTrue(FileIO.isDirectory(dir.path))
+        XCTAssertFalse(FileIO.isRegularFile(dir.path))
+        XCTAssertFalse(FileIO.fileExists(broken))
+        XCTAssertNil(FileIO.status(broken))
+        XCTAssertEqual(FileIO.status(link)?.identity, FileIO.status(file)?.identity)
+        XCTAssertNotEqual(FileIO.status(dir.path)?.identity, FileIO.status(file)?.identity)
+        XCTAssertFalse(FileIO.isExecutable(file))
+        XCTAssertTrue(FileIO.isExecutable("/bin/sh"))
+        XCTAssertFalse(FileIO.isExecutable(""))
+
+        try FileIO.requireDirectory(dir.path, what: "data folder")
+        assertIOError(try FileIO.requireDirectory(file, what: "data folder"), contains: [file + ": data folder is not a directory"])
+        assertIOError(try FileIO.requireDirectory(broken, what: "data folder"),
+                      contains: [broken + ": data folder not found: No such file or directory"])
+    }
+
+    func testListRenameAndRemoveTree() throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let tree = dir.path + "/tree"
+        try FileIO.makeDirectories(tree + "/sub/deeper")
+        try FileIO.writeAtomically([1], to: tree + "/file")
+        try FileIO.writeAtomically([2], to: tree + "/sub/deeper/file")
+        XCTAssertEqual(symlink(dir.path, tree + "/up"), 0)  // removed, never followed
+        let entries = try FileIO.listDirectory(tree).sorted { $0.name < $1.name }
+        XCTAssertEqual(entries.map(\.name), ["file", "sub", "up"])
+        for entry in entries where entry.kind != .unknown {  // file systems without d_type report .unknown
+            XCTAssertEqual(entry.kind, ["file": .regularFile, "sub": .directory, "up": .symbolicLink][entry.name])
+        }
+        assertIOError(try FileIO.listDirectory(dir.path + "/missing"),
+                      contains: [dir.path + "/missing: cannot open directory: No such file or directory"])
+
+        let moved = dir.path + "/moved"
+        try FileIO.rename(tree, over: moved)
+        XCTAssertFalse(FileIO.fileExists(tree))
+        XCTAssertEqual(try FileIO.readAll(moved + "/sub/deeper/file"), [2])
+        assertIOError(try FileIO.rename(tree, over: moved), contains: [moved + ": cannot rename " + tree + " over it"])
+
+        FileIO.removeTree(moved)
+        XCTAssertFalse(FileIO.fileExists(moved))
+        XCTAssertEqual(try dir.entries(), [])
+        FileIO.removeTree(moved)  // already gone: fine
+    }
 }
