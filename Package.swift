@@ -40,7 +40,8 @@ let package = Package(
         .target(name: "ResNeXtCPU", dependencies: ["ResNeXtCore", "CDNNL"]),
         // Layers with explicit forward/backward, SGD, the training and evaluation steps.
         .target(name: "ResNeXtNN", dependencies: ["ResNeXtCore"]),
-        // File formats: JSON, safetensors, .t7, .pth (own zip reader and restricted unpickler); atomic file writes.
+        // File formats: JSON, safetensors, .t7, .pth (own zip reader and restricted unpickler); FileIO, the one
+        // file-system layer (reads, atomic writes, appends, paths, directories).
         // JSON.swift and ZipArchive.swift say why Foundation's JSON and ZIPFoundation are not used.
         .target(name: "ResNeXtIO", dependencies: ["ResNeXtCore"]),
         // ResNeXt/ResNet specifications (the plain block, then fb.resnet.torch's variants), the spec walker (torchvision
@@ -51,8 +52,8 @@ let package = Package(
         .target(name: "ResNeXtCUDA", dependencies: ["ResNeXtCore"]),
         // Image transforms exactly as the original (CIFAR and ImageNet augmentation, bicubic resize, crops).
         .target(name: "ResNeXtTransforms", dependencies: ["ResNeXtCore"]),
-        // Data sets (CIFAR, MNIST IDX, image folders with JPEG), ImageNet class names, downloads (curl and tar through swift-subprocess,
-        // MD5 through swift-crypto), the threaded batch loader.
+        // Data sets (CIFAR, MNIST IDX, image folders with JPEG), ImageNet class names, the threaded batch loader;
+        // Download/: the CIFAR download (curl and tar through swift-subprocess, MD5 through swift-crypto).
         .target(name: "ResNeXtData", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "CTurboJPEG",
                                                     .product(name: "Crypto", package: "swift-crypto"),
                                                     .product(name: "Subprocess", package: "swift-subprocess"),
