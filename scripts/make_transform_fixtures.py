@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the JSON fixtures of Tests/ResNeXtTransformsTests/Fixtures/ from an independent numpy implementation
-of the transform formulas in SPEC §3.2–3.3 (float64 throughout; inputs are float32-exact).
+of the transform formulas of the original's datasets/transforms.lua (float64 throughout; inputs are float32-exact).
 
     .venv-bench/bin/python scripts/make_transform_fixtures.py     # all fixtures (needs Pillow for pil_bicubic)
     python3 scripts/make_transform_fixtures.py                    # numpy-only fixtures; keeps pil_bicubic.json

@@ -13,8 +13,8 @@ import ResNeXtTransforms
 ///   in the original; class names in `fine_label_names.txt`.
 ///
 /// Pixels are the 1024 red bytes, then 1024 green, then 1024 blue, each plane row-major 32×32 — already
-/// CHW, so a sample is a 3×32×32 `Image` with values on the 0–255 scale (SPEC §3.2: CIFAR pixels stay
-/// 0–255; the transforms normalise them).
+/// CHW, so a sample is a 3×32×32 `Image` with values on the 0–255 scale: as in the original, CIFAR pixels
+/// stay 0–255 and the transforms normalise them with 0–255-scale statistics (docs/TRAINING.md, "Data").
 public struct CIFARDataset: Dataset {
     public enum Variant: Sendable, Equatable {
         case cifar10

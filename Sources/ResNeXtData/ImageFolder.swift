@@ -3,7 +3,8 @@ import ResNeXtIO
 import ResNeXtTransforms
 
 /// Images in class folders, ImageNet style: `<root>/<split>/<class>/<image>` with split `train` or `val`
-/// (SPEC §3.3; also any custom folder data set).
+/// (the original's ImageNet layout, `datasets/imagenet-gen.lua`; docs/TRAINING.md, "Data"; also any custom
+/// folder data set).
 ///
 /// Classes: the names of the folders directly under `<root>/<split>` (names starting with "." are
 /// skipped, as are plain files there), sorted byte-wise on their UTF-8 bytes (not by locale, and not
@@ -20,10 +21,10 @@ import ResNeXtTransforms
 /// start with "." (e.g. macOS `._*` files, `.ipynb_checkpoints`) are skipped at every level.
 ///
 /// Labels of nested images: an image in a sub-folder `<class>/<sub>/<image>` belongs to the top-level
-/// class folder `<class>`. The original (SPEC §3.3) labels a file by its **immediate** parent folder,
-/// which for nested files gives a folder name that is not a class at all (an assertion failure there);
-/// using the top-level folder, as torchvision's `ImageFolder` also does, makes nested layouts usable and
-/// is identical for the standard flat layout.
+/// class folder `<class>`. The original (`datasets/imagenet-gen.lua`) labels a file by its **immediate**
+/// parent folder, which for nested files gives a folder name that is not a class at all (an assertion
+/// failure there); using the top-level folder, as torchvision's `ImageFolder` also does, makes nested
+/// layouts usable and is identical for the standard flat layout.
 ///
 /// Order: classes in label order, and within a class the images sorted byte-wise by relative path, so
 /// the index is the same on every machine (the original kept `find`'s directory order, which is not).

@@ -1,6 +1,7 @@
 import ResNeXtCore
 
-/// Torch7 binary serialization (`torch.save(path, obj)` in the default binary mode; SPEC §8):
+/// Torch7 binary serialization (`torch.save(path, obj)` in the default binary mode, as torch7's `File.lua`
+/// writes it; docs/FORMATS.md):
 /// little-endian int32 type tags, string lengths, booleans and dimension counts; float64 numbers;
 /// "long" sizes, strides, offsets and storage lengths (8 bytes, or 4 for files written on Windows).
 ///

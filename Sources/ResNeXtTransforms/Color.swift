@@ -99,7 +99,8 @@ extension Transforms {
         return kept.map { op, v in (op, 1 + rng.uniform(-v, v)) }
     }
 
-    /// torch `ColorJitter`: brightness, contrast and saturation blends in a random order per image (SPEC §3.3 step 2).
+    /// torch `ColorJitter`: brightness, contrast and saturation blends in a random order per image (step 2 of
+    /// ``imagenetTrain(_:rng:)``).
     ///
     /// RNG draws: those of ``colorJitterSteps(brightness:contrast:saturation:rng:)``.
     public static func colorJitter(_ image: Image, brightness: Double, contrast: Double, saturation: Double,
@@ -131,7 +132,7 @@ extension Transforms {
         }
     }
 
-    /// AlexNet PCA lighting noise (SPEC §3.3 step 3), on the [0, 1] scale before normalisation.
+    /// AlexNet PCA lighting noise (step 3 of ``imagenetTrain(_:rng:)``), on the [0, 1] scale before normalisation.
     ///
     /// RNG draws: `alphas[j] = rng.normal(mean: 0, std: alphaStd)` for j = 0, 1, 2 in order; none (and the image
     /// is returned unchanged) when `alphaStd == 0`.

@@ -1,8 +1,8 @@
 import ResNeXtCore
 
 extension Transforms {
-    /// CIFAR training transform (SPEC §3.2), in this order: normalise (0–255 scale stats) → horizontal flip with
-    /// p 0.5 → zero-pad 4 → random 32×32 crop.
+    /// CIFAR training transform (the original's `datasets/cifar10.lua`), in this order: normalise (0–255 scale
+    /// stats) → horizontal flip with p 0.5 → zero-pad 4 → random 32×32 crop.
     ///
     /// RNG draws, in this order: one `rng.uniform()` (flip iff `< 0.5`), then crop `x`, then crop `y`
     /// (`rng.integer(in: 0...8)` each for a 32×32 input).
@@ -30,10 +30,10 @@ extension Transforms {
         normalize(image, mean: mnistMean, std: mnistStd)
     }
 
-    /// ImageNet training transform (SPEC §3.3), in this order: RandomSizedCrop(224) → ColorJitter(0.4, 0.4, 0.4)
-    /// → Lighting(0.1) → normalise (ImageNet stats, [0, 1] scale) → horizontal flip with p 0.5. The three colour
-    /// stages run as one affine map per pixel (`ColorAffine`): the composition of ``colorJitter(_:steps:)``,
-    /// ``lighting(_:alphas:)`` and ``normalize(_:mean:std:)`` up to float rounding.
+    /// ImageNet training transform (the original's `datasets/imagenet.lua`), in this order: RandomSizedCrop(224)
+    /// → ColorJitter(0.4, 0.4, 0.4) → Lighting(0.1) → normalise (ImageNet stats, [0, 1] scale) → horizontal flip
+    /// with p 0.5. The three colour stages run as one affine map per pixel (`ColorAffine`): the composition of
+    /// ``colorJitter(_:steps:)``, ``lighting(_:alphas:)`` and ``normalize(_:mean:std:)`` up to float rounding.
     ///
     /// RNG draws, in this order: ``randomSizedCropBox(width:height:rng:)``,
     /// ``colorJitterSteps(brightness:contrast:saturation:rng:)`` (2 integers then 3 uniforms),

@@ -50,8 +50,8 @@ extension Transforms {
         return resizeBicubic(window, width: size, height: size)
     }
 
-    /// Inception-style `RandomSizedCrop(size)` (SPEC §3.3 step 1): a random window covering 8 %–100 % of the area
-    /// with aspect ratio in [3/4, 4/3], resized bicubically to `size × size`.
+    /// Inception-style `RandomSizedCrop(size)` (step 1 of ``imagenetTrain(_:rng:)``): a random window covering
+    /// 8 %–100 % of the area with aspect ratio in [3/4, 4/3], resized bicubically to `size × size`.
     ///
     /// RNG draws: those of ``randomSizedCropBox(width:height:rng:)`` only.
     public static func randomSizedCrop(_ image: Image, size: Int, rng: inout RandomGenerator) -> Image {

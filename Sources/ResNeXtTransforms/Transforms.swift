@@ -1,5 +1,6 @@
 /// Image transforms of the original ResNeXt / fb.resnet.torch `datasets/transforms.lua`, and the per-dataset
-/// pipelines built from them (SPEC §3.2, §3.3).
+/// pipelines built from them (the original's `datasets/cifar10.lua`, `cifar100.lua` and `imagenet.lua`;
+/// docs/TRAINING.md, "Data").
 ///
 /// Every function returns a new ``Image``. Random transforms take an `inout RandomGenerator` and document the
 /// exact order of their draws, so results are reproducible under a seed; each has a deterministic variant that

@@ -10,8 +10,8 @@ import ResNeXtIO
 
 /// Downloads and unpacks the official CIFAR binary releases with the `curl` and `tar` programs.
 ///
-/// The original (SPEC §3.2) piped curl into tar; this version is crash-safe instead: the archive is
-/// downloaded to a hidden temporary name, its MD5 is checked against the published value, it is
+/// The original (`datasets/cifar10-gen.lua`) piped curl into tar; this version is crash-safe instead: the
+/// archive is downloaded to a hidden temporary name, its MD5 is checked against the published value, it is
 /// extracted into a hidden temporary folder, and only then is the release folder renamed into place —
 /// so an interrupted or corrupt download never leaves a half-filled `cifar-10-batches-bin/`.
 public enum CIFARDownload {
