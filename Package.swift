@@ -74,6 +74,8 @@ let package = Package(
                 "ResNeXtConformance", "ResNeXtReference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // ResNeXtXTests tests ResNeXtX (Core's tests need no backend; the conformance suite runs in ResNeXtCPUTests).
+        .testTarget(name: "ResNeXtCoreTests", dependencies: ["ResNeXtCore"]),
         .testTarget(name: "ResNeXtReferenceTests", dependencies: ["ResNeXtReference"]),
         .testTarget(name: "ResNeXtCPUTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtReference"]),
         .testTarget(name: "ResNeXtConformanceTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtReference", "ResNeXtConformance"]),

@@ -31,13 +31,6 @@ final class TensorAndErrorTests: XCTestCase {
         assertThrows("is on cuda:0") { try cpu.download(gpuTensor) }
     }
 
-    func testDeviceParsing() throws {
-        XCTAssertEqual(try Device(parsing: "cpu"), .cpu)
-        XCTAssertEqual(try Device(parsing: "cuda"), .cuda(0))
-        XCTAssertEqual(try Device(parsing: "cuda:3"), .cuda(3))
-        assertThrows("unknown device 'tpu'") { try Device(parsing: "tpu") }
-    }
-
     /// Every allocation made by a forward and backward pass is returned when the tensors go away.
     func testAllocationsAreReturned() throws {
         let backend = try CPUBackend()
