@@ -86,8 +86,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "ResNeXtTransformsTests", dependencies: ["ResNeXtCore", "ResNeXtTransforms"], exclude: ["Fixtures"]),
         .testTarget(name: "ResNeXtDataTests", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "ResNeXtData"]),
-        .testTarget(name: "ResNeXtTrainingTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
-                                                                "ResNeXtData", "ResNeXtTransforms", "ResNeXtTraining"]),
+        .testTarget(name: "ResNeXtTrainingTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtIO", "ResNeXtModels", "ResNeXtTraining"]),
         .testTarget(name: "ResNeXtONNXTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtModels", "ResNeXtONNX"]),
         .testTarget(name: "ResNeXtCUDATests", dependencies: ["ResNeXtCore", "ResNeXtCUDA", "ResNeXtCPU", "ResNeXtConformance"]),
         // End-to-end runs of the built `resnext` executable.
