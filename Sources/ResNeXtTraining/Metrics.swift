@@ -98,6 +98,3 @@ func now() -> Double {
     clock_gettime(CLOCK_MONOTONIC, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
-
-/// `value` with `digits` decimals.
-func fixed(_ value: Double, _ digits: Int = 3) -> String { NumberFormat.fixed(value, digits) }

@@ -64,7 +64,7 @@ public final class Trainer {
         log.line("data: \(data.train.count) training / \(data.validation.count) validation images, \(data.classNames.count) classes")
         if options.testOnly {
             let m = try evaluate(epoch: 0)
-            log.line(" * Results top1: \(fixed(m.top1Error)) top\(k): \(fixed(m.topKError))")
+            log.line(" * Results top1: \(NumberFormat.fixed(m.top1Error)) top\(k): \(NumberFormat.fixed(m.topKError))")
             summary.lastValidation = m
             return summary
         }
@@ -79,7 +79,7 @@ public final class Trainer {
                 state.bestTop1 = validation.top1Error
                 state.bestTopK = validation.topKError
                 state.bestEpoch = epoch
-                log.line(" * Best model \(fixed(validation.top1Error)) \(fixed(validation.topKError))")
+                log.line(" * Best model \(NumberFormat.fixed(validation.top1Error)) \(NumberFormat.fixed(validation.topKError))")
             }
             state.epoch = epoch
             state.stepCount = optimizer.stepCount
@@ -94,9 +94,9 @@ public final class Trainer {
         summary.bestTop1 = state.bestTop1
         summary.bestTopK = state.bestTopK
         if state.bestEpoch > 0 {
-            log.line(" * Finished top1: \(fixed(state.bestTop1)) top\(k): \(fixed(state.bestTopK)) (best epoch \(state.bestEpoch))")
+            log.line(" * Finished top1: \(NumberFormat.fixed(state.bestTop1)) top\(k): \(NumberFormat.fixed(state.bestTopK)) (best epoch \(state.bestEpoch))")
             if let last = summary.lastValidation {
-                log.line(" * Validation accuracy: \(fixed(last.top1Accuracy, 2)) % after the last epoch, \(fixed(100 - state.bestTop1, 2)) % at best"
+                log.line(" * Validation accuracy: \(NumberFormat.fixed(last.top1Accuracy, 2)) % after the last epoch, \(NumberFormat.fixed(100 - state.bestTop1, 2)) % at best"
                          + "; checkpoints in \(options.save)")
             }
         }
@@ -131,14 +131,14 @@ public final class Trainer {
                 let m = acc.metrics(seconds: now() - start)
                 let rate = Double(acc.images) / max(now() - start, 1e-9)
                 let eta = Double(n - i - 1) * (now() - start) / Double(i + 1)
-                log.progress(" | Epoch: [\(epoch)][\(i + 1)/\(n)]  lr \(lr)  loss \(fixed(Double(step.loss), 4)) (avg \(fixed(m.loss, 4)))  "
-                             + "top1 \(fixed(m.top1Error, 2))  top\(k) \(fixed(m.topKError, 2))  \(fixed(rate, 1)) img/s  data \(fixed(dataTime, 2))s  ETA \(fixed(eta, 0))s",
+                log.progress(" | Epoch: [\(epoch)][\(i + 1)/\(n)]  lr \(lr)  loss \(NumberFormat.fixed(Double(step.loss), 4)) (avg \(NumberFormat.fixed(m.loss, 4)))  "
+                             + "top1 \(NumberFormat.fixed(m.top1Error, 2))  top\(k) \(NumberFormat.fixed(m.topKError, 2))  \(NumberFormat.fixed(rate, 1)) img/s  data \(NumberFormat.fixed(dataTime, 2))s  ETA \(NumberFormat.fixed(eta, 0))s",
                              final: i + 1 == n)
             }
             mark = now()
         }
         let m = acc.metrics(seconds: now() - start)
-        log.line(" * Epoch \(epoch) train: loss \(fixed(m.loss, 4))  top1 \(fixed(m.top1Error))  top\(k) \(fixed(m.topKError))  (\(m.images) images, \(fixed(m.seconds, 1)) s)")
+        log.line(" * Epoch \(epoch) train: loss \(NumberFormat.fixed(m.loss, 4))  top1 \(NumberFormat.fixed(m.top1Error))  top\(k) \(NumberFormat.fixed(m.topKError))  (\(m.images) images, \(NumberFormat.fixed(m.seconds, 1)) s)")
         return m
     }
 
@@ -153,7 +153,7 @@ public final class Trainer {
             acc.add(try evaluationStep(batch.host))
         }
         let m = acc.metrics(seconds: now() - start)
-        log.line(" * Finished epoch # \(epoch)  validation loss \(fixed(m.loss, 4))  top1: \(fixed(m.top1Error))  top\(k): \(fixed(m.topKError))"
+        log.line(" * Finished epoch # \(epoch)  validation loss \(NumberFormat.fixed(m.loss, 4))  top1: \(NumberFormat.fixed(m.top1Error))  top\(k): \(NumberFormat.fixed(m.topKError))"
                  + "  (\(m.images) images)")
         return m
     }
