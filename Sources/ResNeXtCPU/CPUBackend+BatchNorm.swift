@@ -17,22 +17,18 @@ extension CPUBackend {
         })
     }
 
-    /// Checks `[C]`-shaped per-channel tensors against an `[N, C, H, W]` input; returns them plain.
-    private func channelVectors(_ input: Tensor, _ vectors: [(Tensor, String)]) throws -> [CPUStorage] {
-        guard input.shape.rank == 4 || input.shape.rank == 2 else {
-            throw ResNeXtError.shapeMismatch("batch normalization input must be [N, C, H, W] or [N, C], got \(input.shape)")
-        }
-        return try vectors.map { t, what in
-            try requireShape(t, [input.shape[1]], "batch normalization \(what)")
-            return try plain(t, "batch normalization \(what)")
-        }
+    /// The `[C]` vectors plain.
+    private func plainVectors(_ vectors: [CPUStorage], _ input: Tensor) throws -> [CPUStorage] {
+        try vectors.map { try plain($0, [input.shape[1]]) }
     }
 
     public func batchNormTraining(_ input: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor,
                                   momentum: Float, epsilon: Float) throws -> (output: Tensor, statistics: BatchNormStatistics) {
-        let x = try activation(input, "batch normalization input")
-        let v = try channelVectors(input, [(scale, "scale"), (shift, "shift"), (runningMean, "running mean"), (runningVariance, "running variance")])
-        guard let rm = runningMean.storage as? CPUStorage, rm === v[2], let rv = runningVariance.storage as? CPUStorage, rv === v[3] else {
+        let o = try operands.batchNormTraining(input, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance)
+        let x = try activation(o.input, input.shape)
+        let v = try plainVectors(o.vectors, input)
+        let (rm, rv) = (v[2], v[3])
+        guard rm === o.vectors[2], rv === o.vectors[3] else {
             throw ResNeXtError.invalidArgument("batch normalization running statistics must be plain CPU tensors (they are updated in place)")
         }
         let fwd = try batchNormForward(x.desc, training: true, epsilon: epsilon)
@@ -56,8 +52,9 @@ extension CPUBackend {
 
     public func batchNormInference(_ input: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor,
                                    epsilon: Float) throws -> Tensor {
-        let x = try activation(input, "batch normalization input")
-        let v = try channelVectors(input, [(scale, "scale"), (shift, "shift"), (mean, "mean"), (variance, "variance")])
+        let o = try operands.batchNormInference(input, scale: scale, shift: shift, mean: mean, variance: variance)
+        let x = try activation(o.input, input.shape)
+        let v = try plainVectors(o.vectors, input)
         let fwd = try batchNormForward(x.desc, training: false, epsilon: epsilon)
         let out = try allocate(x.desc)
         try run(fwd, [Argument(DNNL_ARG_SRC, x), Argument(DNNL_ARG_DST, out), Argument(DNNL_ARG_SCALE, v[0]), Argument(DNNL_ARG_SHIFT, v[1]),
@@ -67,10 +64,10 @@ extension CPUBackend {
 
     public func batchNormBackward(_ outputGradient: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics,
                                   epsilon: Float) throws -> (input: Tensor, scale: Tensor, shift: Tensor) {
-        try requireShape(outputGradient, input.shape, "batch normalization output gradient")
-        let x = try activation(input, "batch normalization input")
-        let v = try channelVectors(input, [(scale, "scale"), (statistics.mean, "batch mean"), (statistics.variance, "batch variance")])
-        let dy = try reorder(try storage(outputGradient, "batch normalization output gradient"), to: x.desc)
+        let o = try operands.batchNormBackward(outputGradient, input: input, scale: scale, statistics: statistics)
+        let x = try activation(o.input, input.shape)
+        let v = try plainVectors(o.vectors, input)
+        let dy = try reorder(o.outputGradient, to: x.desc)
         let fwd = try batchNormForward(x.desc, training: true, epsilon: epsilon)
         let key = "bn_bwd|\(epsilon)|\(x.desc.layoutKey)"
         let bwd = try primitive(key, desc: {

@@ -3,8 +3,7 @@ import ResNeXtCore
 
 extension CPUBackend {
     public func concatenateChannels(_ inputs: [Tensor]) throws -> Tensor {
-        let outShape = try ShapeRules.concatenateChannels(inputs.map(\.shape))
-        let sources = try inputs.enumerated().map { try storage($1, "concatenated tensor \($0)") }
+        let (sources, outShape) = try operands.concatenateChannels(inputs)
         let key = "concat|" + sources.map(\.desc.layoutKey).joined(separator: "|")
         let p = try primitive(key) {
             var descs = sources.map(\.desc)
@@ -21,8 +20,7 @@ extension CPUBackend {
     }
 
     public func splitChannels(_ input: Tensor, sizes: [Int]) throws -> [Tensor] {
-        try ShapeRules.splitChannels(input.shape, sizes: sizes)
-        let whole = try plain(input, "split tensor")
+        let whole = try plain(try operands.splitChannels(input, sizes: sizes), input.shape)
         var offset = 0
         return try sizes.map { size in
             let dims = [input.shape[0], size, input.shape[2], input.shape[3]]

@@ -35,28 +35,21 @@ extension CPUBackend {
     }
 
     public func convolution2D(_ input: Tensor, weight: Tensor, bias: Tensor?, _ p: Convolution2DParameters) throws -> Tensor {
-        let outShape = try p.outputShape(input: input.shape, weight: weight.shape)
-        let x = try storage(input, "convolution input")
-        let w = try storage(weight, "convolution weight")
-        if let bias { try requireShape(bias, [weight.shape[0]], "convolution bias") }
+        let (x, w, b, outShape) = try operands.convolution2D(input, weight: weight, bias: bias, p)
         let fwd = try convolutionForward(input: input.shape, weight: weight.shape, output: outShape, withBias: bias != nil, p)
         let src = try reorder(x, to: fwd.desc(dnnl_query_src_md))
         let plainW = CPUStorage(buffer: w.buffer, desc: try plainWeightDesc(weight.shape, groups: p.groups))
         let wei = try reorder(plainW, to: fwd.desc(dnnl_query_weights_md))
         let out = try allocate(fwd.desc(dnnl_query_dst_md))
         var args = [Argument(DNNL_ARG_SRC, src), Argument(DNNL_ARG_WEIGHTS, wei), Argument(DNNL_ARG_DST, out)]
-        if let bias { args.append(Argument(DNNL_ARG_BIAS, try plain(bias, "convolution bias"))) }
+        if let b { args.append(Argument(DNNL_ARG_BIAS, try plain(b, [weight.shape[0]]))) }
         try run(fwd, args, "convolution forward")
         return wrap(out, outShape)
     }
 
     public func convolution2DBackwardData(_ outputGradient: Tensor, weight: Tensor, inputShape: Shape,
                                           _ p: Convolution2DParameters) throws -> Tensor {
-        let inputShape = try inputShape.validated("convolution input")
-        let outShape = try p.outputShape(input: inputShape, weight: weight.shape)
-        try requireShape(outputGradient, outShape, "convolution output gradient")
-        let dy = try storage(outputGradient, "convolution output gradient")
-        let w = try storage(weight, "convolution weight")
+        let (dy, w, inputShape, outShape) = try operands.convolution2DBackwardData(outputGradient, weight: weight, inputShape: inputShape, p)
         let fwd = try convolutionForward(input: inputShape, weight: weight.shape, output: outShape, withBias: false, p)
         let key = "conv_bwd_data|\(inputShape)|\(weight.shape)|\(p)"
         let bwd = try primitive(key, desc: {
@@ -81,11 +74,7 @@ extension CPUBackend {
 
     public func convolution2DBackwardWeights(_ outputGradient: Tensor, input: Tensor, weightShape: Shape, withBias: Bool,
                                              _ p: Convolution2DParameters) throws -> (weight: Tensor, bias: Tensor?) {
-        let weightShape = try weightShape.validated("convolution weight")
-        let outShape = try p.outputShape(input: input.shape, weight: weightShape)
-        try requireShape(outputGradient, outShape, "convolution output gradient")
-        let dy = try storage(outputGradient, "convolution output gradient")
-        let x = try storage(input, "convolution input")
+        let (dy, x, weightShape, outShape) = try operands.convolution2DBackwardWeights(outputGradient, input: input, weightShape: weightShape, p)
         let fwd = try convolutionForward(input: input.shape, weight: weightShape, output: outShape, withBias: withBias, p)
         let key = "conv_bwd_weights|\(input.shape)|\(weightShape)|\(withBias)|\(p)"
         let bwd = try primitive(key, desc: {

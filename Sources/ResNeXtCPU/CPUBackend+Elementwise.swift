@@ -15,7 +15,7 @@ extension CPUBackend {
     }
 
     public func relu(_ input: Tensor) throws -> Tensor {
-        let x = try activation(input, "ReLU input")
+        let x = try activation(try operands.relu(input), input.shape)
         let fwd = try reluForward(x.desc)
         let out = try allocate(x.desc)
         try run(fwd, [Argument(DNNL_ARG_SRC, x), Argument(DNNL_ARG_DST, out)], "ReLU forward")
@@ -23,9 +23,9 @@ extension CPUBackend {
     }
 
     public func reluBackward(_ outputGradient: Tensor, output: Tensor) throws -> Tensor {
-        try requireShape(outputGradient, output.shape, "ReLU output gradient")
-        let y = try activation(output, "ReLU output")
-        let dy = try reorder(try storage(outputGradient, "ReLU output gradient"), to: y.desc)
+        let o = try operands.reluBackward(outputGradient, output: output)
+        let y = try activation(o.output, output.shape)
+        let dy = try reorder(o.outputGradient, to: y.desc)
         let fwd = try reluForward(y.desc)
         let key = "relu_bwd|\(y.desc.layoutKey)"
         let bwd = try primitive(key, desc: {
@@ -41,9 +41,9 @@ extension CPUBackend {
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        try requireShape(b, a.shape, "second addend")
-        let x = try activation(a, "first addend")
-        let y = try reorder(try storage(b, "second addend"), to: x.desc)
+        let o = try operands.add(a, b)
+        let x = try activation(o.a, a.shape)
+        let y = try reorder(o.b, to: x.desc)
         let key = "add|\(x.desc.layoutKey)"
         let p = try primitive(key, desc: {
             var s0 = x.desc, s1 = x.desc, dst = x.desc
@@ -57,7 +57,7 @@ extension CPUBackend {
     }
 
     public func scale(_ tensor: Tensor, by factor: Float) throws {
-        let s = try storage(tensor, "scaled tensor")
+        let s = try operands.storage(tensor, "scaled tensor")
         let count = s.desc.byteSize / MemoryLayout<Float>.size
         parallelChunks(count) { range in
             let p = s.floats

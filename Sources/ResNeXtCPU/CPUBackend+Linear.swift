@@ -15,19 +15,18 @@ extension CPUBackend {
     }
 
     public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        let outShape = try ShapeRules.linear(input: input.shape, weight: weight.shape)
-        if let bias { try requireShape(bias, [weight.shape[0]], "linear bias") }
+        let (x, w, b, outShape) = try operands.linear(input, weight: weight, bias: bias)
         let fwd = try innerProductForward(input: input.shape, weight: weight.shape, withBias: bias != nil)
         let out = try allocate(try .plain(outShape.dims))
-        var args = [Argument(DNNL_ARG_SRC, try plain(input, "linear input")), Argument(DNNL_ARG_WEIGHTS, try plain(weight, "linear weight")),
+        var args = [Argument(DNNL_ARG_SRC, try plain(x, input.shape)), Argument(DNNL_ARG_WEIGHTS, try plain(w, weight.shape)),
                     Argument(DNNL_ARG_DST, out)]
-        if let bias { args.append(Argument(DNNL_ARG_BIAS, try plain(bias, "linear bias"))) }
+        if let b { args.append(Argument(DNNL_ARG_BIAS, try plain(b, [weight.shape[0]]))) }
         try run(fwd, args, "linear forward")
         return wrap(out, outShape)
     }
 
     public func linearBackwardData(_ outputGradient: Tensor, weight: Tensor) throws -> Tensor {
-        let inputShape = try ShapeRules.linearBackwardData(outputGradient: outputGradient.shape, weight: weight.shape)
+        let (dy, w, inputShape) = try operands.linearBackwardData(outputGradient, weight: weight)
         let fwd = try innerProductForward(input: inputShape, weight: weight.shape, withBias: false)
         let key = "ip_bwd_data|\(inputShape)|\(weight.shape)"
         let bwd = try primitive(key, desc: {
@@ -39,14 +38,13 @@ extension CPUBackend {
             return d
         }, hint: fwd)
         let dx = try allocate(try .plain(inputShape.dims))
-        try run(bwd, [Argument(DNNL_ARG_DIFF_DST, try plain(outputGradient, "linear output gradient")),
-                      Argument(DNNL_ARG_WEIGHTS, try plain(weight, "linear weight")), Argument(DNNL_ARG_DIFF_SRC, dx)],
-                "linear backward data")
+        try run(bwd, [Argument(DNNL_ARG_DIFF_DST, try plain(dy, outputGradient.shape)), Argument(DNNL_ARG_WEIGHTS, try plain(w, weight.shape)),
+                      Argument(DNNL_ARG_DIFF_SRC, dx)], "linear backward data")
         return wrap(dx, inputShape)
     }
 
     public func linearBackwardWeights(_ outputGradient: Tensor, input: Tensor, withBias: Bool) throws -> (weight: Tensor, bias: Tensor?) {
-        let weightShape = try ShapeRules.linearBackwardWeights(outputGradient: outputGradient.shape, input: input.shape)
+        let (dy, x, weightShape) = try operands.linearBackwardWeights(outputGradient, input: input)
         let fwd = try innerProductForward(input: input.shape, weight: weightShape, withBias: withBias)
         let key = "ip_bwd_weights|\(input.shape)|\(weightShape)|\(withBias)"
         let bwd = try primitive(key, desc: {
@@ -58,8 +56,8 @@ extension CPUBackend {
             return d
         }, hint: fwd)
         let dw = try allocate(try .plain(weightShape.dims))
-        var args = [Argument(DNNL_ARG_SRC, try plain(input, "linear input")),
-                    Argument(DNNL_ARG_DIFF_DST, try plain(outputGradient, "linear output gradient")), Argument(DNNL_ARG_DIFF_WEIGHTS, dw)]
+        var args = [Argument(DNNL_ARG_SRC, try plain(x, input.shape)), Argument(DNNL_ARG_DIFF_DST, try plain(dy, outputGradient.shape)),
+                    Argument(DNNL_ARG_DIFF_WEIGHTS, dw)]
         var db: CPUStorage?
         if withBias {
             db = try allocate(try .plain([weightShape[0]]))

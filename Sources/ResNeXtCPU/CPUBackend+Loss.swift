@@ -6,9 +6,8 @@ import Glibc
 
 extension CPUBackend {
     public func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) throws -> CrossEntropyResult {
-        let (rows, classes) = try ShapeRules.labels(logits.shape, labels)
-        guard rows > 0 else { throw ResNeXtError.invalidArgument("cross-entropy of an empty batch") }
-        let x = try plain(logits, "logits").floats
+        let (s, rows, classes) = try operands.softmaxCrossEntropy(logits, labels: labels)
+        let x = try plain(s, logits.shape).floats
         let grad = try allocate(try .plain([rows, classes]))
         let g = grad.floats
         var total = 0.0
@@ -30,9 +29,8 @@ extension CPUBackend {
     }
 
     public func topKCorrect(_ logits: Tensor, labels: [Int32], ks: [Int]) throws -> [Int] {
-        let (rows, classes) = try ShapeRules.labels(logits.shape, labels)
-        guard ks.allSatisfy({ $0 > 0 }) else { throw ResNeXtError.invalidArgument("top-k needs positive k, got \(ks)") }
-        let x = try plain(logits, "logits").floats
+        let (s, rows, classes) = try operands.topKCorrect(logits, labels: labels, ks: ks)
+        let x = try plain(s, logits.shape).floats
         var correct = [Int](repeating: 0, count: ks.count)
         for r in 0..<rows {
             let row = x + r * classes

@@ -38,8 +38,8 @@ extension CPUBackend {
     }
 
     public func maxPool2D(_ input: Tensor, _ p: Pool2DParameters) throws -> MaxPoolResult {
-        let outShape = try p.outputShape(input: input.shape)
-        let x = try activation(input, "max pooling input")
+        let (s, outShape) = try operands.maxPool2D(input, p)
+        let x = try activation(s, input.shape)
         let fwd = try poolForward(x.desc, output: outShape, max: true, p)
         let out = try allocate(fwd.desc(dnnl_query_dst_md))
         let workspaceDesc = fwd.desc(dnnl_query_workspace_md)
@@ -51,15 +51,13 @@ extension CPUBackend {
 
     public func maxPool2DBackward(_ outputGradient: Tensor, forward: MaxPoolResult, inputShape: Shape,
                                   _ p: Pool2DParameters) throws -> Tensor {
-        let outShape = try p.outputShape(input: inputShape)
-        try requireShape(outputGradient, outShape, "max pooling output gradient")
-        try check(forward.indices, "max pooling indices", dtype: .uint8)
-        guard let workspace = forward.indices.storage as? CPUStorage, let fwd = workspace.producer,
-              fwd.desc(dnnl_query_src_md).dimensions == inputShape.dims else {
-            throw ResNeXtError.invalidArgument("max pooling backward needs the indices that maxPool2D returned for an input of shape \(inputShape)")
+        // The workspace records the forward primitive, whose input shape must be this one.
+        let o = try operands.maxPool2DBackward(outputGradient, forward: forward, inputShape: inputShape, p, indexType: .uint8) { workspace in
+            workspace.producer.flatMap { $0.desc(dnnl_query_src_md).dimensions == inputShape.dims ? $0 : nil }
         }
+        let (workspace, fwd, outShape) = (o.indices, o.record, o.outputShape)
         let bwd = try poolBackward(fwd, input: inputShape, output: outShape, max: true, p)
-        let dy = try reorder(try storage(outputGradient, "max pooling output gradient"), to: bwd.desc(dnnl_query_diff_dst_md))
+        let dy = try reorder(o.outputGradient, to: bwd.desc(dnnl_query_diff_dst_md))
         let dx = try allocate(bwd.desc(dnnl_query_diff_src_md))
         try run(bwd, [Argument(DNNL_ARG_DIFF_DST, dy), Argument(DNNL_ARG_WORKSPACE, workspace), Argument(DNNL_ARG_DIFF_SRC, dx)],
                 "max pooling backward")
@@ -67,8 +65,8 @@ extension CPUBackend {
     }
 
     public func averagePool2D(_ input: Tensor, _ p: Pool2DParameters) throws -> Tensor {
-        let outShape = try p.outputShape(input: input.shape)
-        let x = try activation(input, "average pooling input")
+        let (s, outShape) = try operands.averagePool2D(input, p)
+        let x = try activation(s, input.shape)
         let fwd = try poolForward(x.desc, output: outShape, max: false, p)
         let out = try allocate(fwd.desc(dnnl_query_dst_md))
         try run(fwd, [Argument(DNNL_ARG_SRC, x), Argument(DNNL_ARG_DST, out)], "average pooling forward")
@@ -76,12 +74,10 @@ extension CPUBackend {
     }
 
     public func averagePool2DBackward(_ outputGradient: Tensor, inputShape: Shape, _ p: Pool2DParameters) throws -> Tensor {
-        let inputShape = try inputShape.validated("average pooling input")
-        let outShape = try p.outputShape(input: inputShape)
-        try requireShape(outputGradient, outShape, "average pooling output gradient")
+        let (dyStorage, inputShape, outShape) = try operands.averagePool2DBackward(outputGradient, inputShape: inputShape, p)
         let fwd = try poolForward(try activationDesc(inputShape), output: outShape, max: false, p)
         let bwd = try poolBackward(fwd, input: inputShape, output: outShape, max: false, p)
-        let dy = try reorder(try storage(outputGradient, "average pooling output gradient"), to: bwd.desc(dnnl_query_diff_dst_md))
+        let dy = try reorder(dyStorage, to: bwd.desc(dnnl_query_diff_dst_md))
         let dx = try allocate(bwd.desc(dnnl_query_diff_src_md))
         try run(bwd, [Argument(DNNL_ARG_DIFF_DST, dy), Argument(DNNL_ARG_DIFF_SRC, dx)], "average pooling backward")
         return wrap(dx, inputShape)

@@ -3,14 +3,12 @@ import ResNeXtCore
 extension CPUBackend {
     public func sgdStep(parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float,
                         _ h: SGDHyperparameters, isFirstStep: Bool) throws {
-        try requireShape(gradient, parameter.shape, "SGD gradient")
-        try requireShape(velocity, parameter.shape, "SGD velocity")
-        let theta = try storage(parameter, "SGD parameter"), v = try storage(velocity, "SGD velocity")
+        let (theta, gradientStorage, v) = try operands.sgdStep(parameter: parameter, gradient: gradient, velocity: velocity)
         let plainDesc = try MemoryDesc.plain(parameter.shape.dims)
         guard theta.desc.isEqual(plainDesc), v.desc.isEqual(plainDesc) else {
             throw ResNeXtError.invalidArgument("SGD updates parameters and velocities in place; they must be plain tensors made by upload or zeros")
         }
-        let g = try plain(gradient, "SGD gradient")
+        let g = try plain(gradientStorage, gradient.shape)
         let (mu, decay, keep) = (h.momentum, h.weightDecay, 1 - h.dampening)
         let nesterov = h.nesterov
         parallelChunks(parameter.elementCount) { range in

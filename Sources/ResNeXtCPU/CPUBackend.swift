@@ -18,6 +18,8 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
     let counter = AllocationCounter()
+    /// The operand checks every backend makes.
+    let operands = Operands<CPUStorage>(device: .cpu)
     private let cache = Mutex<[String: Primitive]>([:])
     /// Serializes execution on the single stream.
     let executionLock = Mutex<Void>(())
@@ -68,13 +70,12 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return try .make(shape.dims, tag)
     }
 
-    /// The activation's storage in the preferred layout (memory-bound primitives such as batch norm fall
+    /// An activation's storage in the preferred layout (memory-bound primitives such as batch norm fall
     /// back to slow reference code on other blocked layouts, e.g. the 4-channel blocks grouped
     /// convolutions with 4 channels per group produce).
-    func activation(_ t: Tensor, _ what: @autoclosure () -> String) throws -> CPUStorage {
-        let s = try storage(t, what())
-        guard t.shape.rank == 4 else { return s }
-        return try reorder(s, to: try activationDesc(t.shape))
+    func activation(_ s: CPUStorage, _ shape: Shape) throws -> CPUStorage {
+        guard shape.rank == 4 else { return s }
+        return try reorder(s, to: try activationDesc(shape))
     }
 
     deinit {
@@ -153,15 +154,6 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return CPUStorage(buffer: buffer, desc: desc, producer: producer)
     }
 
-    /// The CPU storage of a float32 tensor, or a clear error for a tensor of another device or type.
-    func storage(_ t: Tensor, _ what: @autoclosure () -> String) throws -> CPUStorage {
-        try check(t, what())
-        guard let s = t.storage as? CPUStorage else {
-            throw ResNeXtError.wrongDevice("\(what()) has storage \(type(of: t.storage)), not this backend's")
-        }
-        return s
-    }
-
     /// `s` converted to layout `desc` (the same storage when it already is).
     func reorder(_ s: CPUStorage, to desc: MemoryDesc) throws -> CPUStorage {
         if s.desc.isEqual(desc) { return s }
@@ -177,26 +169,17 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return out
     }
 
-    /// The tensor's storage in plain row-major layout.
-    func plain(_ t: Tensor, _ what: @autoclosure () -> String) throws -> CPUStorage {
-        try reorder(try storage(t, what()), to: try .plain(t.shape.dims))
+    /// A tensor's storage in plain row-major layout.
+    func plain(_ s: CPUStorage, _ shape: Shape) throws -> CPUStorage {
+        try reorder(s, to: try .plain(shape.dims))
     }
 
     func wrap(_ s: CPUStorage, _ shape: Shape) -> Tensor { Tensor(shape: shape, storage: s) }
 
-    func requireShape(_ t: Tensor, _ shape: Shape, _ what: @autoclosure () -> String) throws {
-        guard t.shape == shape else {
-            throw ResNeXtError.shapeMismatch("\(what()) has shape \(t.shape), expected \(shape)")
-        }
-    }
-
     // MARK: Memory
 
     public func upload(_ values: [Float], shape: Shape) throws -> Tensor {
-        let shape = try shape.validated()
-        guard values.count == shape.elementCount else {
-            throw ResNeXtError.shapeMismatch("\(values.count) values do not fill shape \(shape) (\(shape.elementCount) elements)")
-        }
+        let shape = try operands.upload(count: values.count, shape: shape)
         let s = try allocate(try .plain(shape.dims))
         values.withUnsafeBufferPointer { src in
             if let base = src.baseAddress { s.floats.update(from: base, count: values.count) }
@@ -205,7 +188,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     public func download(_ tensor: Tensor) throws -> [Float] {
-        let s = try plain(tensor, "downloaded tensor")
+        let s = try plain(try operands.download(tensor), tensor.shape)
         return Array(UnsafeBufferPointer(start: s.floats, count: tensor.elementCount))
     }
 
@@ -215,22 +198,19 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     }
 
     public func copy(_ tensor: Tensor) throws -> Tensor {
-        let s = try storage(tensor, "copied tensor")
+        let s = try operands.storage(tensor, "copied tensor")
         let out = try allocate(s.desc)
         out.pointer.copyMemory(from: s.pointer, byteCount: s.desc.byteSize)
         return wrap(out, tensor.shape)
     }
 
     public func optimizedLayout(_ tensor: Tensor) throws -> Tensor {
-        wrap(try activation(tensor, "tensor"), tensor.shape)
+        wrap(try activation(try operands.optimizedLayout(tensor), tensor.shape), tensor.shape)
     }
 
     public func reshape(_ tensor: Tensor, to shape: Shape) throws -> Tensor {
-        let shape = try shape.validated()
-        guard shape.elementCount == tensor.elementCount else {
-            throw ResNeXtError.shapeMismatch("cannot reshape \(tensor.shape) (\(tensor.elementCount) elements) to \(shape)")
-        }
-        let s = try plain(tensor, "reshaped tensor")
+        let (storage, shape) = try operands.reshape(tensor, to: shape)
+        let s = try plain(storage, tensor.shape)
         return wrap(CPUStorage(buffer: s.buffer, desc: try .plain(shape.dims)), shape)
     }
 }

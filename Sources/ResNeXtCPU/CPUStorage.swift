@@ -41,7 +41,7 @@ final class CPUBuffer: @unchecked Sendable {
 
 /// CPU tensor storage: a buffer plus the oneDNN layout its bytes are in (plain NCHW, or a blocked
 /// layout such as nChw8c that a primitive produced).
-final class CPUStorage: TensorStorage, @unchecked Sendable {
+final class CPUStorage: BackendStorage, @unchecked Sendable {
     let buffer: CPUBuffer
     let desc: MemoryDesc
     /// For max-pooling workspaces: the forward primitive whose backward pass reads them.

@@ -28,8 +28,8 @@ extension CUDABackend {
     /// value per channel there is no update, as on the CPU.
     public func batchNormTraining(_ input: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor,
                                   momentum: Float, epsilon: Float) throws -> (output: Tensor, statistics: BatchNormStatistics) {
-        let (x, v, dims) = try validator.batchNorm(input, [(scale, "scale"), (shift, "shift"), (runningMean, "running mean"),
-                                                           (runningVariance, "running variance")])
+        let (x, v) = try operands.batchNormTraining(input, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance)
+        let dims = try BatchNormGeometry.dims(input.shape)
         try prepare()
         let channels = input.shape[1]
         let out = try allocate(input.shape)
@@ -62,7 +62,8 @@ extension CUDABackend {
 
     public func batchNormInference(_ input: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor,
                                    epsilon: Float) throws -> Tensor {
-        let (x, v, dims) = try validator.batchNorm(input, [(scale, "scale"), (shift, "shift"), (mean, "mean"), (variance, "variance")])
+        let (x, v) = try operands.batchNormInference(input, scale: scale, shift: shift, mean: mean, variance: variance)
+        let dims = try BatchNormGeometry.dims(input.shape)
         try prepare()
         let out = try allocate(input.shape)
         let api = cudnn
@@ -79,9 +80,8 @@ extension CUDABackend {
 
     public func batchNormBackward(_ outputGradient: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics,
                                   epsilon: Float) throws -> (input: Tensor, scale: Tensor, shift: Tensor) {
-        try validator.requireShape(outputGradient, input.shape, "batch normalization output gradient")
-        let (x, v, dims) = try validator.batchNorm(input, [(scale, "scale"), (statistics.mean, "batch mean"), (statistics.variance, "batch variance")])
-        let dy = try validator.storage(outputGradient, "batch normalization output gradient")
+        let (dy, x, v) = try operands.batchNormBackward(outputGradient, input: input, scale: scale, statistics: statistics)
+        let dims = try BatchNormGeometry.dims(input.shape)
         try prepare()
         let channels = input.shape[1]
         if BatchNormGeometry.valuesPerChannel(input.shape) == 1 {

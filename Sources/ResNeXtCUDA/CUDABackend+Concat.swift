@@ -2,7 +2,7 @@ import ResNeXtCore
 
 extension CUDABackend {
     public func concatenateChannels(_ inputs: [Tensor]) throws -> Tensor {
-        let (sources, outShape) = try validator.concatenate(inputs)
+        let (sources, outShape) = try operands.concatenateChannels(inputs)
         try prepare()
         let out = try allocate(outShape)
         let (batch, plane) = (outShape[0], outShape[2] * outShape[3])
@@ -18,7 +18,7 @@ extension CUDABackend {
     }
 
     public func splitChannels(_ input: Tensor, sizes: [Int]) throws -> [Tensor] {
-        let source = try validator.split(input, sizes: sizes)
+        let source = try operands.splitChannels(input, sizes: sizes)
         try prepare()
         let (batch, plane) = (input.shape[0], input.shape[2] * input.shape[3])
         var offset = 0

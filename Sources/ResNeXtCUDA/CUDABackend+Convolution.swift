@@ -153,7 +153,8 @@ extension CUDABackend {
     }
 
     public func convolution2D(_ input: Tensor, weight: Tensor, bias: Tensor?, _ p: Convolution2DParameters) throws -> Tensor {
-        let (x, w, b, g) = try validator.convolutionForward(input, weight: weight, bias: bias, p)
+        let (x, w, b, _) = try operands.convolution2D(input, weight: weight, bias: bias, p)
+        let g = try ConvolutionGeometry(input: input.shape, weight: weight.shape, p)
         try prepare()
         let outShape = g.outputShape
         let out = try allocate(outShape)
@@ -184,9 +185,9 @@ extension CUDABackend {
 
     public func convolution2DBackwardData(_ outputGradient: Tensor, weight: Tensor, inputShape: Shape,
                                           _ p: Convolution2DParameters) throws -> Tensor {
-        let (dy, w, g) = try validator.convolutionBackwardData(outputGradient, weight: weight, inputShape: inputShape, p)
+        let (dy, w, inputShape, _) = try operands.convolution2DBackwardData(outputGradient, weight: weight, inputShape: inputShape, p)
+        let g = try ConvolutionGeometry(input: inputShape, weight: weight.shape, p)
         try prepare()
-        let inputShape = Shape(g.input.map(Int.init))
         let dx = try allocate(inputShape)
         guard inputShape.elementCount > 0 else { return wrap(dx, inputShape) }
         if outputGradient.elementCount == 0 || weight.elementCount == 0 {
@@ -211,9 +212,9 @@ extension CUDABackend {
 
     public func convolution2DBackwardWeights(_ outputGradient: Tensor, input: Tensor, weightShape: Shape, withBias: Bool,
                                              _ p: Convolution2DParameters) throws -> (weight: Tensor, bias: Tensor?) {
-        let (dy, x, g) = try validator.convolutionBackwardWeights(outputGradient, input: input, weightShape: weightShape, p)
+        let (dy, x, weightShape, _) = try operands.convolution2DBackwardWeights(outputGradient, input: input, weightShape: weightShape, p)
+        let g = try ConvolutionGeometry(input: input.shape, weight: weightShape, p)
         try prepare()
-        let weightShape = Shape(g.filter.map(Int.init))
         let dw = try allocate(weightShape)
         if weightShape.elementCount > 0 {
             if outputGradient.elementCount == 0 || input.elementCount == 0 {

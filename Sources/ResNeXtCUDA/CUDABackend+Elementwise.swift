@@ -2,7 +2,7 @@ import ResNeXtCore
 
 extension CUDABackend {
     public func relu(_ input: Tensor) throws -> Tensor {
-        let x = try validator.storage(input, "ReLU input")
+        let x = try operands.relu(input)
         try prepare()
         let out = try allocate(input.shape)
         try launch(.reluForward, count: input.elementCount, [.pointer(x.address), .pointer(out.address), .count(input.elementCount)])
@@ -10,7 +10,7 @@ extension CUDABackend {
     }
 
     public func reluBackward(_ outputGradient: Tensor, output: Tensor) throws -> Tensor {
-        let (dy, y) = try validator.reluBackward(outputGradient, output: output)
+        let (dy, y) = try operands.reluBackward(outputGradient, output: output)
         try prepare()
         let dx = try allocate(output.shape)
         try launch(.reluBackward, count: output.elementCount,
@@ -19,7 +19,7 @@ extension CUDABackend {
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        let (x, y) = try validator.add(a, b)
+        let (x, y) = try operands.add(a, b)
         try prepare()
         let out = try allocate(a.shape)
         try launch(.addTensors, count: a.elementCount, [.pointer(x.address), .pointer(y.address), .pointer(out.address), .count(a.elementCount)])
@@ -27,7 +27,7 @@ extension CUDABackend {
     }
 
     public func scale(_ tensor: Tensor, by factor: Float) throws {
-        let s = try validator.storage(tensor, "scaled tensor")
+        let s = try operands.storage(tensor, "scaled tensor")
         try prepare()
         try launch(.scaleTensor, count: tensor.elementCount, [.pointer(s.address), .float32(factor), .count(tensor.elementCount)])
     }

@@ -26,7 +26,7 @@ extension CUDABackend {
     }
 
     public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        let (x, w, b, outShape) = try validator.linear(input, weight: weight, bias: bias)
+        let (x, w, b, outShape) = try operands.linear(input, weight: weight, bias: bias)
         try prepare()
         let y = try allocate(outShape)
         let call = LinearGemm.forward(batch: input.shape[0], inFeatures: input.shape[1], outFeatures: weight.shape[0])
@@ -39,7 +39,7 @@ extension CUDABackend {
     }
 
     public func linearBackwardData(_ outputGradient: Tensor, weight: Tensor) throws -> Tensor {
-        let (dy, w, inputShape) = try validator.linearBackwardData(outputGradient, weight: weight)
+        let (dy, w, inputShape) = try operands.linearBackwardData(outputGradient, weight: weight)
         try prepare()
         let dx = try allocate(inputShape)
         let call = LinearGemm.backwardData(batch: inputShape[0], inFeatures: inputShape[1], outFeatures: weight.shape[0])
@@ -48,7 +48,7 @@ extension CUDABackend {
     }
 
     public func linearBackwardWeights(_ outputGradient: Tensor, input: Tensor, withBias: Bool) throws -> (weight: Tensor, bias: Tensor?) {
-        let (dy, x, weightShape) = try validator.linearBackwardWeights(outputGradient, input: input)
+        let (dy, x, weightShape) = try operands.linearBackwardWeights(outputGradient, input: input)
         try prepare()
         let dw = try allocate(weightShape)
         let (batch, outFeatures) = (input.shape[0], weightShape[0])

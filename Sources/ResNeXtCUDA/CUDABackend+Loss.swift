@@ -4,7 +4,7 @@ extension CUDABackend {
     /// The loss of each row is computed on the device (in double) and summed on the host; the gradient
     /// stays on the device.
     public func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) throws -> CrossEntropyResult {
-        let (x, rows, classes) = try validator.softmaxCrossEntropy(logits, labels: labels)
+        let (x, rows, classes) = try operands.softmaxCrossEntropy(logits, labels: labels)
         try prepare()
         let deviceLabels = try uploadBytes(labels, "labels")
         let gradient = try allocate(logits.shape)
@@ -20,7 +20,7 @@ extension CUDABackend {
 
     /// Counts, per row, the logits strictly larger than the label's on the device; the host applies each k.
     public func topKCorrect(_ logits: Tensor, labels: [Int32], ks: [Int]) throws -> [Int] {
-        let (x, rows, classes) = try validator.topK(logits, labels: labels, ks: ks)
+        let (x, rows, classes) = try operands.topKCorrect(logits, labels: labels, ks: ks)
         guard rows > 0, classes > 0 else { return ks.map { _ in 0 } }
         try prepare()
         let deviceLabels = try uploadBytes(labels, "labels")

@@ -17,8 +17,7 @@ extension CUDABackend {
     /// Max pooling; the indices (one int32 per output element: the position of the maximum in its
     /// `H × W` plane) are stored as a `.uint8` tensor of 4 bytes per output element.
     public func maxPool2D(_ input: Tensor, _ p: Pool2DParameters) throws -> MaxPoolResult {
-        let outShape = try p.outputShape(input: input.shape)
-        let x = try validator.storage(input, "max pooling input")
+        let (x, outShape) = try operands.maxPool2D(input, p)
         try checkPlaneSize(input.shape)
         try prepare()
         let out = try allocate(outShape)
@@ -31,7 +30,7 @@ extension CUDABackend {
 
     public func maxPool2DBackward(_ outputGradient: Tensor, forward: MaxPoolResult, inputShape: Shape,
                                   _ p: Pool2DParameters) throws -> Tensor {
-        let (dy, indices, outShape) = try validator.maxPoolBackward(outputGradient, forward: forward, inputShape: inputShape, p)
+        let (dy, indices, outShape) = try operands.maxPool2DBackward(outputGradient, forward: forward, inputShape: inputShape, p)
         try prepare()
         let dx = try allocate(inputShape)
         try launch(.maxPoolBackward, count: inputShape.elementCount,
@@ -40,8 +39,7 @@ extension CUDABackend {
     }
 
     public func averagePool2D(_ input: Tensor, _ p: Pool2DParameters) throws -> Tensor {
-        let outShape = try p.outputShape(input: input.shape)
-        let x = try validator.storage(input, "average pooling input")
+        let (x, outShape) = try operands.averagePool2D(input, p)
         try checkPlaneSize(input.shape)
         try prepare()
         let out = try allocate(outShape)
@@ -52,12 +50,12 @@ extension CUDABackend {
     }
 
     public func averagePool2DBackward(_ outputGradient: Tensor, inputShape: Shape, _ p: Pool2DParameters) throws -> Tensor {
-        let (dy, inputShape) = try validator.averagePoolBackward(outputGradient, inputShape: inputShape, p)
+        let (dy, inputShape, outShape) = try operands.averagePool2DBackward(outputGradient, inputShape: inputShape, p)
         try checkPlaneSize(inputShape)
         try prepare()
         let dx = try allocate(inputShape)
         try launch(.averagePoolBackward, count: inputShape.elementCount,
-                   [.pointer(dy.address), .pointer(dx.address)] + poolArguments(input: inputShape, output: outputGradient.shape, p)
+                   [.pointer(dy.address), .pointer(dx.address)] + poolArguments(input: inputShape, output: outShape, p)
                     + [.int32(p.countIncludesPadding ? 1 : 0)])
         return wrap(dx, inputShape)
     }

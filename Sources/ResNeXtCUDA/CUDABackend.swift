@@ -55,7 +55,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let context: CUDAContext
     let allocator: CachingDeviceAllocator
     let kernels: KernelModules
-    let validator: CUDAValidator
+    /// The operand checks every backend makes (CUDA's own additions are in Validation.swift).
+    let operands: Operands<CUDAStorage>
     let cudnnHandle: OpaquePointer
     let cublasHandle: OpaquePointer
     /// cuDNN and cuBLAS handles are not to be used from two threads at once.
@@ -117,7 +118,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.multiprocessorCount = sms
         self.libraries = libraries
         self.context = context
-        self.validator = CUDAValidator(device: .cuda(index))
+        self.operands = Operands(device: .cuda(index))
         self.maxBlocks = max(1, sms) * 32
         self.synchronizeEachCall = ProcessEnvironment.value("RESNEXT_CUDA_SYNC") == "1"
         self.searchWorkspaceLimit = (ProcessEnvironment.value("RESNEXT_CUDNN_WORKSPACE_MB").flatMap { Int($0) } ?? 1024) << 20
@@ -289,13 +290,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     // MARK: Memory
 
     public func upload(_ values: [Float], shape: Shape) throws -> Tensor {
-        let shape = try validator.upload(count: values.count, shape: shape)
+        let shape = try operands.upload(count: values.count, shape: shape)
         try prepare()
         return wrap(try uploadBytes(values, "upload \(shape)"), shape)
     }
 
     public func download(_ tensor: Tensor) throws -> [Float] {
-        let s = try validator.storage(tensor, "downloaded tensor")
+        let s = try operands.download(tensor)
         try prepare()
         return try downloadValues(s, count: tensor.elementCount, as: Float.self, "download \(tensor.shape)")
     }
@@ -309,7 +310,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
 
     public func copy(_ tensor: Tensor) throws -> Tensor {
-        let s = try validator.storage(tensor, "copied tensor", dtype: tensor.dtype)
+        let s = try operands.storage(tensor, "copied tensor", dtype: tensor.dtype)
         try prepare()
         let bytes = tensor.elementCount * tensor.dtype.byteSize
         let out = CUDAStorage(block: try allocator.allocate(bytes), maxPoolRecord: s.maxPoolRecord)
@@ -320,12 +321,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
 
     public func optimizedLayout(_ tensor: Tensor) throws -> Tensor {
-        _ = try validator.storage(tensor, "tensor")
+        _ = try operands.optimizedLayout(tensor)
         return tensor
     }
 
     public func reshape(_ tensor: Tensor, to shape: Shape) throws -> Tensor {
-        let (s, shape) = try validator.reshape(tensor, to: shape)
+        let (s, shape) = try operands.reshape(tensor, to: shape)
         return wrap(s, shape)
     }
 }

@@ -131,7 +131,11 @@ public enum ConvolutionAlgorithmSelection {
 
 /// cuDNN's view of a batch-normalization input: `[N, C, H, W]`, with `[N, C]` as `[N, C, 1, 1]`.
 public enum BatchNormGeometry {
+    /// The dims of a non-empty input (cuDNN rejects empty ones; the CPU backend accepts them).
     public static func dims(_ shape: Shape) throws -> [Int32] {
+        guard shape.elementCount > 0 else {
+            throw ResNeXtError.invalidArgument("batch normalization of an empty input \(shape)")
+        }
         let d = shape.rank == 2 ? [shape[0], shape[1], 1, 1] : shape.dims
         guard d.count == 4, d.allSatisfy({ $0 <= Int(Int32.max) }) else {
             throw ResNeXtError.unsupported("batch normalization input \(shape) exceeds cuDNN's 32-bit tensor sizes")

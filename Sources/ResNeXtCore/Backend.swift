@@ -27,7 +27,8 @@ public struct CrossEntropyResult: Sendable {
 /// Every backend implements every operation. Tensors are logically NCHW (`[N, C, H, W]`), vectors `[C]`,
 /// matrices `[N, K]`; each backend stores them in the physical layout it prefers and converts only at
 /// the edges (``upload(_:shape:)`` and ``download(_:)``). Operations throw ``ResNeXtError`` for tensors
-/// of the wrong shape or device, never crash.
+/// of the wrong shape or device, never crash; every backend checks its operands with ``Operands``, so the
+/// same bad call throws the same error on each.
 public protocol Backend: AnyObject, Sendable {
     /// The device this backend computes on.
     var device: Device { get }
@@ -122,16 +123,6 @@ public protocol Backend: AnyObject, Sendable {
 }
 
 extension Backend {
-    /// Throws unless `tensor` lives on this backend's device and has the expected element type.
-    public func check(_ tensor: Tensor, _ what: @autoclosure () -> String, dtype: DType = .float32) throws {
-        guard tensor.device == device else {
-            throw ResNeXtError.wrongDevice("\(what()) is on \(tensor.device), but this backend computes on \(device)")
-        }
-        guard tensor.dtype == dtype else {
-            throw ResNeXtError.unsupported("\(what()) has element type \(tensor.dtype); this operation takes \(dtype)")
-        }
-    }
-
     /// A tensor filled with `value`.
     public func full(_ shape: Shape, value: Float) throws -> Tensor {
         try upload([Float](repeating: value, count: try shape.validated().elementCount), shape: shape)

@@ -25,4 +25,11 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
             throw ResNeXtError.shapeMismatch("\(what()) must have rank \(rank), got shape \(self)")
         }
     }
+
+    /// Throws unless the shape is `expected`.
+    public func requireEqual(_ expected: Shape, _ what: @autoclosure () -> String) throws {
+        guard self == expected else {
+            throw ResNeXtError.shapeMismatch("\(what()) has shape \(self), expected \(expected)")
+        }
+    }
 }

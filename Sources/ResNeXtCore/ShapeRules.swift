@@ -1,6 +1,33 @@
-/// Shape checks and output shapes that every backend applies identically, so both give the same
-/// errors for the same bad call (convolution and pooling geometry live on their parameter types).
+/// Shape checks and output shapes that every backend applies identically (through ``Operands``), so all
+/// give the same errors for the same bad call (convolution and pooling geometry live on their parameter
+/// types).
 public enum ShapeRules {
+    /// The shape `count` uploaded values fill.
+    public static func upload(count: Int, shape: Shape) throws -> Shape {
+        let shape = try shape.validated()
+        guard count == shape.elementCount else {
+            throw ResNeXtError.shapeMismatch("\(count) values do not fill shape \(shape) (\(shape.elementCount) elements)")
+        }
+        return shape
+    }
+
+    /// `shape`, checked to hold the elements of a tensor of shape `from`.
+    public static func reshape(_ from: Shape, to shape: Shape) throws -> Shape {
+        let shape = try shape.validated()
+        guard shape.elementCount == from.elementCount else {
+            throw ResNeXtError.shapeMismatch("cannot reshape \(from) (\(from.elementCount) elements) to \(shape)")
+        }
+        return shape
+    }
+
+    /// The channels of a batch-normalization input, `[N, C, H, W]` or `[N, C]`.
+    public static func batchNormChannels(_ input: Shape) throws -> Int {
+        guard input.rank == 4 || input.rank == 2 else {
+            throw ResNeXtError.shapeMismatch("batch normalization input must be [N, C, H, W] or [N, C], got \(input)")
+        }
+        return input[1]
+    }
+
     /// `[N, K] · [O, K]ᵀ` → `[N, O]`.
     public static func linear(input: Shape, weight: Shape) throws -> Shape {
         try input.requireRank(2, "linear input")
