@@ -56,15 +56,6 @@ extension CPUBackend {
         return wrap(out, a.shape)
     }
 
-    public func scale(_ tensor: Tensor, by factor: Float) throws {
-        let s = try operands.storage(tensor, "scaled tensor")
-        let count = s.desc.byteSize / MemoryLayout<Float>.size
-        parallelChunks(count) { range in
-            let p = s.floats
-            for i in range { p[i] *= factor }
-        }
-    }
-
     /// Runs `body` over `0..<count` split into contiguous chunks, one per thread.
     func parallelChunks(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
         let chunks = count < 1 << 16 ? 1 : threads

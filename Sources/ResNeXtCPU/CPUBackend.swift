@@ -197,13 +197,6 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         return wrap(try allocate(try .plain(shape.dims), zeroed: true), shape)
     }
 
-    public func copy(_ tensor: Tensor) throws -> Tensor {
-        let s = try operands.storage(tensor, "copied tensor")
-        let out = try allocate(s.desc)
-        out.pointer.copyMemory(from: s.pointer, byteCount: s.desc.byteSize)
-        return wrap(out, tensor.shape)
-    }
-
     public func optimizedLayout(_ tensor: Tensor) throws -> Tensor {
         wrap(try activation(try operands.optimizedLayout(tensor), tensor.shape), tensor.shape)
     }

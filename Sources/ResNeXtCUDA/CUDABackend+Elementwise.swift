@@ -25,10 +25,4 @@ extension CUDABackend {
         try launch(.addTensors, count: a.elementCount, [.pointer(x.address), .pointer(y.address), .pointer(out.address), .count(a.elementCount)])
         return wrap(out, a.shape)
     }
-
-    public func scale(_ tensor: Tensor, by factor: Float) throws {
-        let s = try operands.storage(tensor, "scaled tensor")
-        try prepare()
-        try launch(.scaleTensor, count: tensor.elementCount, [.pointer(s.address), .float32(factor), .count(tensor.elementCount)])
-    }
 }

@@ -309,17 +309,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         return wrap(s, shape)
     }
 
-    public func copy(_ tensor: Tensor) throws -> Tensor {
-        let s = try operands.storage(tensor, "copied tensor", dtype: tensor.dtype)
-        try prepare()
-        let bytes = tensor.elementCount * tensor.dtype.byteSize
-        let out = CUDAStorage(block: try allocator.allocate(bytes), maxPoolRecord: s.maxPoolRecord)
-        if bytes > 0 {
-            try driver.check(driver.cuMemcpyDtoD(out.address, s.address, bytes), "cuMemcpyDtoD_v2(copy \(tensor.shape))")
-        }
-        return wrap(out, tensor.shape, dtype: tensor.dtype)
-    }
-
     public func optimizedLayout(_ tensor: Tensor) throws -> Tensor {
         _ = try operands.optimizedLayout(tensor)
         return tensor

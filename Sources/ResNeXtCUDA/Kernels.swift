@@ -82,7 +82,6 @@ public enum Kernel: String, Sendable, CaseIterable {
     case reluForward = "relu_forward"
     case reluBackward = "relu_backward"
     case addTensors = "add_tensors"
-    case scaleTensor = "scale_tensor"
     case addChannelBias = "add_channel_bias"
     case copyChannels = "copy_channels"
     case channelSum = "channel_sum"
@@ -206,8 +205,6 @@ public enum Kernels {
                                "dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;")
         case .addTensors:
             return elementwise(kernel, .elementwise, [.input("a"), .input("b"), .output("out")], "out[i] = a[i] + b[i];")
-        case .scaleTensor:
-            return elementwise(kernel, .elementwise, [.output("p"), .float("factor")], "p[i] *= factor;")
         case .addChannelBias:
             // y[n, c, ...] += bias[c] for y viewed as [*, channels, plane].
             return KernelDefinition(kernel: kernel, set: .elementwise,

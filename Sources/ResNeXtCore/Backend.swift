@@ -43,8 +43,6 @@ public protocol Backend: AnyObject, Sendable {
     func download(_ tensor: Tensor) throws -> [Float]
     /// A new tensor of zeros.
     func zeros(_ shape: Shape) throws -> Tensor
-    /// A new tensor with its own storage and the same values.
-    func copy(_ tensor: Tensor) throws -> Tensor
     /// The same tensor in the layout this backend computes fastest in (for a batch about to enter a
     /// network); backends without layout choices return it unchanged.
     func optimizedLayout(_ tensor: Tensor) throws -> Tensor
@@ -117,9 +115,6 @@ public protocol Backend: AnyObject, Sendable {
     /// or `d = v`; `θ −= learningRate·d`.
     func sgdStep(parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float,
                  _ h: SGDHyperparameters, isFirstStep: Bool) throws
-
-    /// `tensor *= factor` in place (gradient scaling across data-parallel replicas, loss scaling).
-    func scale(_ tensor: Tensor, by factor: Float) throws
 }
 
 extension Backend {

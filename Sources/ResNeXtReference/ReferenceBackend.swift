@@ -26,7 +26,6 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
     }
     public func download(_ t: Tensor) throws -> [Float] { try operands.download(t).value.floats }
     public func zeros(_ shape: Shape) throws -> Tensor { tensor(RefTensor(zeros: try shape.validated().dims)) }
-    public func copy(_ t: Tensor) throws -> Tensor { tensor(try operands.storage(t, "copied tensor").value) }
     public func optimizedLayout(_ t: Tensor) throws -> Tensor {
         _ = try operands.optimizedLayout(t)
         return t
@@ -164,9 +163,5 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
                                   weightDecay: Double(h.weightDecay), nesterov: h.nesterov, firstStep: isFirstStep)
         o.parameter.value = r.theta
         o.velocity.value = r.velocity
-    }
-    public func scale(_ t: Tensor, by factor: Float) throws {
-        let s = try operands.storage(t, "scaled tensor")
-        s.value = RefTensor(shape: s.value.shape, data: s.value.data.map { $0 * Double(factor) })
     }
 }

@@ -13,8 +13,6 @@ final class TensorAndErrorTests: XCTestCase {
         XCTAssertEqual(try cpu.download(try cpu.upload(values, shape: [2, 3, 4])), values)
         XCTAssertEqual(try cpu.download(try cpu.zeros([5])), [0, 0, 0, 0, 0])
         XCTAssertEqual(try cpu.download(try cpu.full([2], value: 7)), [7, 7])
-        let copy = try cpu.copy(try cpu.upload(values, shape: [24]))
-        XCTAssertEqual(try cpu.download(copy), values)
     }
 
     func testBadShapesThrow() {

@@ -120,14 +120,11 @@ final class FakeGPUTests: XCTestCase {
         XCTAssertEqual(try gpu.download(t), v)
         XCTAssertEqual(try gpu.download(try gpu.reshape(t, to: [6, 4])), v)
         XCTAssertEqual(try gpu.download(try gpu.optimizedLayout(t)), v)
-        let copy = try gpu.copy(t)
-        try gpu.scale(t, by: 2)
-        XCTAssertEqual(try gpu.download(copy), v, "a copy has its own storage")
         XCTAssertEqual(try gpu.download(try gpu.zeros([3, 5])), [Float](repeating: 0, count: 15))
         XCTAssertEqual(try gpu.download(try gpu.full([2, 2], value: 1.5)), [1.5, 1.5, 1.5, 1.5])
         XCTAssertEqual(try gpu.download(try gpu.zeros([0, 3])), [])
-        XCTAssertEqual(gpu.liveAllocations.count, 2)
-        XCTAssertEqual(gpu.liveAllocations.bytes, 192)
+        XCTAssertEqual(gpu.liveAllocations.count, 1)
+        XCTAssertEqual(gpu.liveAllocations.bytes, 96)
         assertThrows(["wrong device: downloaded tensor is on cpu, but this backend computes on cuda:0"]) { try gpu.download(try cpu.zeros([2])) }
         assertThrows(["25 values do not fill shape [2, 3, 4] (24 elements)"]) { try gpu.upload([Float](repeating: 0, count: 25), shape: [2, 3, 4]) }
 

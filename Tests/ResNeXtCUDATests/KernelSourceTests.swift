@@ -152,7 +152,6 @@ int main() {
     launchSeq(gridFor(n), 256, [&]{ add_tensors(x.data(), b.data(), s.data(), n); });
     std::vector<double> ry(n), rdx(n), rs(n); for (int i = 0; i < n; ++i) { ry[i] = x[i] > 0 ? x[i] : 0; rdx[i] = x[i] > 0 ? dy[i] : 0; rs[i] = (double)x[i] + b[i]; }
     check("relu", y, ry); check("relu backward", dx, rdx); check("add", s, rs);
-    auto p = x; launchSeq(gridFor(n), 256, [&]{ scale_tensor(p.data(), 0.5f, n); }); std::vector<double> rp(n); for (int i = 0; i < n; ++i) rp[i] = x[i] * 0.5; check("scale", p, rp);
   }
   { int N = 3, C = 5, P = 7; long long n = N*C*P; auto y = rnd(n), bias = rnd(C); auto y0 = y;
     launchSeq(gridFor(n), 256, [&]{ add_channel_bias(y.data(), bias.data(), n, C, P); });

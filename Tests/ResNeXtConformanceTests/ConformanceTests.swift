@@ -60,7 +60,6 @@ final class LeakyReLUBackend: Backend, @unchecked Sendable {
     func upload(_ values: [Float], shape: Shape) throws -> Tensor { try base.upload(values, shape: shape) }
     func download(_ t: Tensor) throws -> [Float] { try base.download(t) }
     func zeros(_ shape: Shape) throws -> Tensor { try base.zeros(shape) }
-    func copy(_ t: Tensor) throws -> Tensor { try base.copy(t) }
     func optimizedLayout(_ t: Tensor) throws -> Tensor { try base.optimizedLayout(t) }
     func reshape(_ t: Tensor, to shape: Shape) throws -> Tensor { try base.reshape(t, to: shape) }
     func convolution2D(_ x: Tensor, weight: Tensor, bias: Tensor?, _ p: Convolution2DParameters) throws -> Tensor {
@@ -110,5 +109,4 @@ final class LeakyReLUBackend: Backend, @unchecked Sendable {
     func sgdStep(parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float, _ h: SGDHyperparameters, isFirstStep: Bool) throws {
         try base.sgdStep(parameter: parameter, gradient: gradient, velocity: velocity, learningRate: learningRate, h, isFirstStep: isFirstStep)
     }
-    func scale(_ t: Tensor, by factor: Float) throws { try base.scale(t, by: factor) }
 }

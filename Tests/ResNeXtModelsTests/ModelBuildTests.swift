@@ -49,7 +49,7 @@ final class ModelBuildTests: XCTestCase {
         }
         for (name, p) in c.namedTensors() {
             if let same = bTensors[name] {
-                p.value = try cpu.copy(same.value)
+                p.value = try cpu.upload(try cpu.download(same.value), shape: same.value.shape)
                 continue
             }
             // layerS.I.<conv1|bn1|conv2|bn2>.<field> ← concat of layerS.I.paths.<0..C-1>.<same>.<field>
