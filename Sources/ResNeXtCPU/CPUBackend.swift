@@ -3,7 +3,7 @@ import ResNeXtCore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The CPU backend: every operation through oneDNN 2.6 primitives (convolution, batch normalization,
@@ -51,13 +51,16 @@ public final class CPUBackend: Backend, @unchecked Sendable {
         var src = try MemoryDesc.make([1, 64, 4, 4], dnnl_format_tag_any), dst = src
         var wei = try MemoryDesc.make([64, 64, 1, 1], dnnl_format_tag_any)
         var d = dnnl_convolution_desc_t()
-        try dnnlCheck(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, nil, &dst,
-                                                         [1, 1], [0, 0], [0, 0]), "probe convolution")
+        try dnnlCheck(
+            dnnl_convolution_forward_desc_init(
+                &d, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, nil, &dst,
+                [1, 1], [0, 0], [0, 0]), "probe convolution")
         let pd = try withUnsafePointer(to: &d) { try makePrimitiveDescriptor(UnsafeRawPointer($0), engine: engine, hint: nil, "probe") }
         defer { dnnl_primitive_desc_destroy(pd) }
         let out = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0).pointee
         guard out.format_kind == dnnl_blocked, out.format_desc.blocking.inner_nblks == 1,
-              out.format_desc.blocking.inner_idxs.0 == 1 else { return nil }
+            out.format_desc.blocking.inner_idxs.0 == 1
+        else { return nil }
         return Int(out.format_desc.blocking.inner_blks.0)
     }
 

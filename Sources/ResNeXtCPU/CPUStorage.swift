@@ -3,14 +3,22 @@ import ResNeXtCore
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Counts live allocations of one backend (for leak tests and memory reports).
 final class AllocationCounter: Sendable {
     private let state = Mutex<(count: Int, bytes: Int)>((0, 0))
-    func allocated(_ bytes: Int) { state.withLock { $0.count += 1; $0.bytes += bytes } }
-    func freed(_ bytes: Int) { state.withLock { $0.count -= 1; $0.bytes -= bytes } }
+    func allocated(_ bytes: Int) {
+        state.withLock {
+            $0.count += 1; $0.bytes += bytes
+        }
+    }
+    func freed(_ bytes: Int) {
+        state.withLock {
+            $0.count -= 1; $0.bytes -= bytes
+        }
+    }
     var current: (count: Int, bytes: Int) { state.withLock { $0 } }
 }
 

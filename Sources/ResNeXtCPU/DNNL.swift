@@ -19,8 +19,9 @@ extension dnnl_memory_desc_t {
     static func make(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> MemoryDesc {
         var md = MemoryDesc()
         let d = dims.map { Int64($0) }
-        try dnnlCheck(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag),
-                      "dnnl_memory_desc_init_by_tag(\(dims))")
+        try dnnlCheck(
+            dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, dnnl_f32, tag),
+            "dnnl_memory_desc_init_by_tag(\(dims))")
         return md
     }
 
@@ -73,7 +74,8 @@ extension dnnl_memory_desc_t {
         var key = "\(data_type.rawValue):\(format_kind.rawValue):[\(words(dims, n))]p[\(words(padded_dims, n))]o\(offset0)"
         if format_kind == dnnl_blocked {
             let b = format_desc.blocking
-            key += "s[\(words(b.strides, n))]b\(b.inner_nblks)[\(words(b.inner_blks, Int(b.inner_nblks)))][\(words(b.inner_idxs, Int(b.inner_nblks)))]"
+            let blocks = Int(b.inner_nblks)
+            key += "s[\(words(b.strides, n))]b\(blocks)[\(words(b.inner_blks, blocks))][\(words(b.inner_idxs, blocks))]"
         }
         return key
     }
@@ -113,8 +115,10 @@ final class Primitive: @unchecked Sendable {
 }
 
 /// Creates a primitive descriptor from an operation descriptor (and the forward hint for backward ops).
-func makePrimitiveDescriptor(_ opDesc: UnsafeRawPointer, engine: dnnl_engine_t, hint: Primitive?,
-                             _ name: String) throws -> dnnl_primitive_desc_t {
+func makePrimitiveDescriptor(
+    _ opDesc: UnsafeRawPointer, engine: dnnl_engine_t, hint: Primitive?,
+    _ name: String
+) throws -> dnnl_primitive_desc_t {
     var pd: dnnl_primitive_desc_t?
     try dnnlCheck(dnnl_primitive_desc_create(&pd, opDesc, nil, engine, hint?.descriptor), "dnnl_primitive_desc_create(\(name))")
     guard let pd else { throw ResNeXtError.backend("oneDNN returned no primitive descriptor for \(name)") }

@@ -42,8 +42,11 @@ public struct DriverAPI: Sendable {
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, UnsafeRawPointer?) -> CUresult
     let cuModuleUnload: @convention(c) (OpaquePointer?) -> CUresult
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, OpaquePointer?, UnsafePointer<CChar>?) -> CUresult
-    let cuLaunchKernel: @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
-                                        UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
+    let cuLaunchKernel:
+        @convention(c) (
+            OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
+            UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+        ) -> CUresult
     let cuGetErrorName: @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> CUresult
     let cuGetErrorString: @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> CUresult
 
@@ -108,8 +111,11 @@ public struct NVRTCAPI: Sendable {
     let library: DynamicLibrary
     let nvrtcVersion: @convention(c) (UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Int32
     let nvrtcGetErrorString: @convention(c) (Int32) -> UnsafePointer<CChar>?
-    let nvrtcCreateProgram: @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32,
-                                            UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32
+    let nvrtcCreateProgram:
+        @convention(c) (
+            UnsafeMutablePointer<OpaquePointer?>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32,
+            UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?
+        ) -> Int32
     let nvrtcDestroyProgram: @convention(c) (UnsafeMutablePointer<OpaquePointer?>?) -> Int32
     let nvrtcCompileProgram: @convention(c) (OpaquePointer?, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32
     let nvrtcGetPTXSize: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int>?) -> Int32
@@ -228,54 +234,102 @@ public struct CuDNNAPI: Sendable {
     let cudnnSetConvolution2dDescriptor: @convention(c) (OpaquePointer?, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> Int32
     let cudnnSetConvolutionGroupCount: @convention(c) (OpaquePointer?, Int32) -> Int32
     let cudnnSetConvolutionMathType: @convention(c) (OpaquePointer?, Int32) -> Int32
-    let cudnnGetConvolution2dForwardOutputDim: @convention(c) (OpaquePointer?, OpaquePointer?, OpaquePointer?, UnsafeMutablePointer<Int32>?,
-                                                               UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Int32
+    let cudnnGetConvolution2dForwardOutputDim:
+        @convention(c) (
+            OpaquePointer?, OpaquePointer?, OpaquePointer?, UnsafeMutablePointer<Int32>?,
+            UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?
+        ) -> Int32
 
-    let cudnnFindConvolutionForwardAlgorithmEx: @convention(c) (Handle, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
-                                                                OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafeMutablePointer<Int32>?, Perf,
-                                                                UnsafeMutableRawPointer?, Int) -> Int32
-    let cudnnGetConvolutionForwardAlgorithm_v7: @convention(c) (Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-                                                                UnsafeMutablePointer<Int32>?, Perf) -> Int32
-    let cudnnGetConvolutionForwardWorkspaceSize: @convention(c) (Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-                                                                 UnsafeMutablePointer<Int>?) -> Int32
-    let cudnnConvolutionForward: @convention(c) (Handle, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-                                                 OpaquePointer?, Int32, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, OpaquePointer?,
-                                                 UnsafeMutableRawPointer?) -> Int32
+    let cudnnFindConvolutionForwardAlgorithmEx:
+        @convention(c) (
+            Handle, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
+            OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafeMutablePointer<Int32>?, Perf,
+            UnsafeMutableRawPointer?, Int
+        ) -> Int32
+    let cudnnGetConvolutionForwardAlgorithm_v7:
+        @convention(c) (
+            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
+            UnsafeMutablePointer<Int32>?, Perf
+        ) -> Int32
+    let cudnnGetConvolutionForwardWorkspaceSize:
+        @convention(c) (
+            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
+            UnsafeMutablePointer<Int>?
+        ) -> Int32
+    let cudnnConvolutionForward:
+        @convention(c) (
+            Handle, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
+            OpaquePointer?, Int32, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, OpaquePointer?,
+            UnsafeMutableRawPointer?
+        ) -> Int32
 
-    let cudnnFindConvolutionBackwardDataAlgorithmEx: @convention(c) (Handle, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
-                                                                     OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafeMutablePointer<Int32>?, Perf,
-                                                                     UnsafeMutableRawPointer?, Int) -> Int32
-    let cudnnGetConvolutionBackwardDataAlgorithm_v7: @convention(c) (Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-                                                                     UnsafeMutablePointer<Int32>?, Perf) -> Int32
-    let cudnnGetConvolutionBackwardDataWorkspaceSize: @convention(c) (Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-                                                                      UnsafeMutablePointer<Int>?) -> Int32
-    let cudnnConvolutionBackwardData: @convention(c) (Handle, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-                                                      OpaquePointer?, Int32, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, OpaquePointer?,
-                                                      UnsafeMutableRawPointer?) -> Int32
+    let cudnnFindConvolutionBackwardDataAlgorithmEx:
+        @convention(c) (
+            Handle, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
+            OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafeMutablePointer<Int32>?, Perf,
+            UnsafeMutableRawPointer?, Int
+        ) -> Int32
+    let cudnnGetConvolutionBackwardDataAlgorithm_v7:
+        @convention(c) (
+            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
+            UnsafeMutablePointer<Int32>?, Perf
+        ) -> Int32
+    let cudnnGetConvolutionBackwardDataWorkspaceSize:
+        @convention(c) (
+            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
+            UnsafeMutablePointer<Int>?
+        ) -> Int32
+    let cudnnConvolutionBackwardData:
+        @convention(c) (
+            Handle, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
+            OpaquePointer?, Int32, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, OpaquePointer?,
+            UnsafeMutableRawPointer?
+        ) -> Int32
 
-    let cudnnFindConvolutionBackwardFilterAlgorithmEx: @convention(c) (Handle, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
-                                                                       OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafeMutablePointer<Int32>?, Perf,
-                                                                       UnsafeMutableRawPointer?, Int) -> Int32
-    let cudnnGetConvolutionBackwardFilterAlgorithm_v7: @convention(c) (Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-                                                                       UnsafeMutablePointer<Int32>?, Perf) -> Int32
-    let cudnnGetConvolutionBackwardFilterWorkspaceSize: @convention(c) (Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-                                                                        UnsafeMutablePointer<Int>?) -> Int32
-    let cudnnConvolutionBackwardFilter: @convention(c) (Handle, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-                                                        OpaquePointer?, Int32, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, OpaquePointer?,
-                                                        UnsafeMutableRawPointer?) -> Int32
+    let cudnnFindConvolutionBackwardFilterAlgorithmEx:
+        @convention(c) (
+            Handle, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
+            OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafeMutablePointer<Int32>?, Perf,
+            UnsafeMutableRawPointer?, Int
+        ) -> Int32
+    let cudnnGetConvolutionBackwardFilterAlgorithm_v7:
+        @convention(c) (
+            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
+            UnsafeMutablePointer<Int32>?, Perf
+        ) -> Int32
+    let cudnnGetConvolutionBackwardFilterWorkspaceSize:
+        @convention(c) (
+            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
+            UnsafeMutablePointer<Int>?
+        ) -> Int32
+    let cudnnConvolutionBackwardFilter:
+        @convention(c) (
+            Handle, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
+            OpaquePointer?, Int32, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, OpaquePointer?,
+            UnsafeMutableRawPointer?
+        ) -> Int32
 
     let cudnnDeriveBNTensorDescriptor: @convention(c) (OpaquePointer?, OpaquePointer?, Int32) -> Int32
-    let cudnnBatchNormalizationForwardTraining: @convention(c) (Handle, Int32, UnsafeRawPointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-                                                                OpaquePointer?, UnsafeMutableRawPointer?, OpaquePointer?, UnsafeRawPointer?, UnsafeRawPointer?,
-                                                                Double, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Double,
-                                                                UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Int32
-    let cudnnBatchNormalizationForwardInference: @convention(c) (Handle, Int32, UnsafeRawPointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-                                                                 OpaquePointer?, UnsafeMutableRawPointer?, OpaquePointer?, UnsafeRawPointer?, UnsafeRawPointer?,
-                                                                 UnsafeRawPointer?, UnsafeRawPointer?, Double) -> Int32
-    let cudnnBatchNormalizationBackward: @convention(c) (Handle, Int32, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?,
-                                                         OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
-                                                         UnsafeMutableRawPointer?, OpaquePointer?, UnsafeRawPointer?, UnsafeMutableRawPointer?,
-                                                         UnsafeMutableRawPointer?, Double, UnsafeRawPointer?, UnsafeRawPointer?) -> Int32
+    let cudnnBatchNormalizationForwardTraining:
+        @convention(c) (
+            Handle, Int32, UnsafeRawPointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
+            OpaquePointer?, UnsafeMutableRawPointer?, OpaquePointer?, UnsafeRawPointer?, UnsafeRawPointer?,
+            Double, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Double,
+            UnsafeMutableRawPointer?, UnsafeMutableRawPointer?
+        ) -> Int32
+    let cudnnBatchNormalizationForwardInference:
+        @convention(c) (
+            Handle, Int32, UnsafeRawPointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
+            OpaquePointer?, UnsafeMutableRawPointer?, OpaquePointer?, UnsafeRawPointer?, UnsafeRawPointer?,
+            UnsafeRawPointer?, UnsafeRawPointer?, Double
+        ) -> Int32
+    let cudnnBatchNormalizationBackward:
+        @convention(c) (
+            Handle, Int32, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?,
+            OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
+            UnsafeMutableRawPointer?, OpaquePointer?, UnsafeRawPointer?, UnsafeMutableRawPointer?,
+            UnsafeMutableRawPointer?, Double, UnsafeRawPointer?, UnsafeRawPointer?
+        ) -> Int32
 
     public init(_ lib: DynamicLibrary) throws {
         library = lib
@@ -366,8 +420,11 @@ public struct CuBLASAPI: Sendable {
     let cublasDestroy: @convention(c) (OpaquePointer?) -> Int32
     let cublasSetMathMode: @convention(c) (OpaquePointer?, Int32) -> Int32
     let cublasGetVersion: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?) -> Int32
-    let cublasSgemm: @convention(c) (OpaquePointer?, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>?, UnsafePointer<Float>?, Int32,
-                                     UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32) -> Int32
+    let cublasSgemm:
+        @convention(c) (
+            OpaquePointer?, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>?, UnsafePointer<Float>?, Int32,
+            UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int32
+        ) -> Int32
     let cublasGetStatusString: (@convention(c) (Int32) -> UnsafePointer<CChar>?)?
 
     public init(_ lib: DynamicLibrary) throws {

@@ -9,9 +9,12 @@ extension CUDABackend {
         var offset = 0
         for (source, tensor) in zip(sources, inputs) {
             let channels = tensor.shape[1]
-            try launch(.copyChannels, count: batch * channels * plane,
-                       [.pointer(source.address), .pointer(out.address), .count(batch), .count(channels), .count(0),
-                        .count(outShape[1]), .count(offset), .count(channels), .count(plane)])
+            try launch(
+                .copyChannels, count: batch * channels * plane,
+                [
+                    .pointer(source.address), .pointer(out.address), .count(batch), .count(channels), .count(0),
+                    .count(outShape[1]), .count(offset), .count(channels), .count(plane)
+                ])
             offset += channels
         }
         return wrap(out, outShape)
@@ -25,9 +28,12 @@ extension CUDABackend {
         return try sizes.map { channels in
             let shape: Shape = [batch, channels, input.shape[2], input.shape[3]]
             let piece = try allocate(shape)
-            try launch(.copyChannels, count: batch * channels * plane,
-                       [.pointer(source.address), .pointer(piece.address), .count(batch), .count(input.shape[1]), .count(offset),
-                        .count(channels), .count(0), .count(channels), .count(plane)])
+            try launch(
+                .copyChannels, count: batch * channels * plane,
+                [
+                    .pointer(source.address), .pointer(piece.address), .count(batch), .count(input.shape[1]), .count(offset),
+                    .count(channels), .count(0), .count(channels), .count(plane)
+                ])
             offset += channels
             return wrap(piece, shape)
         }

@@ -14,15 +14,20 @@ final class ConvolutionDescriptors {
         try api.check(api.cudnnCreateFilterDescriptor(&w), "cudnnCreateFilterDescriptor")
         try api.check(api.cudnnCreateTensorDescriptor(&y), "cudnnCreateTensorDescriptor")
         try api.check(api.cudnnCreateConvolutionDescriptor(&conv), "cudnnCreateConvolutionDescriptor")
-        try api.check(api.cudnnSetTensor4dDescriptor(x, CuDNN.tensorNCHW, CuDNN.dataFloat, g.input[0], g.input[1], g.input[2], g.input[3]),
-                      "cudnnSetTensor4dDescriptor(input \(g.input))")
-        try api.check(api.cudnnSetFilter4dDescriptor(w, CuDNN.dataFloat, CuDNN.tensorNCHW, g.filter[0], g.filter[1], g.filter[2], g.filter[3]),
-                      "cudnnSetFilter4dDescriptor(\(g.filter))")
-        try api.check(api.cudnnSetTensor4dDescriptor(y, CuDNN.tensorNCHW, CuDNN.dataFloat, g.output[0], g.output[1], g.output[2], g.output[3]),
-                      "cudnnSetTensor4dDescriptor(output \(g.output))")
-        try api.check(api.cudnnSetConvolution2dDescriptor(conv, g.padding[0], g.padding[1], g.stride[0], g.stride[1], g.dilation[0], g.dilation[1],
-                                                          CuDNN.crossCorrelation, CuDNN.dataFloat),
-                      "cudnnSetConvolution2dDescriptor(\(g))")
+        try api.check(
+            api.cudnnSetTensor4dDescriptor(x, CuDNN.tensorNCHW, CuDNN.dataFloat, g.input[0], g.input[1], g.input[2], g.input[3]),
+            "cudnnSetTensor4dDescriptor(input \(g.input))")
+        try api.check(
+            api.cudnnSetFilter4dDescriptor(w, CuDNN.dataFloat, CuDNN.tensorNCHW, g.filter[0], g.filter[1], g.filter[2], g.filter[3]),
+            "cudnnSetFilter4dDescriptor(\(g.filter))")
+        try api.check(
+            api.cudnnSetTensor4dDescriptor(y, CuDNN.tensorNCHW, CuDNN.dataFloat, g.output[0], g.output[1], g.output[2], g.output[3]),
+            "cudnnSetTensor4dDescriptor(output \(g.output))")
+        try api.check(
+            api.cudnnSetConvolution2dDescriptor(
+                conv, g.padding[0], g.padding[1], g.stride[0], g.stride[1], g.dilation[0], g.dilation[1],
+                CuDNN.crossCorrelation, CuDNN.dataFloat),
+            "cudnnSetConvolution2dDescriptor(\(g))")
         try api.check(api.cudnnSetConvolutionGroupCount(conv, g.groups), "cudnnSetConvolutionGroupCount(\(g.groups))")
         try setMathType(mathType)
         // cuDNN must agree with our output shape (it computes it from the same geometry).
@@ -48,8 +53,10 @@ final class ConvolutionDescriptors {
 extension CUDABackend {
     /// The algorithm for `key`: cached, or searched now (benchmarked with the real operands, which the
     /// search may overwrite only in the output buffer `out`).
-    private func convolutionAlgorithm(_ key: ConvolutionAlgorithmKey, _ d: ConvolutionDescriptors, handle: OpaquePointer,
-                                      x: CUDAStorage, w: CUDAStorage, y: CUDAStorage) throws -> ConvolutionAlgorithmChoice {
+    private func convolutionAlgorithm(
+        _ key: ConvolutionAlgorithmKey, _ d: ConvolutionDescriptors, handle: OpaquePointer,
+        x: CUDAStorage, w: CUDAStorage, y: CUDAStorage
+    ) throws -> ConvolutionAlgorithmChoice {
         if let cached = algorithms.withLock({ $0[key] }) { return cached }
         let api = cudnn
         let best: CuDNNAlgorithmPerformance
@@ -59,8 +66,10 @@ extension CUDABackend {
             // A benchmark that fails (out of memory for its workspace, an unsupported case) falls back to
             // cuDNN's heuristic, still requiring determinism when asked.
             guard key.search != .heuristic,
-                  let fallback = try? searchAlgorithm(key, .heuristic, d, handle: handle, x: x, w: w, y: y,
-                                                      policy: key.search == .deterministic ? .deterministic : .heuristic) else {
+                let fallback = try? searchAlgorithm(
+                    key, .heuristic, d, handle: handle, x: x, w: w, y: y,
+                    policy: key.search == .deterministic ? .deterministic : .heuristic)
+            else {
                 throw searchError
             }
             best = fallback
@@ -71,19 +80,24 @@ extension CUDABackend {
         let sizeStatus: Int32
         switch key.direction {
         case .forward: sizeStatus = api.cudnnGetConvolutionForwardWorkspaceSize(handle, d.x, d.w, d.conv, d.y, best.algorithm, &bytes)
-        case .backwardData: sizeStatus = api.cudnnGetConvolutionBackwardDataWorkspaceSize(handle, d.w, d.y, d.conv, d.x, best.algorithm, &bytes)
-        case .backwardFilter: sizeStatus = api.cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, d.x, d.y, d.conv, d.w, best.algorithm, &bytes)
+        case .backwardData:
+            sizeStatus = api.cudnnGetConvolutionBackwardDataWorkspaceSize(handle, d.w, d.y, d.conv, d.x, best.algorithm, &bytes)
+        case .backwardFilter:
+            sizeStatus = api.cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, d.x, d.y, d.conv, d.w, best.algorithm, &bytes)
         }
         try api.check(sizeStatus, "cudnnGetConvolution\(key.direction.cudnnName)WorkspaceSize(algo \(best.algorithm), \(key))")
-        let choice = ConvolutionAlgorithmChoice(algorithm: best.algorithm, mathType: mathType, workspaceBytes: max(bytes, best.memory),
-                                                time: key.search == .heuristic ? -1 : best.time)
+        let choice = ConvolutionAlgorithmChoice(
+            algorithm: best.algorithm, mathType: mathType, workspaceBytes: max(bytes, best.memory),
+            time: key.search == .heuristic ? -1 : best.time)
         algorithms.withLock { $0[key] = choice }
         return choice
     }
 
     /// Asks cuDNN for its algorithms in `mode` (benchmark or heuristic) and picks one by `policy`.
-    private func searchAlgorithm(_ key: ConvolutionAlgorithmKey, _ mode: CUDAAlgorithmSearch, _ d: ConvolutionDescriptors, handle: OpaquePointer,
-                                 x: CUDAStorage, w: CUDAStorage, y: CUDAStorage, policy: CUDAAlgorithmSearch? = nil) throws -> CuDNNAlgorithmPerformance {
+    private func searchAlgorithm(
+        _ key: ConvolutionAlgorithmKey, _ mode: CUDAAlgorithmSearch, _ d: ConvolutionDescriptors, handle: OpaquePointer,
+        x: CUDAStorage, w: CUDAStorage, y: CUDAStorage, policy: CUDAAlgorithmSearch? = nil
+    ) throws -> CuDNNAlgorithmPerformance {
         let api = cudnn
         try d.setMathType(ConvolutionAlgorithmSelection.searchMathType(allowTF32: allowTF32))
         let requested: Int32 = 16
@@ -97,9 +111,12 @@ extension CUDABackend {
             call = "cudnnGetConvolution\(key.direction.cudnnName)Algorithm_v7(\(key))"
             status = results.withUnsafeMutableBytes { perf -> Int32 in
                 switch key.direction {
-                case .forward: api.cudnnGetConvolutionForwardAlgorithm_v7(handle, d.x, d.w, d.conv, d.y, requested, &returned, perf.baseAddress)
-                case .backwardData: api.cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, d.w, d.y, d.conv, d.x, requested, &returned, perf.baseAddress)
-                case .backwardFilter: api.cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, d.x, d.y, d.conv, d.w, requested, &returned, perf.baseAddress)
+                case .forward:
+                    api.cudnnGetConvolutionForwardAlgorithm_v7(handle, d.x, d.w, d.conv, d.y, requested, &returned, perf.baseAddress)
+                case .backwardData:
+                    api.cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, d.w, d.y, d.conv, d.x, requested, &returned, perf.baseAddress)
+                case .backwardFilter:
+                    api.cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, d.x, d.y, d.conv, d.w, requested, &returned, perf.baseAddress)
                 }
             }
         case .fastest, .deterministic:
@@ -110,21 +127,25 @@ extension CUDABackend {
             status = results.withUnsafeMutableBytes { perf -> Int32 in
                 switch key.direction {
                 case .forward:
-                    api.cudnnFindConvolutionForwardAlgorithmEx(handle, d.x, x.pointer, d.w, w.pointer, d.conv, d.y, y.pointer,
-                                                               requested, &returned, perf.baseAddress, ws, limit)
+                    api.cudnnFindConvolutionForwardAlgorithmEx(
+                        handle, d.x, x.pointer, d.w, w.pointer, d.conv, d.y, y.pointer,
+                        requested, &returned, perf.baseAddress, ws, limit)
                 case .backwardData:
-                    api.cudnnFindConvolutionBackwardDataAlgorithmEx(handle, d.w, w.pointer, d.y, y.pointer, d.conv, d.x, x.pointer,
-                                                                    requested, &returned, perf.baseAddress, ws, limit)
+                    api.cudnnFindConvolutionBackwardDataAlgorithmEx(
+                        handle, d.w, w.pointer, d.y, y.pointer, d.conv, d.x, x.pointer,
+                        requested, &returned, perf.baseAddress, ws, limit)
                 case .backwardFilter:
-                    api.cudnnFindConvolutionBackwardFilterAlgorithmEx(handle, d.x, x.pointer, d.y, y.pointer, d.conv, d.w, w.pointer,
-                                                                      requested, &returned, perf.baseAddress, ws, limit)
+                    api.cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                        handle, d.x, x.pointer, d.y, y.pointer, d.conv, d.w, w.pointer,
+                        requested, &returned, perf.baseAddress, ws, limit)
                 }
             }
         }
         try api.check(status, call)
         try afterCall(call)
         let found = Array(results.prefix(Int(max(0, min(returned, requested)))))
-        guard let best = ConvolutionAlgorithmSelection.choose(found, search: policy ?? mode, allowTF32: allowTF32, workspaceLimit: limit) else {
+        guard let best = ConvolutionAlgorithmSelection.choose(found, search: policy ?? mode, allowTF32: allowTF32, workspaceLimit: limit)
+        else {
             throw ResNeXtError.backend("\(call) found no usable algorithm (\(ConvolutionAlgorithmSelection.summary(found)))")
         }
         return best
@@ -170,21 +191,29 @@ extension CUDABackend {
                 try d.setMathType(choice.mathType)
                 let ws = try workspace(choice.workspaceBytes)
                 var one: Float = 1, zero: Float = 0
-                try api.check(api.cudnnConvolutionForward(handle, &one, d.x, x.pointer, d.w, w.pointer, d.conv, choice.algorithm,
-                                                          ws.flatMap { devicePointer($0.address) }, ws?.requested ?? 0, &zero, d.y, out.pointer),
-                              "cudnnConvolutionForward(algo \(choice.algorithm), \(k))")
+                try api.check(
+                    api.cudnnConvolutionForward(
+                        handle, &one, d.x, x.pointer, d.w, w.pointer, d.conv, choice.algorithm,
+                        ws.flatMap { devicePointer($0.address) }, ws?.requested ?? 0, &zero, d.y, out.pointer),
+                    "cudnnConvolutionForward(algo \(choice.algorithm), \(k))")
                 try afterCall("cudnnConvolutionForward")
             }
         }
         if let b {
-            try launch(.addChannelBias, count: outShape.elementCount,
-                       [.pointer(out.address), .pointer(b.address), .count(outShape.elementCount), .count(outShape[1]), .count(outShape[2] * outShape[3])])
+            try launch(
+                .addChannelBias, count: outShape.elementCount,
+                [
+                    .pointer(out.address), .pointer(b.address), .count(outShape.elementCount), .count(outShape[1]),
+                    .count(outShape[2] * outShape[3])
+                ])
         }
         return wrap(out, outShape)
     }
 
-    public func convolution2DBackwardData(_ outputGradient: Tensor, weight: Tensor, inputShape: Shape,
-                                          _ p: Convolution2DParameters) throws -> Tensor {
+    public func convolution2DBackwardData(
+        _ outputGradient: Tensor, weight: Tensor, inputShape: Shape,
+        _ p: Convolution2DParameters
+    ) throws -> Tensor {
         let (dy, w, inputShape, _) = try operands.convolution2DBackwardData(outputGradient, weight: weight, inputShape: inputShape, p)
         let g = try ConvolutionGeometry(input: inputShape, weight: weight.shape, p)
         try prepare()
@@ -202,16 +231,20 @@ extension CUDABackend {
             try d.setMathType(choice.mathType)
             let ws = try workspace(choice.workspaceBytes)
             var one: Float = 1, zero: Float = 0
-            try api.check(api.cudnnConvolutionBackwardData(handle, &one, d.w, w.pointer, d.y, dy.pointer, d.conv, choice.algorithm,
-                                                           ws.flatMap { devicePointer($0.address) }, ws?.requested ?? 0, &zero, d.x, dx.pointer),
-                          "cudnnConvolutionBackwardData(algo \(choice.algorithm), \(k))")
+            try api.check(
+                api.cudnnConvolutionBackwardData(
+                    handle, &one, d.w, w.pointer, d.y, dy.pointer, d.conv, choice.algorithm,
+                    ws.flatMap { devicePointer($0.address) }, ws?.requested ?? 0, &zero, d.x, dx.pointer),
+                "cudnnConvolutionBackwardData(algo \(choice.algorithm), \(k))")
             try afterCall("cudnnConvolutionBackwardData")
         }
         return wrap(dx, inputShape)
     }
 
-    public func convolution2DBackwardWeights(_ outputGradient: Tensor, input: Tensor, weightShape: Shape, withBias: Bool,
-                                             _ p: Convolution2DParameters) throws -> (weight: Tensor, bias: Tensor?) {
+    public func convolution2DBackwardWeights(
+        _ outputGradient: Tensor, input: Tensor, weightShape: Shape, withBias: Bool,
+        _ p: Convolution2DParameters
+    ) throws -> (weight: Tensor, bias: Tensor?) {
         let (dy, x, weightShape, _) = try operands.convolution2DBackwardWeights(outputGradient, input: input, weightShape: weightShape, p)
         let g = try ConvolutionGeometry(input: input.shape, weight: weightShape, p)
         try prepare()
@@ -228,9 +261,11 @@ extension CUDABackend {
                     try d.setMathType(choice.mathType)
                     let ws = try workspace(choice.workspaceBytes)
                     var one: Float = 1, zero: Float = 0
-                    try api.check(api.cudnnConvolutionBackwardFilter(handle, &one, d.x, x.pointer, d.y, dy.pointer, d.conv, choice.algorithm,
-                                                                     ws.flatMap { devicePointer($0.address) }, ws?.requested ?? 0, &zero, d.w, dw.pointer),
-                                  "cudnnConvolutionBackwardFilter(algo \(choice.algorithm), \(k))")
+                    try api.check(
+                        api.cudnnConvolutionBackwardFilter(
+                            handle, &one, d.x, x.pointer, d.y, dy.pointer, d.conv, choice.algorithm,
+                            ws.flatMap { devicePointer($0.address) }, ws?.requested ?? 0, &zero, d.w, dw.pointer),
+                        "cudnnConvolutionBackwardFilter(algo \(choice.algorithm), \(k))")
                     try afterCall("cudnnConvolutionBackwardFilter")
                 }
             }
@@ -243,7 +278,9 @@ extension CUDABackend {
             if n * plane == 0 {
                 try fillZeros(bias, count: channels)
             } else {
-                try launch(.channelSum, count: channels, [.pointer(dy.address), .pointer(bias.address), .count(n), .count(channels), .count(plane)])
+                try launch(
+                    .channelSum, count: channels, [.pointer(dy.address), .pointer(bias.address), .count(n), .count(channels), .count(plane)]
+                )
             }
             db = wrap(bias, [channels])
         }

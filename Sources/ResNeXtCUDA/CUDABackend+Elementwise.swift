@@ -13,8 +13,9 @@ extension CUDABackend {
         let (dy, y) = try operands.reluBackward(outputGradient, output: output)
         try prepare()
         let dx = try allocate(output.shape)
-        try launch(.reluBackward, count: output.elementCount,
-                   [.pointer(dy.address), .pointer(y.address), .pointer(dx.address), .count(output.elementCount)])
+        try launch(
+            .reluBackward, count: output.elementCount,
+            [.pointer(dy.address), .pointer(y.address), .pointer(dx.address), .count(output.elementCount)])
         return wrap(dx, output.shape)
     }
 
@@ -22,7 +23,8 @@ extension CUDABackend {
         let (x, y) = try operands.add(a, b)
         try prepare()
         let out = try allocate(a.shape)
-        try launch(.addTensors, count: a.elementCount, [.pointer(x.address), .pointer(y.address), .pointer(out.address), .count(a.elementCount)])
+        try launch(
+            .addTensors, count: a.elementCount, [.pointer(x.address), .pointer(y.address), .pointer(out.address), .count(a.elementCount)])
         return wrap(out, a.shape)
     }
 }

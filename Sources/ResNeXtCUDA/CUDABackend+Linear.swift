@@ -18,9 +18,11 @@ extension CUDABackend {
         let handle = cublasHandle
         try cublasLock.withLock { _ in
             var alpha: Float = 1, beta: Float = 0
-            try api.check(api.cublasSgemm(handle, call.transA, call.transB, Int32(call.m), Int32(call.n), Int32(call.k), &alpha,
-                                          a.floats, Int32(call.lda), b.floats, Int32(call.ldb), &beta, output.floats, Int32(call.ldc)),
-                          "cublasSgemm_v2(\(call))")
+            try api.check(
+                api.cublasSgemm(
+                    handle, call.transA, call.transB, Int32(call.m), Int32(call.n), Int32(call.k), &alpha,
+                    a.floats, Int32(call.lda), b.floats, Int32(call.ldb), &beta, output.floats, Int32(call.ldc)),
+                "cublasSgemm_v2(\(call))")
         }
         try afterCall("cublasSgemm_v2")
     }
@@ -32,8 +34,9 @@ extension CUDABackend {
         let call = LinearGemm.forward(batch: input.shape[0], inFeatures: input.shape[1], outFeatures: weight.shape[0])
         try gemm(call, operands: [.input: x, .weight: w], output: y)
         if let b {
-            try launch(.addChannelBias, count: outShape.elementCount,
-                       [.pointer(y.address), .pointer(b.address), .count(outShape.elementCount), .count(outShape[1]), .count(1)])
+            try launch(
+                .addChannelBias, count: outShape.elementCount,
+                [.pointer(y.address), .pointer(b.address), .count(outShape.elementCount), .count(outShape[1]), .count(1)])
         }
         return wrap(y, outShape)
     }
@@ -60,7 +63,9 @@ extension CUDABackend {
             if batch == 0 {
                 try fillZeros(bias, count: outFeatures)
             } else {
-                try launch(.channelSum, count: outFeatures, [.pointer(dy.address), .pointer(bias.address), .count(batch), .count(outFeatures), .count(1)])
+                try launch(
+                    .channelSum, count: outFeatures,
+                    [.pointer(dy.address), .pointer(bias.address), .count(batch), .count(outFeatures), .count(1)])
             }
             db = wrap(bias, [outFeatures])
         }

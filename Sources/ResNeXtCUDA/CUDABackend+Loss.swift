@@ -10,9 +10,12 @@ extension CUDABackend {
         let gradient = try allocate(logits.shape)
         let rowLoss = CUDAStorage(block: try allocator.allocate(rows * MemoryLayout<Double>.stride))
         if classes > 0 {
-            try launch(.softmaxCrossEntropy, count: rows,
-                       [.pointer(x.address), .pointer(deviceLabels.address), .pointer(gradient.address), .pointer(rowLoss.address),
-                        .count(rows), .count(classes)])
+            try launch(
+                .softmaxCrossEntropy, count: rows,
+                [
+                    .pointer(x.address), .pointer(deviceLabels.address), .pointer(gradient.address), .pointer(rowLoss.address),
+                    .count(rows), .count(classes)
+                ])
         }
         let losses = try downloadValues(rowLoss, count: rows, as: Double.self, "cross-entropy losses")
         return CrossEntropyResult(loss: Float(losses.reduce(0, +) / Double(rows)), gradient: wrap(gradient, logits.shape))
@@ -25,8 +28,9 @@ extension CUDABackend {
         try prepare()
         let deviceLabels = try uploadBytes(labels, "labels")
         let larger = CUDAStorage(block: try allocator.allocate(rows * 4))
-        try launch(.topKLarger, count: rows,
-                   [.pointer(x.address), .pointer(deviceLabels.address), .pointer(larger.address), .count(rows), .count(classes)])
+        try launch(
+            .topKLarger, count: rows,
+            [.pointer(x.address), .pointer(deviceLabels.address), .pointer(larger.address), .count(rows), .count(classes)])
         let counts = try downloadValues(larger, count: rows, as: Int32.self, "top-k counts")
         return ks.map { k in counts.reduce(0) { $0 + (Int($1) < min(k, classes) ? 1 : 0) } }
     }

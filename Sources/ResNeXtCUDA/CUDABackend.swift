@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ResNeXtCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The primary context of one device, retained for as long as anything (backend, allocator) uses it.
 final class CUDAContext: @unchecked Sendable {
@@ -81,14 +82,17 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     ///   - algorithmSearch: how convolution algorithms are chosen (the original's `-cudnn` option).
     ///   - libraries: the CUDA libraries to use (default: ``CUDALibraries/shared()``, loaded from the
     ///     process environment; tests pass libraries loaded from elsewhere).
-    public init(device index: Int = 0, allowTF32: Bool = true, algorithmSearch: CUDAAlgorithmSearch = .fastest,
-                libraries: CUDALibraries? = nil) throws {
+    public init(
+        device index: Int = 0, allowTF32: Bool = true, algorithmSearch: CUDAAlgorithmSearch = .fastest,
+        libraries: CUDALibraries? = nil
+    ) throws {
         guard index >= 0 else { throw ResNeXtError.invalidArgument("CUDA device index must be non-negative, got \(index)") }
         let libraries = try libraries ?? CUDALibraries.shared()
         let driver = libraries.driver
         let initStatus = driver.cuInit(0)
         guard initStatus == 0 else {
-            throw ResNeXtError.unsupported("no usable GPU: cuInit(0) failed: \(driver.describe(initStatus)) (driver \(driver.library.path))")
+            throw ResNeXtError.unsupported(
+                "no usable GPU: cuInit(0) failed: \(driver.describe(initStatus)) (driver \(driver.library.path))")
         }
         var count: Int32 = 0
         try driver.check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount")
@@ -225,8 +229,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let definition = kernel.definition
         let expected = definition.parameters.map(\.kind)
         guard arguments.map(\.kind) == expected else {
-            throw ResNeXtError.backend("kernel \(kernel.name) takes (\(definition.parameters.map { "\($0.kind.rawValue) \($0.name)" }.joined(separator: ", "))) "
-                                       + "but was given (\(arguments.map(\.kind.rawValue).joined(separator: ", ")))")
+            throw ResNeXtError.backend(
+                "kernel \(kernel.name) takes (\(definition.parameters.map { "\($0.kind.rawValue) \($0.name)" }.joined(separator: ", "))) "
+                    + "but was given (\(arguments.map(\.kind.rawValue).joined(separator: ", ")))")
         }
         guard let config = LaunchConfiguration.forKernel(kernel, count: count, maxBlocks: maxBlocks) else { return }
         let function = try kernels.function(kernel)
@@ -269,8 +274,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             initialized = count
         }
         if status != 0 {
-            throw ResNeXtError.backend("cuMemcpyDtoH_v2(\(what()), \(bytes) bytes) failed: \(driver.describe(status)) "
-                                       + "(an earlier asynchronous kernel may have failed: rerun with RESNEXT_CUDA_SYNC=1 to name it)")
+            throw ResNeXtError.backend(
+                "cuMemcpyDtoH_v2(\(what()), \(bytes) bytes) failed: \(driver.describe(status)) "
+                    + "(an earlier asynchronous kernel may have failed: rerun with RESNEXT_CUDA_SYNC=1 to name it)")
         }
         return values
     }

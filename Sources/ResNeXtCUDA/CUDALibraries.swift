@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
 import ResNeXtCore
 import Synchronization
+
+#if canImport(Glibc)
+    @preconcurrency import Glibc
+#endif
 
 /// One shared library the CUDA backend loads at run time: the file names tried in order and the
 /// environment variable that replaces them with one full path.
@@ -26,17 +27,24 @@ public struct CUDALibrarySpec: Sendable, Hashable {
     public static let driver = CUDALibrarySpec(what: "GPU runtime", candidates: ["libcuda.so.1"], variable: "RESNEXT_LIBCUDA")
     /// NVRTC, the run-time CUDA C compiler (CUDA 13, 12 or 11.2+).
     public static let nvrtc = CUDALibrarySpec(
-        what: "NVRTC", candidates: ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so",
-                                    "/usr/local/cuda/lib64/libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.12"],
+        what: "NVRTC",
+        candidates: [
+            "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so",
+            "/usr/local/cuda/lib64/libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.12"
+        ],
         variable: "RESNEXT_LIBNVRTC")
     /// cuDNN 9 (its `libcudnn.so.9` front library loads the sub-libraries itself).
-    public static let cudnn = CUDALibrarySpec(what: "cuDNN", candidates: ["libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9"],
-                                              variable: "RESNEXT_LIBCUDNN")
+    public static let cudnn = CUDALibrarySpec(
+        what: "cuDNN", candidates: ["libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9"],
+        variable: "RESNEXT_LIBCUDNN")
     /// cuBLAS (CUDA 13, 12 or 11).
     public static let cublas = CUDALibrarySpec(
-        what: "cuBLAS", candidates: ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11",
-                                     "/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12",
-                                     "/usr/local/cuda/targets/x86_64-linux/lib/libcublas.so.13"],
+        what: "cuBLAS",
+        candidates: [
+            "libcublas.so.13", "libcublas.so.12", "libcublas.so.11",
+            "/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12",
+            "/usr/local/cuda/targets/x86_64-linux/lib/libcublas.so.13"
+        ],
         variable: "RESNEXT_LIBCUBLAS")
 
     public static let all: [CUDALibrarySpec] = [driver, nvrtc, cudnn, cublas]
@@ -90,8 +98,11 @@ public final class DynamicLibrary: @unchecked Sendable {
     public static func loadFailureMessage(_ spec: CUDALibrarySpec, tried: [String], overridden: Bool, errors: [String]) -> String {
         let names = tried.joined(separator: ", ")
         let source = overridden ? " (given by \(spec.variable))" : ""
-        let hint = overridden ? "set \(spec.variable) to the full path of \(spec.primaryName), or unset it to search \(spec.candidates.joined(separator: ", "))"
-                              : "set \(spec.variable) to its path"
+        let hint =
+            overridden
+            ? "set \(spec.variable) to the full path of \(spec.primaryName), or unset it to search "
+                + "\(spec.candidates.joined(separator: ", "))"
+            : "set \(spec.variable) to its path"
         return "no \(spec.what) found: could not load \(names)\(source) (dlerror: \(errors.joined(separator: "; "))); \(hint)"
     }
 
@@ -104,8 +115,9 @@ public final class DynamicLibrary: @unchecked Sendable {
     /// The function `name` as the `@convention(c)` type `T`, or a clear error naming the library and symbol.
     public func symbol<T>(_ name: String, as type: T.Type = T.self) throws -> T {
         guard let pointer = address(name) else {
-            throw ResNeXtError.unsupported("\(path) (\(spec.what)) has no symbol \(name) (dlerror: \(DynamicLibrary.lastError())); "
-                                           + "it is too old or not the library expected: set \(spec.variable) to the full path of a newer \(spec.primaryName)")
+            throw ResNeXtError.unsupported(
+                "\(path) (\(spec.what)) has no symbol \(name) (dlerror: \(DynamicLibrary.lastError())); "
+                    + "it is too old or not the library expected: set \(spec.variable) to the full path of a newer \(spec.primaryName)")
         }
         precondition(MemoryLayout<T>.size == MemoryLayout<UnsafeMutableRawPointer>.size, "\(T.self) is not a C function pointer type")
         return unsafeBitCast(pointer, to: T.self)

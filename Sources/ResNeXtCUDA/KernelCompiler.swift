@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ResNeXtCore
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Grid and block sizes of a one-dimensional launch.
 public struct LaunchConfiguration: Sendable, Equatable, CustomStringConvertible {
@@ -20,8 +21,10 @@ public struct LaunchConfiguration: Sendable, Equatable, CustomStringConvertible 
     /// A grid-stride launch over `count` items: enough 256-thread blocks to give each item a thread, at
     /// most `maxBlocks` (the loop covers the rest). Nil when there is nothing to do (a grid of zero blocks
     /// is an error in CUDA). Sizes beyond 2³¹ are fine: the kernels index with 64-bit integers.
-    public static func gridStride(count: Int, threadsPerBlock: Int = Kernels.threadsPerBlock,
-                                  maxBlocks: Int = defaultMaxBlocks) -> LaunchConfiguration? {
+    public static func gridStride(
+        count: Int, threadsPerBlock: Int = Kernels.threadsPerBlock,
+        maxBlocks: Int = defaultMaxBlocks
+    ) -> LaunchConfiguration? {
         guard count > 0 else { return nil }
         let blocks = count / threadsPerBlock + (count % threadsPerBlock == 0 ? 0 : 1)
         return LaunchConfiguration(gridX: UInt32(min(blocks, max(1, maxBlocks))), blockX: UInt32(threadsPerBlock))
@@ -57,8 +60,9 @@ public enum NVRTCOptions {
         if supported.contains(device) { return device }
         guard let best = supported.filter({ $0 <= device }).max() else {
             let list = supported.sorted().map { "compute_\($0)" }.joined(separator: ", ")
-            throw ResNeXtError.unsupported("the GPU has compute capability \(major).\(minor), older than every architecture this NVRTC compiles for (\(list)); "
-                                           + "set RESNEXT_LIBNVRTC to an older NVRTC")
+            throw ResNeXtError.unsupported(
+                "the GPU has compute capability \(major).\(minor), older than every architecture this NVRTC compiles for (\(list)); "
+                    + "set RESNEXT_LIBNVRTC to an older NVRTC")
         }
         return best
     }
@@ -105,15 +109,19 @@ final class KernelModules: @unchecked Sendable {
             let status = ptx.withUnsafeBufferPointer { driver.cuModuleLoadData(&module, UnsafeRawPointer($0.baseAddress)) }
             if status == DriverAPI.unsupportedPTXVersion {
                 let v = nvrtc.version()
-                throw ResNeXtError.backend("cuModuleLoadData(kernel set \(set.rawValue)) failed: \(driver.describe(status)); NVRTC \(v.major).\(v.minor) "
-                                           + "(\(nvrtc.library.path)) is newer than the driver: set RESNEXT_LIBNVRTC to an NVRTC no newer than the driver's CUDA version")
+                throw ResNeXtError.backend(
+                    "cuModuleLoadData(kernel set \(set.rawValue)) failed: \(driver.describe(status)); NVRTC \(v.major).\(v.minor) "
+                        + "(\(nvrtc.library.path)) is newer than the driver: set RESNEXT_LIBNVRTC to an NVRTC no newer than the driver's "
+                        + "CUDA version"
+                )
             }
             try driver.check(status, "cuModuleLoadData(kernel set \(set.rawValue))")
             guard let module else { throw ResNeXtError.backend("cuModuleLoadData(kernel set \(set.rawValue)) returned no module") }
             state.modules[set] = DriverHandle(raw: module)
             for definition in Kernels.definitions(of: set) {
                 var f: OpaquePointer?
-                try driver.check(driver.cuModuleGetFunction(&f, module, definition.kernel.name), "cuModuleGetFunction(\(definition.kernel.name))")
+                try driver.check(
+                    driver.cuModuleGetFunction(&f, module, definition.kernel.name), "cuModuleGetFunction(\(definition.kernel.name))")
                 guard let f else { throw ResNeXtError.backend("cuModuleGetFunction(\(definition.kernel.name)) returned no function") }
                 state.functions[definition.kernel] = DriverHandle(raw: f)
             }
@@ -135,7 +143,8 @@ final class KernelModules: @unchecked Sendable {
             nvrtc.nvrtcCompileProgram(program, Int32($0.count), $0.baseAddress)
         }
         if status != 0 {
-            throw ResNeXtError.backend("nvrtcCompileProgram(\(name), \(options.joined(separator: " "))) failed: \(nvrtc.describe(status))\n\(log(program))")
+            throw ResNeXtError.backend(
+                "nvrtcCompileProgram(\(name), \(options.joined(separator: " "))) failed: \(nvrtc.describe(status))\n\(log(program))")
         }
         var size = 0
         try nvrtc.check(nvrtc.nvrtcGetPTXSize(program, &size), "nvrtcGetPTXSize(\(name))")

@@ -121,15 +121,15 @@ public enum Kernels {
     /// Helpers shared by every set. NVRTC compiles without system headers, so nothing is included:
     /// `expf`, `exp`, `log`, `sqrt`, `fmaxf` are NVRTC built-ins.
     public static let prelude = """
-    // resnext-swift CUDA kernels, compiled at run time by NVRTC. Logical layout NCHW, float32.
-    #define RESNEXT_THREADS \(threadsPerBlock)
-    #define RESNEXT_FOR_EACH(i, n) \\
-        for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \\
-             i += (long long)blockDim.x * gridDim.x)
-    static __device__ __forceinline__ int resnext_min(int a, int b) { return a < b ? a : b; }
-    static __device__ __forceinline__ int resnext_max(int a, int b) { return a > b ? a : b; }
+        // resnext-swift CUDA kernels, compiled at run time by NVRTC. Logical layout NCHW, float32.
+        #define RESNEXT_THREADS \(threadsPerBlock)
+        #define RESNEXT_FOR_EACH(i, n) \\
+            for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \\
+                 i += (long long)blockDim.x * gridDim.x)
+        static __device__ __forceinline__ int resnext_min(int a, int b) { return a < b ? a : b; }
+        static __device__ __forceinline__ int resnext_max(int a, int b) { return a > b ? a : b; }
 
-    """
+        """
 
     /// The definitions of one set, in a fixed order.
     public static func definitions(of set: KernelSet) -> [KernelDefinition] {
@@ -151,226 +151,258 @@ public enum Kernels {
 
     /// A grid-stride loop over `n` elements running `statement` for element `i`.
     static func elementwise(_ kernel: Kernel, _ set: KernelSet, _ parameters: [KernelParameter], _ statement: String) -> KernelDefinition {
-        KernelDefinition(kernel: kernel, set: set, parameters: parameters + [.int64("n")], style: .gridStride,
-                         body: "    RESNEXT_FOR_EACH(i, n) {\n        \(statement)\n    }")
+        KernelDefinition(
+            kernel: kernel, set: set, parameters: parameters + [.int64("n")], style: .gridStride,
+            body: "    RESNEXT_FOR_EACH(i, n) {\n        \(statement)\n    }")
     }
 
     /// The window geometry parameters shared by the pooling kernels.
     static let poolGeometry: [KernelParameter] = [
         .int64("planes"), .int32("height"), .int32("width"), .int32("outHeight"), .int32("outWidth"),
-        .int32("kernelH"), .int32("kernelW"), .int32("strideH"), .int32("strideW"), .int32("padH"), .int32("padW"),
+        .int32("kernelH"), .int32("kernelW"), .int32("strideH"), .int32("strideW"), .int32("padH"), .int32("padW")
     ]
 
     /// Decomposes output index `i` into (plane, oh, ow) and the clipped window [hStart, hEnd) × [wStart, wEnd).
     static let outputWindow = """
-            const int ow = (int)(i % outWidth);
-            const int oh = (int)((i / outWidth) % outHeight);
-            const long long plane = i / ((long long)outWidth * outHeight);
-            const int h0 = oh * strideH - padH, w0 = ow * strideW - padW;
-            const int hStart = resnext_max(h0, 0), wStart = resnext_max(w0, 0);
-            const int hEnd = resnext_min(h0 + kernelH, height), wEnd = resnext_min(w0 + kernelW, width);
-    """
+                const int ow = (int)(i % outWidth);
+                const int oh = (int)((i / outWidth) % outHeight);
+                const long long plane = i / ((long long)outWidth * outHeight);
+                const int h0 = oh * strideH - padH, w0 = ow * strideW - padW;
+                const int hStart = resnext_max(h0, 0), wStart = resnext_max(w0, 0);
+                const int hEnd = resnext_min(h0 + kernelH, height), wEnd = resnext_min(w0 + kernelW, width);
+        """
 
     /// Decomposes input index `i` into (plane, h, w) and the range of output windows that contain it.
     static let inputWindows = """
-            const int w = (int)(i % width);
-            const int h = (int)((i / width) % height);
-            const long long plane = i / ((long long)width * height);
-            const int ohStart = (h + padH < kernelH) ? 0 : (h + padH - kernelH) / strideH + 1;
-            const int ohEnd = resnext_min((h + padH) / strideH + 1, outHeight);
-            const int owStart = (w + padW < kernelW) ? 0 : (w + padW - kernelW) / strideW + 1;
-            const int owEnd = resnext_min((w + padW) / strideW + 1, outWidth);
-            const long long outBase = plane * outHeight * outWidth;
-    """
+                const int w = (int)(i % width);
+                const int h = (int)((i / width) % height);
+                const long long plane = i / ((long long)width * height);
+                const int ohStart = (h + padH < kernelH) ? 0 : (h + padH - kernelH) / strideH + 1;
+                const int ohEnd = resnext_min((h + padH) / strideH + 1, outHeight);
+                const int owStart = (w + padW < kernelW) ? 0 : (w + padW - kernelW) / strideW + 1;
+                const int owEnd = resnext_min((w + padW) / strideW + 1, outWidth);
+                const long long outBase = plane * outHeight * outWidth;
+        """
 
     /// The divisor of the average-pooling window starting at (h0, w0): the window clipped to the padded
     /// input (kernelH·kernelW in floor mode) when padding counts, else the number of real inputs.
     static let averageDivisor = """
-                    int hEndPadded = resnext_min(h0 + kernelH, height + padH), wEndPadded = resnext_min(w0 + kernelW, width + padW);
-                    const int poolSize = (hEndPadded - h0) * (wEndPadded - w0);
-                    const int hs = resnext_max(h0, 0), ws = resnext_max(w0, 0);
-                    const int he = resnext_min(hEndPadded, height), we = resnext_min(wEndPadded, width);
-                    const int divisor = countIncludesPadding ? poolSize : (he - hs) * (we - ws);
-    """
+                        int hEndPadded = resnext_min(h0 + kernelH, height + padH), wEndPadded = resnext_min(w0 + kernelW, width + padW);
+                        const int poolSize = (hEndPadded - h0) * (wEndPadded - w0);
+                        const int hs = resnext_max(h0, 0), ws = resnext_max(w0, 0);
+                        const int he = resnext_min(hEndPadded, height), we = resnext_min(wEndPadded, width);
+                        const int divisor = countIncludesPadding ? poolSize : (he - hs) * (we - ws);
+        """
 
     // MARK: Definitions
 
     public static func definition(_ kernel: Kernel) -> KernelDefinition {
         switch kernel {
         case .reluForward:
-            return elementwise(kernel, .elementwise, [.input("x"), .output("y")],
-                               "const float v = x[i]; y[i] = (v > 0.0f || v != v) ? v : 0.0f;")
+            return elementwise(
+                kernel, .elementwise, [.input("x"), .output("y")],
+                "const float v = x[i]; y[i] = (v > 0.0f || v != v) ? v : 0.0f;")
         case .reluBackward:
-            return elementwise(kernel, .elementwise, [.input("dy"), .input("y"), .output("dx")],
-                               "dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;")
+            return elementwise(
+                kernel, .elementwise, [.input("dy"), .input("y"), .output("dx")],
+                "dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;")
         case .addTensors:
             return elementwise(kernel, .elementwise, [.input("a"), .input("b"), .output("out")], "out[i] = a[i] + b[i];")
         case .addChannelBias:
             // y[n, c, ...] += bias[c] for y viewed as [*, channels, plane].
-            return KernelDefinition(kernel: kernel, set: .elementwise,
-                                    parameters: [.output("y"), .input("bias"), .int64("n"), .int64("channels"), .int64("plane")],
-                                    style: .gridStride,
-                                    body: "    RESNEXT_FOR_EACH(i, n) {\n        y[i] += bias[(i / plane) % channels];\n    }")
+            return KernelDefinition(
+                kernel: kernel, set: .elementwise,
+                parameters: [.output("y"), .input("bias"), .int64("n"), .int64("channels"), .int64("plane")],
+                style: .gridStride,
+                body: "    RESNEXT_FOR_EACH(i, n) {\n        y[i] += bias[(i / plane) % channels];\n    }")
         case .copyChannels:
             // dst[b, dstOffset + c, p] = src[b, srcOffset + c, p] for c < channels: concatenation and split.
-            return KernelDefinition(kernel: kernel, set: .layout,
-                                    parameters: [.input("src"), .output("dst"), .int64("batch"), .int64("srcChannels"), .int64("srcOffset"),
-                                                 .int64("dstChannels"), .int64("dstOffset"), .int64("channels"), .int64("plane")],
-                                    style: .gridStride, body: """
-                const long long n = batch * channels * plane;
-                RESNEXT_FOR_EACH(i, n) {
-                    const long long p = i % plane;
-                    const long long c = (i / plane) % channels;
-                    const long long b = i / (plane * channels);
-                    dst[(b * dstChannels + dstOffset + c) * plane + p] = src[(b * srcChannels + srcOffset + c) * plane + p];
-                }
-            """)
+            return KernelDefinition(
+                kernel: kernel, set: .layout,
+                parameters: [
+                    .input("src"), .output("dst"), .int64("batch"), .int64("srcChannels"), .int64("srcOffset"),
+                    .int64("dstChannels"), .int64("dstOffset"), .int64("channels"), .int64("plane")
+                ],
+                style: .gridStride,
+                body: """
+                        const long long n = batch * channels * plane;
+                        RESNEXT_FOR_EACH(i, n) {
+                            const long long p = i % plane;
+                            const long long c = (i / plane) % channels;
+                            const long long b = i / (plane * channels);
+                            dst[(b * dstChannels + dstOffset + c) * plane + p] = src[(b * srcChannels + srcOffset + c) * plane + p];
+                        }
+                    """)
         case .channelSum:
             // out[c] = Σ_{b, p} x[b, c, p], one block per channel, accumulated in double.
-            return KernelDefinition(kernel: kernel, set: .layout,
-                                    parameters: [.input("x"), .output("out"), .int64("batch"), .int64("channels"), .int64("plane")],
-                                    style: .blockPerItem, body: """
-                __shared__ double partial[RESNEXT_THREADS];
-                const long long count = batch * plane;
-                for (long long c = blockIdx.x; c < channels; c += gridDim.x) {
-                    double sum = 0.0;
-                    for (long long j = threadIdx.x; j < count; j += blockDim.x) {
-                        const long long b = j / plane, p = j % plane;
-                        sum += (double)x[(b * channels + c) * plane + p];
-                    }
-                    partial[threadIdx.x] = sum;
-                    __syncthreads();
-                    for (int stride = RESNEXT_THREADS / 2; stride > 0; stride >>= 1) {
-                        if ((int)threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
-                        __syncthreads();
-                    }
-                    if (threadIdx.x == 0) out[c] = (float)partial[0];
-                    __syncthreads();
-                }
-            """)
+            return KernelDefinition(
+                kernel: kernel, set: .layout,
+                parameters: [.input("x"), .output("out"), .int64("batch"), .int64("channels"), .int64("plane")],
+                style: .blockPerItem,
+                body: """
+                        __shared__ double partial[RESNEXT_THREADS];
+                        const long long count = batch * plane;
+                        for (long long c = blockIdx.x; c < channels; c += gridDim.x) {
+                            double sum = 0.0;
+                            for (long long j = threadIdx.x; j < count; j += blockDim.x) {
+                                const long long b = j / plane, p = j % plane;
+                                sum += (double)x[(b * channels + c) * plane + p];
+                            }
+                            partial[threadIdx.x] = sum;
+                            __syncthreads();
+                            for (int stride = RESNEXT_THREADS / 2; stride > 0; stride >>= 1) {
+                                if ((int)threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+                                __syncthreads();
+                            }
+                            if (threadIdx.x == 0) out[c] = (float)partial[0];
+                            __syncthreads();
+                        }
+                    """)
         case .maxPoolForward:
             // indices[i] = h·width + w of the maximum inside its plane (first maximum wins; NaN propagates).
-            return KernelDefinition(kernel: kernel, set: .pooling,
-                                    parameters: [.input("x"), .output("y"), .outputInts("indices")] + poolGeometry,
-                                    style: .gridStride, body: """
-                const long long n = planes * outHeight * outWidth;
-                RESNEXT_FOR_EACH(i, n) {
-            \(outputWindow)
-                    const float* xp = x + plane * height * width;
-                    int best = hStart * width + wStart;
-                    float bestValue = xp[best];
-                    for (int h = hStart; h < hEnd; ++h) {
-                        for (int w = wStart; w < wEnd; ++w) {
-                            const float v = xp[h * width + w];
-                            if (v > bestValue || (v != v && bestValue == bestValue)) { bestValue = v; best = h * width + w; }
+            return KernelDefinition(
+                kernel: kernel, set: .pooling,
+                parameters: [.input("x"), .output("y"), .outputInts("indices")] + poolGeometry,
+                style: .gridStride,
+                body: """
+                        const long long n = planes * outHeight * outWidth;
+                        RESNEXT_FOR_EACH(i, n) {
+                    \(outputWindow)
+                            const float* xp = x + plane * height * width;
+                            int best = hStart * width + wStart;
+                            float bestValue = xp[best];
+                            for (int h = hStart; h < hEnd; ++h) {
+                                for (int w = wStart; w < wEnd; ++w) {
+                                    const float v = xp[h * width + w];
+                                    if (v > bestValue || (v != v && bestValue == bestValue)) { bestValue = v; best = h * width + w; }
+                                }
+                            }
+                            y[i] = bestValue;
+                            indices[i] = best;
                         }
-                    }
-                    y[i] = bestValue;
-                    indices[i] = best;
-                }
-            """)
+                    """)
         case .maxPoolBackward:
             // Gathers, per input element, the gradients of the windows whose maximum it was (deterministic).
-            return KernelDefinition(kernel: kernel, set: .pooling,
-                                    parameters: [.input("dy"), .inputInts("indices"), .output("dx")] + poolGeometry,
-                                    style: .gridStride, body: """
-                const long long n = planes * height * width;
-                RESNEXT_FOR_EACH(i, n) {
-            \(inputWindows)
-                    const int local = h * width + w;
-                    float sum = 0.0f;
-                    for (int oh = ohStart; oh < ohEnd; ++oh) {
-                        for (int ow = owStart; ow < owEnd; ++ow) {
-                            const long long o = outBase + (long long)oh * outWidth + ow;
-                            if (indices[o] == local) sum += dy[o];
+            return KernelDefinition(
+                kernel: kernel, set: .pooling,
+                parameters: [.input("dy"), .inputInts("indices"), .output("dx")] + poolGeometry,
+                style: .gridStride,
+                body: """
+                        const long long n = planes * height * width;
+                        RESNEXT_FOR_EACH(i, n) {
+                    \(inputWindows)
+                            const int local = h * width + w;
+                            float sum = 0.0f;
+                            for (int oh = ohStart; oh < ohEnd; ++oh) {
+                                for (int ow = owStart; ow < owEnd; ++ow) {
+                                    const long long o = outBase + (long long)oh * outWidth + ow;
+                                    if (indices[o] == local) sum += dy[o];
+                                }
+                            }
+                            dx[i] = sum;
                         }
-                    }
-                    dx[i] = sum;
-                }
-            """)
+                    """)
         case .averagePoolForward:
-            return KernelDefinition(kernel: kernel, set: .pooling,
-                                    parameters: [.input("x"), .output("y")] + poolGeometry + [.int32("countIncludesPadding")],
-                                    style: .gridStride, body: """
-                const long long n = planes * outHeight * outWidth;
-                RESNEXT_FOR_EACH(i, n) {
-            \(outputWindow)
-                    const float* xp = x + plane * height * width;
-                    float sum = 0.0f;
-                    for (int h = hStart; h < hEnd; ++h) {
-                        for (int w = wStart; w < wEnd; ++w) sum += xp[h * width + w];
-                    }
-                    {
-            \(averageDivisor)
-                        y[i] = sum / (float)divisor;
-                    }
-                }
-            """)
-        case .averagePoolBackward:
-            return KernelDefinition(kernel: kernel, set: .pooling,
-                                    parameters: [.input("dy"), .output("dx")] + poolGeometry + [.int32("countIncludesPadding")],
-                                    style: .gridStride, body: """
-                const long long n = planes * height * width;
-                RESNEXT_FOR_EACH(i, n) {
-            \(inputWindows)
-                    float sum = 0.0f;
-                    for (int oh = ohStart; oh < ohEnd; ++oh) {
-                        for (int ow = owStart; ow < owEnd; ++ow) {
-                            const int h0 = oh * strideH - padH, w0 = ow * strideW - padW;
-            \(averageDivisor)
-                            sum += dy[outBase + (long long)oh * outWidth + ow] / (float)divisor;
+            return KernelDefinition(
+                kernel: kernel, set: .pooling,
+                parameters: [.input("x"), .output("y")] + poolGeometry + [.int32("countIncludesPadding")],
+                style: .gridStride,
+                body: """
+                        const long long n = planes * outHeight * outWidth;
+                        RESNEXT_FOR_EACH(i, n) {
+                    \(outputWindow)
+                            const float* xp = x + plane * height * width;
+                            float sum = 0.0f;
+                            for (int h = hStart; h < hEnd; ++h) {
+                                for (int w = wStart; w < wEnd; ++w) sum += xp[h * width + w];
+                            }
+                            {
+                    \(averageDivisor)
+                                y[i] = sum / (float)divisor;
+                            }
                         }
-                    }
-                    dx[i] = sum;
-                }
-            """)
+                    """)
+        case .averagePoolBackward:
+            return KernelDefinition(
+                kernel: kernel, set: .pooling,
+                parameters: [.input("dy"), .output("dx")] + poolGeometry + [.int32("countIncludesPadding")],
+                style: .gridStride,
+                body: """
+                        const long long n = planes * height * width;
+                        RESNEXT_FOR_EACH(i, n) {
+                    \(inputWindows)
+                            float sum = 0.0f;
+                            for (int oh = ohStart; oh < ohEnd; ++oh) {
+                                for (int ow = owStart; ow < owEnd; ++ow) {
+                                    const int h0 = oh * strideH - padH, w0 = ow * strideW - padW;
+                    \(averageDivisor)
+                                    sum += dy[outBase + (long long)oh * outWidth + ow] / (float)divisor;
+                                }
+                            }
+                            dx[i] = sum;
+                        }
+                    """)
         case .softmaxCrossEntropy:
             // Per row: rowLoss = logsumexp − logit[label]; gradient = (softmax − onehot) / rows (double internally).
-            return KernelDefinition(kernel: kernel, set: .loss,
-                                    parameters: [.input("logits"), .inputInts("labels"), .output("gradient"), .outputDoubles("rowLoss"),
-                                                 .int64("rows"), .int64("classes")],
-                                    style: .gridStride, body: """
-                RESNEXT_FOR_EACH(r, rows) {
-                    const float* row = logits + r * classes;
-                    float* g = gradient + r * classes;
-                    float maxValue = row[0];
-                    for (long long c = 1; c < classes; ++c) maxValue = fmaxf(maxValue, row[c]);
-                    double sum = 0.0;
-                    for (long long c = 0; c < classes; ++c) sum += exp((double)(row[c] - maxValue));
-                    const double logSum = log(sum) + (double)maxValue;
-                    const int label = labels[r];
-                    rowLoss[r] = logSum - (double)row[label];
-                    for (long long c = 0; c < classes; ++c) {
-                        const double p = exp((double)row[c] - logSum);
-                        g[c] = (float)((p - (c == label ? 1.0 : 0.0)) / (double)rows);
-                    }
-                }
-            """)
+            return KernelDefinition(
+                kernel: kernel, set: .loss,
+                parameters: [
+                    .input("logits"), .inputInts("labels"), .output("gradient"), .outputDoubles("rowLoss"),
+                    .int64("rows"), .int64("classes")
+                ],
+                style: .gridStride,
+                body: """
+                        RESNEXT_FOR_EACH(r, rows) {
+                            const float* row = logits + r * classes;
+                            float* g = gradient + r * classes;
+                            float maxValue = row[0];
+                            for (long long c = 1; c < classes; ++c) maxValue = fmaxf(maxValue, row[c]);
+                            double sum = 0.0;
+                            for (long long c = 0; c < classes; ++c) sum += exp((double)(row[c] - maxValue));
+                            const double logSum = log(sum) + (double)maxValue;
+                            const int label = labels[r];
+                            rowLoss[r] = logSum - (double)row[label];
+                            for (long long c = 0; c < classes; ++c) {
+                                const double p = exp((double)row[c] - logSum);
+                                g[c] = (float)((p - (c == label ? 1.0 : 0.0)) / (double)rows);
+                            }
+                        }
+                    """)
         case .topKLarger:
             // larger[r] = how many logits of row r are strictly larger than the label's.
-            return KernelDefinition(kernel: kernel, set: .loss,
-                                    parameters: [.input("logits"), .inputInts("labels"), .outputInts("larger"), .int64("rows"), .int64("classes")],
-                                    style: .gridStride, body: """
-                RESNEXT_FOR_EACH(r, rows) {
-                    const float* row = logits + r * classes;
-                    const float target = row[labels[r]];
-                    int count = 0;
-                    for (long long c = 0; c < classes; ++c) count += row[c] > target ? 1 : 0;
-                    larger[r] = count;
-                }
-            """)
+            return KernelDefinition(
+                kernel: kernel, set: .loss,
+                parameters: [.input("logits"), .inputInts("labels"), .outputInts("larger"), .int64("rows"), .int64("classes")],
+                style: .gridStride,
+                body: """
+                        RESNEXT_FOR_EACH(r, rows) {
+                            const float* row = logits + r * classes;
+                            const float target = row[labels[r]];
+                            int count = 0;
+                            for (long long c = 0; c < classes; ++c) count += row[c] > target ? 1 : 0;
+                            larger[r] = count;
+                        }
+                    """)
         case .batchNormInvStdToVariance:
             // cuDNN saves 1/sqrt(var + eps); the statistics keep the biased variance.
-            return elementwise(kernel, .normalization, [.input("invStd"), .output("variance"), .float("epsilon")],
-                               "const double s = (double)invStd[i]; const double v = 1.0 / (s * s) - (double)epsilon; variance[i] = v > 0.0 ? (float)v : 0.0f;")
+            return elementwise(
+                kernel, .normalization, [.input("invStd"), .output("variance"), .float("epsilon")],
+                "const double s = (double)invStd[i]; const double v = 1.0 / (s * s) - (double)epsilon; variance[i] = v > 0.0 ? (float)v : "
+                    + "0.0f;"
+            )
         case .batchNormVarianceToInvStd:
-            return elementwise(kernel, .normalization, [.input("variance"), .output("invStd"), .float("epsilon")],
-                               "invStd[i] = (float)(1.0 / sqrt((double)variance[i] + (double)epsilon));")
+            return elementwise(
+                kernel, .normalization, [.input("variance"), .output("invStd"), .float("epsilon")],
+                "invStd[i] = (float)(1.0 / sqrt((double)variance[i] + (double)epsilon));")
         case .sgdStep:
             // torch optim.sgd: g = grad + wd·θ; v = g (first step) or μ·v + (1 − dampening)·g; θ −= lr·(g + μ·v | v).
-            return elementwise(kernel, .optimizer,
-                               [.output("parameter"), .input("gradient"), .output("velocity"), .float("learningRate"), .float("momentum"),
-                                .float("keep"), .float("weightDecay"), .int32("nesterov"), .int32("firstStep")], """
+            return elementwise(
+                kernel, .optimizer,
+                [
+                    .output("parameter"), .input("gradient"), .output("velocity"), .float("learningRate"), .float("momentum"),
+                    .float("keep"), .float("weightDecay"), .int32("nesterov"), .int32("firstStep")
+                ],
+                """
                 const float g = gradient[i] + weightDecay * parameter[i];
                         const float v = firstStep ? g : momentum * velocity[i] + keep * g;
                         velocity[i] = v;

@@ -37,7 +37,9 @@ public struct ConvolutionGeometry: Hashable, Sendable, CustomStringConvertible {
     public init(input: Shape, weight: Shape, _ p: Convolution2DParameters) throws {
         let out = try p.outputShape(input: input, weight: weight)
         func int32(_ dims: [Int], _ what: String) throws -> [Int32] {
-            guard dims.allSatisfy({ $0 <= Int(Int32.max) }), dims.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) <= Int(Int32.max) else {
+            guard dims.allSatisfy({ $0 <= Int(Int32.max) }),
+                dims.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) <= Int(Int32.max)
+            else {
                 throw ResNeXtError.unsupported("convolution \(what) \(dims) exceeds cuDNN's 32-bit tensor sizes")
             }
             return dims.map { Int32($0) }
@@ -104,8 +106,10 @@ public enum ConvolutionAlgorithmSelection {
     /// The algorithm to use among cuDNN's results: those that succeeded, fit the workspace, are
     /// deterministic when asked, and use no tensor-op math when TF32 is off; the fastest measured one
     /// (benchmarked searches) or the first (heuristic order).
-    public static func choose(_ results: [CuDNNAlgorithmPerformance], search: CUDAAlgorithmSearch, allowTF32: Bool,
-                              workspaceLimit: Int) -> CuDNNAlgorithmPerformance? {
+    public static func choose(
+        _ results: [CuDNNAlgorithmPerformance], search: CUDAAlgorithmSearch, allowTF32: Bool,
+        workspaceLimit: Int
+    ) -> CuDNNAlgorithmPerformance? {
         let usable = results.filter { r in
             r.status == CuDNN.statusSuccess && r.memory >= 0 && r.memory <= workspaceLimit
                 && (search != .deterministic || r.determinism == CuDNN.deterministic)
@@ -123,9 +127,12 @@ public enum ConvolutionAlgorithmSelection {
 
     /// One line per result, for errors when nothing fits.
     public static func summary(_ results: [CuDNNAlgorithmPerformance]) -> String {
-        results.isEmpty ? "no results" : results.map {
-            "algo \($0.algorithm): status \($0.status), \($0.time) ms, \($0.memory) bytes, math \($0.mathType), deterministic \($0.determinism)"
-        }.joined(separator: "; ")
+        results.isEmpty
+            ? "no results"
+            : results.map {
+                "algo \($0.algorithm): status \($0.status), \($0.time) ms, \($0.memory) bytes, math \($0.mathType), deterministic "
+                    + "\($0.determinism)"
+            }.joined(separator: "; ")
     }
 }
 
@@ -175,7 +182,8 @@ public struct GemmCall: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        "sgemm(\(transA == CuBLAS.opT ? "T" : "N"), \(transB == CuBLAS.opT ? "T" : "N"), m=\(m), n=\(n), k=\(k), A=\(a.rawValue) lda=\(lda), B=\(b.rawValue) ldb=\(ldb), ldc=\(ldc))"
+        "sgemm(\(transA == CuBLAS.opT ? "T" : "N"), \(transB == CuBLAS.opT ? "T" : "N"), m=\(m), n=\(n), k=\(k), A=\(a.rawValue) "
+            + "lda=\(lda), B=\(b.rawValue) ldb=\(ldb), ldc=\(ldc))"
     }
 
     /// True when the product is empty (cuBLAS rejects nothing here, but there is nothing to run).
@@ -187,19 +195,22 @@ public struct GemmCall: Sendable, Equatable, CustomStringConvertible {
 public enum LinearGemm {
     /// `y [N, O] = x [N, K] · W[O, K]ᵀ`: column-major `yᵀ (O×N) = op_T(W buffer, K×O) · xᵀ (K×N)`.
     public static func forward(batch: Int, inFeatures: Int, outFeatures: Int) -> GemmCall {
-        GemmCall(transA: CuBLAS.opT, transB: CuBLAS.opN, m: outFeatures, n: batch, k: inFeatures,
-                 a: .weight, lda: max(1, inFeatures), b: .input, ldb: max(1, inFeatures), ldc: max(1, outFeatures))
+        GemmCall(
+            transA: CuBLAS.opT, transB: CuBLAS.opN, m: outFeatures, n: batch, k: inFeatures,
+            a: .weight, lda: max(1, inFeatures), b: .input, ldb: max(1, inFeatures), ldc: max(1, outFeatures))
     }
 
     /// `dx [N, K] = dy [N, O] · W [O, K]`: column-major `dxᵀ (K×N) = Wᵀ (K×O) · dyᵀ (O×N)`.
     public static func backwardData(batch: Int, inFeatures: Int, outFeatures: Int) -> GemmCall {
-        GemmCall(transA: CuBLAS.opN, transB: CuBLAS.opN, m: inFeatures, n: batch, k: outFeatures,
-                 a: .weight, lda: max(1, inFeatures), b: .outputGradient, ldb: max(1, outFeatures), ldc: max(1, inFeatures))
+        GemmCall(
+            transA: CuBLAS.opN, transB: CuBLAS.opN, m: inFeatures, n: batch, k: outFeatures,
+            a: .weight, lda: max(1, inFeatures), b: .outputGradient, ldb: max(1, outFeatures), ldc: max(1, inFeatures))
     }
 
     /// `dW [O, K] = dy [N, O]ᵀ · x [N, K]`: column-major `dWᵀ (K×O) = xᵀ (K×N) · op_T(dy buffer, O×N)`.
     public static func backwardWeights(batch: Int, inFeatures: Int, outFeatures: Int) -> GemmCall {
-        GemmCall(transA: CuBLAS.opN, transB: CuBLAS.opT, m: inFeatures, n: outFeatures, k: batch,
-                 a: .input, lda: max(1, inFeatures), b: .outputGradient, ldb: max(1, outFeatures), ldc: max(1, inFeatures))
+        GemmCall(
+            transA: CuBLAS.opN, transB: CuBLAS.opT, m: inFeatures, n: outFeatures, k: batch,
+            a: .input, lda: max(1, inFeatures), b: .outputGradient, ldb: max(1, outFeatures), ldc: max(1, inFeatures))
     }
 }

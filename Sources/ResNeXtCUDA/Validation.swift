@@ -19,11 +19,13 @@ extension Operands where Storage == CUDAStorage {
     /// Max pooling's backward operands: the indices must be the `.uint8` block (4 bytes per output
     /// element) that maxPool2D recorded for an input of `inputShape` pooled with `p`.
     public func maxPool2DBackward(_ outputGradient: Tensor, forward: MaxPoolResult, inputShape: Shape, _ p: Pool2DParameters) throws
-        -> (outputGradient: CUDAStorage, indices: CUDAStorage, outputShape: Shape) {
+        -> (outputGradient: CUDAStorage, indices: CUDAStorage, outputShape: Shape)
+    {
         let o = try maxPool2DBackward(outputGradient, forward: forward, inputShape: inputShape, p, indexType: .uint8) { indices in
             // Checked after the output gradient's shape, which is the output's.
             indices.maxPoolRecord.flatMap {
-                $0.inputShape == inputShape && $0.parameters == p && forward.indices.elementCount == outputGradient.elementCount * 4 ? $0 : nil
+                $0.inputShape == inputShape && $0.parameters == p && forward.indices.elementCount == outputGradient.elementCount * 4
+                    ? $0 : nil
             }
         }
         return (o.outputGradient, o.indices, o.outputShape)

@@ -52,7 +52,7 @@ extension ConformanceSuite {
             ConvolutionCase(n: 2, c: 16, h: 11, w: 11, o: 16, k: 3, stride: 1, padding: 1, groups: 16, bias: false),
             ConvolutionCase(n: 2, c: 16, h: 9, w: 9, o: 32, k: 1, stride: 2, padding: 0, groups: 1, bias: false),
             ConvolutionCase(n: 2, c: 3, h: 17, w: 17, o: 8, k: 7, stride: 2, padding: 3, groups: 1, bias: false),
-            ConvolutionCase(n: 4, c: 64, h: 5, w: 5, o: 64, k: 3, stride: 2, padding: 1, groups: 32, bias: true),
+            ConvolutionCase(n: 4, c: 64, h: 5, w: 5, o: 64, k: 3, stride: 2, padding: 1, groups: 32, bias: true)
         ]
         for cs in cases {
             let p = Convolution2DParameters(stride: cs.stride, padding: cs.padding, groups: cs.groups)
@@ -64,12 +64,18 @@ extension ConformanceSuite {
                 let outShape = try p.outputShape(input: x.shape, weight: w.shape)
                 let (dy, dyr, _) = try pair(outShape.dims)
                 check("convolution forward", cs.detail) {
-                    [try both(try backend.convolution2D(x, weight: w, bias: cs.bias ? b : nil, p),
-                              try reference.convolution2D(xr, weight: wr, bias: cs.bias ? br : nil, p), "output")]
+                    [
+                        try both(
+                            try backend.convolution2D(x, weight: w, bias: cs.bias ? b : nil, p),
+                            try reference.convolution2D(xr, weight: wr, bias: cs.bias ? br : nil, p), "output")
+                    ]
                 }
                 check("convolution backward data", cs.detail) {
-                    [try both(try backend.convolution2DBackwardData(dy, weight: w, inputShape: x.shape, p),
-                              try reference.convolution2DBackwardData(dyr, weight: wr, inputShape: xr.shape, p), "input gradient")]
+                    [
+                        try both(
+                            try backend.convolution2DBackwardData(dy, weight: w, inputShape: x.shape, p),
+                            try reference.convolution2DBackwardData(dyr, weight: wr, inputShape: xr.shape, p), "input gradient")
+                    ]
                 }
                 check("convolution backward weight", cs.detail) {
                     let g = try backend.convolution2DBackwardWeights(dy, input: x, weightShape: w.shape, withBias: cs.bias, p)
@@ -97,24 +103,34 @@ extension ConformanceSuite {
                 let (dy, dyR, _) = try pair(dims)
                 var saved: (BatchNormStatistics, BatchNormStatistics)?
                 check("batch norm training", detail) {
-                    let g = try backend.batchNormTraining(x, scale: scale, shift: shift, runningMean: rm, runningVariance: rv, momentum: 0.1, epsilon: 1e-5)
-                    let r = try reference.batchNormTraining(xr, scale: scaleR, shift: shiftR, runningMean: rmR, runningVariance: rvR,
-                                                            momentum: 0.1, epsilon: 1e-5)
+                    let g = try backend.batchNormTraining(
+                        x, scale: scale, shift: shift, runningMean: rm, runningVariance: rv, momentum: 0.1, epsilon: 1e-5)
+                    let r = try reference.batchNormTraining(
+                        xr, scale: scaleR, shift: shiftR, runningMean: rmR, runningVariance: rvR,
+                        momentum: 0.1, epsilon: 1e-5)
                     saved = (g.statistics, r.statistics)
-                    return [try both(g.output, r.output, "output"), try both(g.statistics.mean, r.statistics.mean, "batch mean"),
-                            try both(g.statistics.variance, r.statistics.variance, "batch variance"),
-                            try both(rm, rmR, "running mean"), try both(rv, rvR, "running variance")]
+                    return [
+                        try both(g.output, r.output, "output"), try both(g.statistics.mean, r.statistics.mean, "batch mean"),
+                        try both(g.statistics.variance, r.statistics.variance, "batch variance"),
+                        try both(rm, rmR, "running mean"), try both(rv, rvR, "running variance")
+                    ]
                 }
                 check("batch norm inference", detail) {
-                    [try both(try backend.batchNormInference(x, scale: scale, shift: shift, mean: rm, variance: rv, epsilon: 1e-5),
-                              try reference.batchNormInference(xr, scale: scaleR, shift: shiftR, mean: rmR, variance: rvR, epsilon: 1e-5), "output")]
+                    [
+                        try both(
+                            try backend.batchNormInference(x, scale: scale, shift: shift, mean: rm, variance: rv, epsilon: 1e-5),
+                            try reference.batchNormInference(xr, scale: scaleR, shift: shiftR, mean: rmR, variance: rvR, epsilon: 1e-5),
+                            "output")
+                    ]
                 }
                 check("batch norm backward", detail) {
                     guard let (gs, rs) = saved else { throw ResNeXtError.invalidArgument("training forward failed") }
                     let g = try backend.batchNormBackward(dy, input: x, scale: scale, statistics: gs, epsilon: 1e-5)
                     let r = try reference.batchNormBackward(dyR, input: xr, scale: scaleR, statistics: rs, epsilon: 1e-5)
-                    return [try both(g.input, r.input, "input gradient"), try both(g.scale, r.scale, "scale gradient"),
-                            try both(g.shift, r.shift, "shift gradient")]
+                    return [
+                        try both(g.input, r.input, "input gradient"), try both(g.scale, r.scale, "scale gradient"),
+                        try both(g.shift, r.shift, "shift gradient")
+                    ]
                 }
             } catch {
                 check("batch norm", detail) { throw error }
@@ -130,7 +146,9 @@ extension ConformanceSuite {
             let (b, br, _) = try pair(dims)
             let y = try backend.relu(x), yr = try reference.relu(xr)
             check("relu", "\(Shape(dims))") { [try both(y, yr, "output")] }
-            check("relu backward", "\(Shape(dims))") { [try both(try backend.reluBackward(dy, output: y), try reference.reluBackward(dyr, output: yr), "input gradient")] }
+            check("relu backward", "\(Shape(dims))") {
+                [try both(try backend.reluBackward(dy, output: y), try reference.reluBackward(dyr, output: yr), "input gradient")]
+            }
             check("add", "\(Shape(dims))") { [try both(try backend.add(x, b), try reference.add(xr, br), "sum")] }
         } catch {
             check("element-wise", "") { throw error }
@@ -144,7 +162,7 @@ extension ConformanceSuite {
             ([2, 2, 7, 5], Pool2DParameters(kernel: 3, stride: 1, padding: 1), "k3 s1 p1"),
             ([2, 4, 9, 9], Pool2DParameters(kernel: 3, stride: 2, padding: 1, countIncludesPadding: false), "k3 s2 p1 exclude padding"),
             ([2, 16, 8, 8], Pool2DParameters.global(height: 8, width: 8), "global 8x8"),
-            ([1, 3, 7, 7], Pool2DParameters(kernel: 2, stride: 2), "k2 s2 odd"),
+            ([1, 3, 7, 7], Pool2DParameters(kernel: 2, stride: 2), "k2 s2 odd")
         ]
         for (dims, p, name) in cases {
             let detail = "\(Shape(dims)) \(name)"
@@ -161,14 +179,22 @@ extension ConformanceSuite {
                     }
                     check("max pooling backward", detail) {
                         guard let (g, r) = saved else { throw ResNeXtError.invalidArgument("forward failed") }
-                        return [try both(try backend.maxPool2DBackward(dy, forward: g, inputShape: x.shape, p),
-                                         try reference.maxPool2DBackward(dyr, forward: r, inputShape: xr.shape, p), "input gradient")]
+                        return [
+                            try both(
+                                try backend.maxPool2DBackward(dy, forward: g, inputShape: x.shape, p),
+                                try reference.maxPool2DBackward(dyr, forward: r, inputShape: xr.shape, p), "input gradient")
+                        ]
                     }
                 }
-                check("average pooling", detail) { [try both(try backend.averagePool2D(x, p), try reference.averagePool2D(xr, p), "output")] }
+                check("average pooling", detail) {
+                    [try both(try backend.averagePool2D(x, p), try reference.averagePool2D(xr, p), "output")]
+                }
                 check("average pooling backward", detail) {
-                    [try both(try backend.averagePool2DBackward(dy, inputShape: x.shape, p),
-                              try reference.averagePool2DBackward(dyr, inputShape: xr.shape, p), "input gradient")]
+                    [
+                        try both(
+                            try backend.averagePool2DBackward(dy, inputShape: x.shape, p),
+                            try reference.averagePool2DBackward(dyr, inputShape: xr.shape, p), "input gradient")
+                    ]
                 }
             } catch {
                 check("pooling", detail) { throw error }
@@ -191,7 +217,11 @@ extension ConformanceSuite {
                     [try both(try backend.linear(x, weight: w, bias: nil), try reference.linear(xr, weight: wr, bias: nil), "output")]
                 }
                 check("linear backward data", detail) {
-                    [try both(try backend.linearBackwardData(dy, weight: w), try reference.linearBackwardData(dyr, weight: wr), "input gradient")]
+                    [
+                        try both(
+                            try backend.linearBackwardData(dy, weight: w), try reference.linearBackwardData(dyr, weight: wr),
+                            "input gradient")
+                    ]
                 }
                 check("linear backward weight", detail + " +bias") {
                     let g = try backend.linearBackwardWeights(dy, input: x, withBias: true)
@@ -233,22 +263,30 @@ extension ConformanceSuite {
             check("top-k correct", "[\(rows), \(classes)] k \(ks)", exact: true) {
                 let (x, xr, _) = try pair([rows, classes])
                 let labels = (0..<rows).map { _ in Int32(rng.integer(in: 0...(classes - 1))) }
-                return [("counts", try backend.topKCorrect(x, labels: labels, ks: ks).map(Float.init),
-                         try reference.topKCorrect(xr, labels: labels, ks: ks).map(Float.init))]
+                return [
+                    (
+                        "counts", try backend.topKCorrect(x, labels: labels, ks: ks).map(Float.init),
+                        try reference.topKCorrect(xr, labels: labels, ks: ks).map(Float.init)
+                    )
+                ]
             }
         }
         check("top-k correct (ties)", "[6, 4] integer logits k [1, 2]", exact: true) {
             let v: [Float] = [1, 1, 0, 2, 3, 3, 3, 1, 0, 0, 0, 0, 2, 1, 2, 1, 5, 4, 5, 5, 1, 2, 2, 2]
             let labels: [Int32] = [0, 1, 3, 0, 1, 2]
-            return [("counts", try backend.topKCorrect(try backend.upload(v, shape: [6, 4]), labels: labels, ks: [1, 2]).map(Float.init),
-                     try reference.topKCorrect(try reference.upload(v, shape: [6, 4]), labels: labels, ks: [1, 2]).map(Float.init))]
+            return [
+                (
+                    "counts", try backend.topKCorrect(try backend.upload(v, shape: [6, 4]), labels: labels, ks: [1, 2]).map(Float.init),
+                    try reference.topKCorrect(try reference.upload(v, shape: [6, 4]), labels: labels, ks: [1, 2]).map(Float.init)
+                )
+            ]
         }
     }
 
     func optimizerChecks() {
         let settings: [(SGDHyperparameters, String)] = [
             (SGDHyperparameters(), "nesterov 0.9, wd 1e-4"),
-            (SGDHyperparameters(momentum: 0.8, dampening: 0.1, weightDecay: 5e-4, nesterov: false), "momentum 0.8, dampening 0.1"),
+            (SGDHyperparameters(momentum: 0.8, dampening: 0.1, weightDecay: 5e-4, nesterov: false), "momentum 0.8, dampening 0.1")
         ]
         for (h, name) in settings {
             check("sgd step", "[3, 4, 3, 3] \(name), 2 steps") {

@@ -34,7 +34,9 @@ extension ConformanceSuite {
             let tested = try makeStep(config, on: backend, seed: seed), trusted = try makeStep(config, on: reference, seed: seed)
             let (images, labels) = generatedImages(batch)
             let input = HostBatch(values: images.flatMap { $0 }, shape: [batch, 3, 32, 32], labels: labels)
-            var pairs = [("loss", [try tested(input, learningRate: learningRate).loss], [try trusted(input, learningRate: learningRate).loss])]
+            var pairs = [
+                ("loss", [try tested(input, learningRate: learningRate).loss], [try trusted(input, learningRate: learningRate).loss])
+            ]
             for (a, b) in zip(tested.model.namedParameters(), trusted.model.namedParameters()) {
                 guard let ga = a.parameter.gradient, let gb = b.parameter.gradient else {
                     throw ResNeXtError.invalidArgument("\(a.name) has no gradient after the step")
@@ -57,8 +59,11 @@ extension ConformanceSuite {
         do {
             let config = try Self.trainingConfiguration()
             let step = try makeStep(config, on: backend, seed: rng.next())
-            report("training: ResNeXt \(config.depth)-layer CIFAR \(config.cardinality)x\(config.baseWidth)d, "
-                   + "\(step.model.parameterCount) parameters, batch \(batch), \(steps) steps of SGD (lr \(learningRate)) on generated 10-class images")
+            report(
+                "training: ResNeXt \(config.depth)-layer CIFAR \(config.cardinality)x\(config.baseWidth)d, "
+                    + "\(step.model.parameterCount) parameters, batch \(batch), \(steps) steps of SGD (lr \(learningRate)) on generated "
+                    + "10-class images"
+            )
             var losses = [Float]()
             var allocationsAfterWarmup: Int?
             let start = ContinuousClock.now
@@ -73,8 +78,10 @@ extension ConformanceSuite {
             let window = max(1, min(5, steps / 4))
             let first = losses.prefix(window).reduce(0, +) / Float(window)
             let last = losses.suffix(window).reduce(0, +) / Float(window)
-            record("training loss falls", "mean of first \(window) steps → last \(window)", passed: last.isFinite && last < 0.7 * first, error: nil,
-                   "\(NumberFormat.fixed(Double(first), 4)) → \(NumberFormat.fixed(Double(last), 4)) (must fall below 70 %)")
+            record(
+                "training loss falls", "mean of first \(window) steps → last \(window)", passed: last.isFinite && last < 0.7 * first,
+                error: nil,
+                "\(NumberFormat.fixed(Double(first), 4)) → \(NumberFormat.fixed(Double(last), 4)) (must fall below 70 %)")
             if let before = allocationsAfterWarmup, let now = deviceAllocations?(), steps > 3 {
                 record("caching allocator", "device allocations after step 3", passed: now == before, error: nil, "\(now - before)")
             }

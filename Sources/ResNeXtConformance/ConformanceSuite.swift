@@ -30,8 +30,10 @@ public final class ConformanceSuite {
     public var failed: Int { results.count - passed }
 
     /// `report` receives each line as it is decided (the CLI prints them; tests collect them).
-    public init(backend: any Backend, reference: any Backend, tolerance: Double, seed: UInt64,
-                deviceAllocations: (() -> Int)? = nil, report: @escaping (String) -> Void = { print($0) }) {
+    public init(
+        backend: any Backend, reference: any Backend, tolerance: Double, seed: UInt64,
+        deviceAllocations: (() -> Int)? = nil, report: @escaping (String) -> Void = { print($0) }
+    ) {
         self.backend = backend
         self.reference = reference
         self.tolerance = tolerance
@@ -84,8 +86,10 @@ public final class ConformanceSuite {
 
     /// One reported check: runs `body` (which returns named pairs of tested and reference values),
     /// PASS when every pair is within tolerance (or exactly equal when `exact`).
-    func check(_ op: String, _ detail: String, exact: Bool = false, tolerance: Double? = nil, byNorm: Bool = false,
-               _ body: () throws -> [(String, [Float], [Float])]) {
+    func check(
+        _ op: String, _ detail: String, exact: Bool = false, tolerance: Double? = nil, byNorm: Bool = false,
+        _ body: () throws -> [(String, [Float], [Float])]
+    ) {
         do {
             let pairs = try body()
             var worst = 0.0, worstName = ""
@@ -96,7 +100,9 @@ public final class ConformanceSuite {
             }
             let ok = exact ? worst == 0 : worst <= (tolerance ?? self.tolerance)
             let where_ = pairs.count > 1 ? " (\(worstName))" : ""
-            record(op, detail, passed: ok, error: worst, "\(byNorm ? "rel norm err" : "max rel err") \(NumberFormat.scientific(worst))\(where_)")
+            record(
+                op, detail, passed: ok, error: worst,
+                "\(byNorm ? "rel norm err" : "max rel err") \(NumberFormat.scientific(worst))\(where_)")
         } catch {
             record(op, detail, passed: false, error: nil, "error: \(error)")
         }

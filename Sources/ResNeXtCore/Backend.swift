@@ -55,22 +55,29 @@ public protocol Backend: AnyObject, Sendable {
 
     func convolution2D(_ input: Tensor, weight: Tensor, bias: Tensor?, _ p: Convolution2DParameters) throws -> Tensor
     /// Gradient with respect to the input, whose shape is `inputShape`.
-    func convolution2DBackwardData(_ outputGradient: Tensor, weight: Tensor, inputShape: Shape, _ p: Convolution2DParameters) throws -> Tensor
+    func convolution2DBackwardData(_ outputGradient: Tensor, weight: Tensor, inputShape: Shape, _ p: Convolution2DParameters) throws
+        -> Tensor
     /// Gradients with respect to the weight (and bias, when `withBias`).
-    func convolution2DBackwardWeights(_ outputGradient: Tensor, input: Tensor, weightShape: Shape, withBias: Bool, _ p: Convolution2DParameters) throws -> (weight: Tensor, bias: Tensor?)
+    func convolution2DBackwardWeights(
+        _ outputGradient: Tensor, input: Tensor, weightShape: Shape, withBias: Bool, _ p: Convolution2DParameters
+    ) throws -> (weight: Tensor, bias: Tensor?)
 
     // MARK: Batch normalization (per channel of `[N, C, H, W]`; scale γ, shift β, statistics `[C]`)
 
     /// Normalizes with the batch mean and biased variance, and updates `runningMean`/`runningVariance`
     /// in place: `running = (1 − momentum)·running + momentum·batch`, using the unbiased variance
     /// (no update when N·H·W is 1).
-    func batchNormTraining(_ input: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor,
-                           momentum: Float, epsilon: Float) throws -> (output: Tensor, statistics: BatchNormStatistics)
+    func batchNormTraining(
+        _ input: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor,
+        momentum: Float, epsilon: Float
+    ) throws -> (output: Tensor, statistics: BatchNormStatistics)
     /// Normalizes with the given (running) statistics.
     func batchNormInference(_ input: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor, epsilon: Float) throws -> Tensor
     /// Gradients of training-mode batch normalization with respect to input, scale and shift.
-    func batchNormBackward(_ outputGradient: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics,
-                           epsilon: Float) throws -> (input: Tensor, scale: Tensor, shift: Tensor)
+    func batchNormBackward(
+        _ outputGradient: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics,
+        epsilon: Float
+    ) throws -> (input: Tensor, scale: Tensor, shift: Tensor)
 
     // MARK: Element-wise
 
@@ -113,8 +120,9 @@ public protocol Backend: AnyObject, Sendable {
     /// One SGD step in place on `parameter` and `velocity` (same shape): `g = gradient + weightDecay·θ`;
     /// `v = g` on the first step, else `v = momentum·v + (1 − dampening)·g`; `d = g + momentum·v` (Nesterov)
     /// or `d = v`; `θ −= learningRate·d`.
-    func sgdStep(parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float,
-                 _ h: SGDHyperparameters, isFirstStep: Bool) throws
+    func sgdStep(
+        parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float,
+        _ h: SGDHyperparameters, isFirstStep: Bool) throws
 }
 
 extension Backend {

@@ -58,7 +58,8 @@ public struct Operands<Storage: BackendStorage>: Sendable {
     // MARK: Convolution
 
     public func convolution2D(_ input: Tensor, weight: Tensor, bias: Tensor?, _ p: Convolution2DParameters) throws
-        -> (input: Storage, weight: Storage, bias: Storage?, outputShape: Shape) {
+        -> (input: Storage, weight: Storage, bias: Storage?, outputShape: Shape)
+    {
         let outputShape = try p.outputShape(input: input.shape, weight: weight.shape)
         let x = try storage(input, "convolution input")
         let w = try storage(weight, "convolution weight")
@@ -70,7 +71,8 @@ public struct Operands<Storage: BackendStorage>: Sendable {
     }
 
     public func convolution2DBackwardData(_ outputGradient: Tensor, weight: Tensor, inputShape: Shape, _ p: Convolution2DParameters) throws
-        -> (outputGradient: Storage, weight: Storage, inputShape: Shape, outputShape: Shape) {
+        -> (outputGradient: Storage, weight: Storage, inputShape: Shape, outputShape: Shape)
+    {
         let inputShape = try inputShape.validated("convolution input")
         let outputShape = try p.outputShape(input: inputShape, weight: weight.shape)
         try outputGradient.shape.requireEqual(outputShape, "convolution output gradient")
@@ -78,8 +80,10 @@ public struct Operands<Storage: BackendStorage>: Sendable {
         return (dy, try storage(weight, "convolution weight"), inputShape, outputShape)
     }
 
-    public func convolution2DBackwardWeights(_ outputGradient: Tensor, input: Tensor, weightShape: Shape, _ p: Convolution2DParameters) throws
-        -> (outputGradient: Storage, input: Storage, weightShape: Shape, outputShape: Shape) {
+    public func convolution2DBackwardWeights(_ outputGradient: Tensor, input: Tensor, weightShape: Shape, _ p: Convolution2DParameters)
+        throws
+        -> (outputGradient: Storage, input: Storage, weightShape: Shape, outputShape: Shape)
+    {
         let weightShape = try weightShape.validated("convolution weight")
         let outputShape = try p.outputShape(input: input.shape, weight: weightShape)
         try outputGradient.shape.requireEqual(outputShape, "convolution output gradient")
@@ -91,19 +95,22 @@ public struct Operands<Storage: BackendStorage>: Sendable {
 
     /// The input, then the `[C]` vectors in order (scale, shift, running mean, running variance).
     public func batchNormTraining(_ input: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor) throws
-        -> (input: Storage, vectors: [Storage]) {
+        -> (input: Storage, vectors: [Storage])
+    {
         try batchNorm(input, [(scale, "scale"), (shift, "shift"), (runningMean, "running mean"), (runningVariance, "running variance")])
     }
 
     /// The input, then the `[C]` vectors in order (scale, shift, mean, variance).
     public func batchNormInference(_ input: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor) throws
-        -> (input: Storage, vectors: [Storage]) {
+        -> (input: Storage, vectors: [Storage])
+    {
         try batchNorm(input, [(scale, "scale"), (shift, "shift"), (mean, "mean"), (variance, "variance")])
     }
 
     /// The output gradient, the input, then the `[C]` vectors in order (scale, batch mean, batch variance).
     public func batchNormBackward(_ outputGradient: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics) throws
-        -> (outputGradient: Storage, input: Storage, vectors: [Storage]) {
+        -> (outputGradient: Storage, input: Storage, vectors: [Storage])
+    {
         try outputGradient.shape.requireEqual(input.shape, "batch normalization output gradient")
         let (x, v) = try batchNorm(input, [(scale, "scale"), (statistics.mean, "batch mean"), (statistics.variance, "batch variance")])
         return (try storage(outputGradient, "batch normalization output gradient"), x, v)
@@ -148,14 +155,18 @@ public struct Operands<Storage: BackendStorage>: Sendable {
     /// `indexType`) of where each maximum came from; `forwardRecord` returns what the backward pass needs
     /// from indices that ``Backend/maxPool2D(_:_:)`` returned for an input of `inputShape` pooled with
     /// `p`, or nil for any other indices.
-    public func maxPool2DBackward<Record>(_ outputGradient: Tensor, forward: MaxPoolResult, inputShape: Shape, _ p: Pool2DParameters,
-                                          indexType: DType, forwardRecord: (Storage) -> Record?) throws
-        -> (outputGradient: Storage, indices: Storage, record: Record, outputShape: Shape) {
+    public func maxPool2DBackward<Record>(
+        _ outputGradient: Tensor, forward: MaxPoolResult, inputShape: Shape, _ p: Pool2DParameters,
+        indexType: DType, forwardRecord: (Storage) -> Record?
+    ) throws
+        -> (outputGradient: Storage, indices: Storage, record: Record, outputShape: Shape)
+    {
         let outputShape = try p.outputShape(input: inputShape)
         try outputGradient.shape.requireEqual(outputShape, "max pooling output gradient")
         let indices = try storage(forward.indices, "max pooling indices", dtype: indexType)
         guard let record = forwardRecord(indices) else {
-            throw ResNeXtError.invalidArgument("max pooling backward needs the indices that maxPool2D returned for an input of shape \(inputShape)")
+            throw ResNeXtError.invalidArgument(
+                "max pooling backward needs the indices that maxPool2D returned for an input of shape \(inputShape)")
         }
         return (try storage(outputGradient, "max pooling output gradient"), indices, record, outputShape)
     }
@@ -166,7 +177,8 @@ public struct Operands<Storage: BackendStorage>: Sendable {
     }
 
     public func averagePool2DBackward(_ outputGradient: Tensor, inputShape: Shape, _ p: Pool2DParameters) throws
-        -> (outputGradient: Storage, inputShape: Shape, outputShape: Shape) {
+        -> (outputGradient: Storage, inputShape: Shape, outputShape: Shape)
+    {
         let inputShape = try inputShape.validated("average pooling input")
         let outputShape = try p.outputShape(input: inputShape)
         try outputGradient.shape.requireEqual(outputShape, "average pooling output gradient")
@@ -176,7 +188,8 @@ public struct Operands<Storage: BackendStorage>: Sendable {
     // MARK: Linear
 
     public func linear(_ input: Tensor, weight: Tensor, bias: Tensor?) throws
-        -> (input: Storage, weight: Storage, bias: Storage?, outputShape: Shape) {
+        -> (input: Storage, weight: Storage, bias: Storage?, outputShape: Shape)
+    {
         let outputShape = try ShapeRules.linear(input: input.shape, weight: weight.shape)
         try bias?.shape.requireEqual([weight.shape[0]], "linear bias")
         let x = try storage(input, "linear input")
@@ -185,14 +198,16 @@ public struct Operands<Storage: BackendStorage>: Sendable {
     }
 
     public func linearBackwardData(_ outputGradient: Tensor, weight: Tensor) throws
-        -> (outputGradient: Storage, weight: Storage, inputShape: Shape) {
+        -> (outputGradient: Storage, weight: Storage, inputShape: Shape)
+    {
         let inputShape = try ShapeRules.linearBackwardData(outputGradient: outputGradient.shape, weight: weight.shape)
         let dy = try storage(outputGradient, "linear output gradient")
         return (dy, try storage(weight, "linear weight"), inputShape)
     }
 
     public func linearBackwardWeights(_ outputGradient: Tensor, input: Tensor) throws
-        -> (outputGradient: Storage, input: Storage, weightShape: Shape) {
+        -> (outputGradient: Storage, input: Storage, weightShape: Shape)
+    {
         let weightShape = try ShapeRules.linearBackwardWeights(outputGradient: outputGradient.shape, input: input.shape)
         let x = try storage(input, "linear input")
         return (try storage(outputGradient, "linear output gradient"), x, weightShape)
@@ -227,7 +242,8 @@ public struct Operands<Storage: BackendStorage>: Sendable {
     // MARK: Optimizer
 
     public func sgdStep(parameter: Tensor, gradient: Tensor, velocity: Tensor) throws
-        -> (parameter: Storage, gradient: Storage, velocity: Storage) {
+        -> (parameter: Storage, gradient: Storage, velocity: Storage)
+    {
         try gradient.shape.requireEqual(parameter.shape, "SGD gradient")
         try velocity.shape.requireEqual(parameter.shape, "SGD velocity")
         let theta = try storage(parameter, "SGD parameter")

@@ -20,8 +20,12 @@ public struct Convolution2DParameters: Hashable, Sendable {
         try input.requireRank(4, "convolution input")
         try weight.requireRank(4, "convolution weight")
         guard groups > 0 else { throw ResNeXtError.invalidArgument("convolution groups must be positive, got \(groups)") }
-        guard strideH > 0, strideW > 0 else { throw ResNeXtError.invalidArgument("convolution stride must be positive, got \(strideH)x\(strideW)") }
-        guard padH >= 0, padW >= 0 else { throw ResNeXtError.invalidArgument("convolution padding must be non-negative, got \(padH)x\(padW)") }
+        guard strideH > 0, strideW > 0 else {
+            throw ResNeXtError.invalidArgument("convolution stride must be positive, got \(strideH)x\(strideW)")
+        }
+        guard padH >= 0, padW >= 0 else {
+            throw ResNeXtError.invalidArgument("convolution padding must be non-negative, got \(padH)x\(padW)")
+        }
         let (n, c, h, w) = (input[0], input[1], input[2], input[3])
         let (o, cg, kh, kw) = (weight[0], weight[1], weight[2], weight[3])
         guard c % groups == 0 else {
@@ -31,7 +35,8 @@ public struct Convolution2DParameters: Hashable, Sendable {
             throw ResNeXtError.invalidArgument("convolution groups \(groups) do not divide the \(o) output channels")
         }
         guard cg == c / groups else {
-            throw ResNeXtError.shapeMismatch("convolution weight \(weight) expects \(cg * groups) input channels with \(groups) groups, input \(input) has \(c)")
+            throw ResNeXtError.shapeMismatch(
+                "convolution weight \(weight) expects \(cg * groups) input channels with \(groups) groups, input \(input) has \(c)")
         }
         let oh = (h + 2 * padH - kh) / strideH + 1
         let ow = (w + 2 * padW - kw) / strideW + 1
@@ -51,12 +56,15 @@ public struct Pool2DParameters: Hashable, Sendable {
     public let countIncludesPadding: Bool
 
     public init(kernel: Int, stride: Int, padding: Int = 0, countIncludesPadding: Bool = true) {
-        self.init(kernelH: kernel, kernelW: kernel, strideH: stride, strideW: stride,
-                  padH: padding, padW: padding, countIncludesPadding: countIncludesPadding)
+        self.init(
+            kernelH: kernel, kernelW: kernel, strideH: stride, strideW: stride,
+            padH: padding, padW: padding, countIncludesPadding: countIncludesPadding)
     }
 
-    public init(kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, padH: Int, padW: Int,
-                countIncludesPadding: Bool = true) {
+    public init(
+        kernelH: Int, kernelW: Int, strideH: Int, strideW: Int, padH: Int, padW: Int,
+        countIncludesPadding: Bool = true
+    ) {
         self.kernelH = kernelH; self.kernelW = kernelW
         self.strideH = strideH; self.strideW = strideW
         self.padH = padH; self.padW = padW
@@ -71,7 +79,10 @@ public struct Pool2DParameters: Hashable, Sendable {
     public func outputShape(input: Shape) throws -> Shape {
         try input.requireRank(4, "pooling input")
         guard kernelH > 0, kernelW > 0, strideH > 0, strideW > 0, padH >= 0, padW >= 0 else {
-            throw ResNeXtError.invalidArgument("pooling window \(kernelH)x\(kernelW) stride \(strideH)x\(strideW) padding \(padH)x\(padW) must be positive (padding non-negative)")
+            throw ResNeXtError.invalidArgument(
+                "pooling window \(kernelH)x\(kernelW) stride \(strideH)x\(strideW) padding \(padH)x\(padW) must be positive (padding "
+                    + "non-negative)"
+            )
         }
         guard padH < kernelH, padW < kernelW else {
             throw ResNeXtError.invalidArgument("pooling padding \(padH)x\(padW) must be smaller than the window \(kernelH)x\(kernelW)")

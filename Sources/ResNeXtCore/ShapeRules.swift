@@ -64,7 +64,8 @@ public enum ShapeRules {
         for (i, s) in shapes.enumerated() {
             try s.requireRank(4, "concatenated tensor \(i)")
             guard s[0] == first[0], s[2] == first[2], s[3] == first[3] else {
-                throw ResNeXtError.shapeMismatch("concatenated tensor \(i) has shape \(s), which differs from \(first) outside the channels")
+                throw ResNeXtError.shapeMismatch(
+                    "concatenated tensor \(i) has shape \(s), which differs from \(first) outside the channels")
             }
         }
         return [first[0], shapes.reduce(0) { $0 + $1[1] }, first[2], first[3]]

@@ -27,7 +27,9 @@ public struct PackedSampleTransform: Sendable {
     public let shape: [Int]
     public let write: @Sendable (PackedImage, inout RandomGenerator, UnsafeMutableBufferPointer<Float>) throws -> Void
 
-    public init(shape: [Int], write: @escaping @Sendable (PackedImage, inout RandomGenerator, UnsafeMutableBufferPointer<Float>) throws -> Void) {
+    public init(
+        shape: [Int], write: @escaping @Sendable (PackedImage, inout RandomGenerator, UnsafeMutableBufferPointer<Float>) throws -> Void
+    ) {
         precondition(shape.count == 3 && shape.allSatisfy { $0 > 0 }, "PackedSampleTransform: shape \(shape) is not [C, H, W]")
         self.shape = shape
         self.write = write
@@ -50,8 +52,10 @@ public final class BatchLoader: Sendable {
     /// Used instead of `transform` for samples the data set gives as bytes.
     public let packedTransform: PackedSampleTransform?
 
-    public init(dataset: any Dataset, batchSize: Int, shuffle: Bool, threads: Int, seed: UInt64, transform: @escaping SampleTransform,
-                packedTransform: PackedSampleTransform? = nil) throws {
+    public init(
+        dataset: any Dataset, batchSize: Int, shuffle: Bool, threads: Int, seed: UInt64, transform: @escaping SampleTransform,
+        packedTransform: PackedSampleTransform? = nil
+    ) throws {
         guard batchSize > 0 else { throw ResNeXtError.invalidArgument("-batchSize must be at least 1, got \(batchSize)") }
         guard threads > 0 else { throw ResNeXtError.invalidArgument("-nThreads must be at least 1, got \(threads)") }
         guard dataset.count > 0 else { throw ResNeXtError.invalidArgument("the data set is empty") }
@@ -80,7 +84,9 @@ public final class BatchLoader: Sendable {
     /// Iterates the batches of `epoch`, starting at batch `start` (for resuming within an epoch).
     public func batches(epoch: Int, startingAt start: Int = 0) -> BatchIterator {
         let order = order(epoch: epoch)
-        let plan = stride(from: start * batchSize, to: order.count, by: batchSize).map { Array(order[$0..<min(order.count, $0 + batchSize)]) }
+        let plan = stride(from: start * batchSize, to: order.count, by: batchSize).map {
+            Array(order[$0..<min(order.count, $0 + batchSize)])
+        }
         return BatchIterator(loader: self, epoch: epoch, plan: plan)
     }
 
@@ -118,7 +124,11 @@ public final class BatchLoader: Sendable {
                         let (raw, l) = try dataset.sample(at: index)
                         let outputs = try transform(raw, &rng)
                         guard outputs.count == 1, let o = outputs.first, [o.channels, o.height, o.width] == packedTransform.shape else {
-                            throw ResNeXtError.shapeMismatch("sample \(index) transformed to \(outputs.count) image(s) of \(outputs.first.map { [$0.channels, $0.height, $0.width] } ?? []), expected one of \(packedTransform.shape)")
+                            throw ResNeXtError.shapeMismatch(
+                                "sample \(index) transformed to \(outputs.count) image(s) of "
+                                    + "\(outputs.first.map { [$0.channels, $0.height, $0.width] } ?? []), expected one of "
+                                    + "\(packedTransform.shape)"
+                            )
                         }
                         _ = slot.update(fromContentsOf: o.pixels)
                         label = l
@@ -135,13 +145,16 @@ public final class BatchLoader: Sendable {
                 guard let first = outputs.first else { throw ResNeXtError.invalidArgument("transform produced no image") }
                 let s = [first.channels, first.height, first.width]
                 if let shape, shape != s || outputs.count != crops {
-                    throw ResNeXtError.shapeMismatch("sample \(index) transformed to \(outputs.count)×\(s), other samples to \(crops)×\(shape)")
+                    throw ResNeXtError.shapeMismatch(
+                        "sample \(index) transformed to \(outputs.count)×\(s), other samples to \(crops)×\(shape)")
                 }
                 if shape == nil { images.reserveCapacity(indices.count * outputs.count * first.pixels.count) }
                 shape = s
                 crops = outputs.count
                 for o in outputs {
-                    guard [o.channels, o.height, o.width] == s else { throw ResNeXtError.shapeMismatch("crops of sample \(index) differ in size") }
+                    guard [o.channels, o.height, o.width] == s else {
+                        throw ResNeXtError.shapeMismatch("crops of sample \(index) differ in size")
+                    }
                     images += o.pixels
                 }
                 return label

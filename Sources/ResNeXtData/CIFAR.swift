@@ -44,8 +44,9 @@ public struct CIFARDataset: Dataset {
     /// An in-memory data set: `images` holds `labels.count` images of `imageBytes` bytes (CHW, 0–255);
     /// every label must be a valid index into `classNames`.
     public init(images: [UInt8], labels: [UInt8], classNames: [String]) {
-        precondition(images.count == labels.count * Self.imageBytes,
-                     "CIFARDataset: \(images.count) image bytes for \(labels.count) labels (need \(Self.imageBytes) each)")
+        precondition(
+            images.count == labels.count * Self.imageBytes,
+            "CIFARDataset: \(images.count) image bytes for \(labels.count) labels (need \(Self.imageBytes) each)")
         precondition(!classNames.isEmpty, "CIFARDataset: no class names")
         if let bad = labels.first(where: { Int($0) >= classNames.count }) {
             preconditionFailure("CIFARDataset: label \(bad) out of range for \(classNames.count) classes")
@@ -86,8 +87,9 @@ public struct CIFARDataset: Dataset {
             let bytes = try FileIO.readAll(path)
             guard !bytes.isEmpty else { throw ResNeXtError.io("\(path): empty file") }
             guard bytes.count % recordSize == 0 else {
-                throw ResNeXtError.io("\(path): size \(bytes.count) bytes is not a multiple of the \(recordSize)-byte "
-                                      + "CIFAR \(layout.name) record (truncated or wrong file?)")
+                throw ResNeXtError.io(
+                    "\(path): size \(bytes.count) bytes is not a multiple of the \(recordSize)-byte "
+                        + "CIFAR \(layout.name) record (truncated or wrong file?)")
             }
             let records = bytes.count / recordSize
             if images.isEmpty {
@@ -99,8 +101,9 @@ public struct CIFARDataset: Dataset {
                 let start = record * recordSize
                 let label = bytes[start + layout.labelOffset]
                 guard Int(label) < layout.classCount else {
-                    throw ResNeXtError.io("\(path): record \(record) has label \(label), "
-                                          + "outside 0..<\(layout.classCount) for CIFAR \(layout.name)")
+                    throw ResNeXtError.io(
+                        "\(path): record \(record) has label \(label), "
+                            + "outside 0..<\(layout.classCount) for CIFAR \(layout.name)")
                 }
                 labels.append(label)
                 ByteReader.append(bytes, offset: start + layout.labelBytes, count: Self.imageBytes, to: &images)
@@ -166,12 +169,14 @@ public struct CIFARDataset: Dataset {
         let nested = FileIO.join(directory, layout.folderName)
         if FileIO.isDirectory(nested) { return nested }
         if FileIO.isDirectory(directory) {
-            let looksLikeRelease = FileIO.lastComponent(directory) == layout.folderName
+            let looksLikeRelease =
+                FileIO.lastComponent(directory) == layout.folderName
                 || ([layout.namesFile] + layout.trainFiles + layout.testFiles)
                     .contains { FileIO.isRegularFile(FileIO.join(directory, $0)) }
             if looksLikeRelease { return directory }
-            throw ResNeXtError.io("\(nested): missing \(layout.name) folder (download the binary release into "
-                                  + "\(directory), e.g. with CIFARDownload.ensure)")
+            throw ResNeXtError.io(
+                "\(nested): missing \(layout.name) folder (download the binary release into "
+                    + "\(directory), e.g. with CIFARDownload.ensure)")
         }
         throw ResNeXtError.io("\(directory): no such directory (expected it to hold \(layout.folderName)/)")
     }

@@ -107,8 +107,9 @@ public enum ImageDecoder {
             throw ResNeXtError.io("\(source): invalid image size \(width)x\(height)")
         }
         guard width <= maxSide, height <= maxSide, width * height <= maxPixels else {
-            throw ResNeXtError.io("\(source): image size \(width)x\(height) is too large "
-                + "(at most \(maxSide) per side and \(maxPixels) pixels)")
+            throw ResNeXtError.io(
+                "\(source): image size \(width)x\(height) is too large "
+                    + "(at most \(maxSide) per side and \(maxPixels) pixels)")
         }
     }
 

@@ -90,8 +90,9 @@ public struct ImageFolderDataset: Dataset {
                 }
             }
             for folder in folders where labelOf[folder] == nil {
-                throw ResNeXtError.io("\(FileIO.join(directory, folder)): class folder '\(folder)' is not among "
-                    + "the \(given.count) given class names")
+                throw ResNeXtError.io(
+                    "\(FileIO.join(directory, folder)): class folder '\(folder)' is not among "
+                        + "the \(given.count) given class names")
             }
             names = given
             folders.sort { labelOf[$0]! < labelOf[$1]! }
@@ -108,11 +109,13 @@ public struct ImageFolderDataset: Dataset {
             var relative: [String] = []
             var ancestors: [FileIO.FileIdentity] = []
             if let identity = FileIO.status(directory)?.identity { ancestors.append(identity) }
-            try FolderWalk.collectImages(in: classDirectory, relativePath: folder, ancestors: &ancestors,
-                                         depth: 0, into: &relative)
+            try FolderWalk.collectImages(
+                in: classDirectory, relativePath: folder, ancestors: &ancestors,
+                depth: 0, into: &relative)
             guard !relative.isEmpty else {
-                throw ResNeXtError.io("\(classDirectory): class folder '\(folder)' has no images "
-                    + "(extensions jpg, jpeg, png, ppm, bmp)")
+                throw ResNeXtError.io(
+                    "\(classDirectory): class folder '\(folder)' has no images "
+                        + "(extensions jpg, jpeg, png, ppm, bmp)")
             }
             relative.sort(by: FolderWalk.byteOrder)
             let label = labelOf[folder]!
@@ -166,8 +169,10 @@ enum FolderWalk {
 
     /// Appends the relative paths (`relativePath/...`) of the images under `path`.
     /// `ancestors` holds the identities of the folders being walked, to skip symbolic-link loops.
-    static func collectImages(in path: String, relativePath: String, ancestors: inout [FileIO.FileIdentity], depth: Int,
-                              into images: inout [String]) throws {
+    static func collectImages(
+        in path: String, relativePath: String, ancestors: inout [FileIO.FileIdentity], depth: Int,
+        into images: inout [String]
+    ) throws {
         guard depth <= ImageFolderDataset.maxDepth else {
             throw ResNeXtError.io("\(path): folders nested more than \(ImageFolderDataset.maxDepth) levels deep")
         }
@@ -189,8 +194,9 @@ enum FolderWalk {
             if child.isRegularFile {
                 if hasImageExtension(entry.name) { images.append(childRelative) }
             } else if child.isDirectory {
-                try collectImages(in: childPath, relativePath: childRelative, ancestors: &ancestors,
-                                  depth: depth + 1, into: &images)
+                try collectImages(
+                    in: childPath, relativePath: childRelative, ancestors: &ancestors,
+                    depth: depth + 1, into: &images)
             }
         }
     }

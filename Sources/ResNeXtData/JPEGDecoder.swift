@@ -81,8 +81,9 @@ enum JPEGDecoder {
             let pixelCount = outWidth * outHeight
             var status: Int32 = 0
             var rgb = [UInt8](unsafeUninitializedCapacity: pixelCount * stride) { buffer, initialized in
-                status = tjDecompress2(handle, jpegBase, jpegSize, buffer.baseAddress,
-                                       Int32(outWidth), Int32(outWidth * stride), Int32(outHeight), pixelFormat, flags)
+                status = tjDecompress2(
+                    handle, jpegBase, jpegSize, buffer.baseAddress,
+                    Int32(outWidth), Int32(outWidth * stride), Int32(outHeight), pixelFormat, flags)
                 initialized = pixelCount * stride
             }
             guard status == 0 else {
@@ -91,7 +92,7 @@ enum JPEGDecoder {
             if isCMYK {
                 rgb.withUnsafeMutableBufferPointer { p in
                     invertedCMYKToRGB(p, pixelCount: pixelCount)
-                    for i in 0..<pixelCount { for c in 0..<3 { p[3 * i + c] = p[4 * i + c] } }   // 4 → 3 bytes per pixel
+                    for i in 0..<pixelCount { for c in 0..<3 { p[3 * i + c] = p[4 * i + c] } }  // 4 → 3 bytes per pixel
                 }
                 rgb.removeLast(pixelCount)
             }

@@ -45,8 +45,9 @@ public struct MNISTDataset: Dataset {
         }
         let imageMagic = ByteReader.uint32BigEndian(imageBytes, at: 0)
         guard imageMagic == Self.imageMagic else {
-            throw ResNeXtError.io("\(imagesPath): wrong magic number 0x\(Self.hex(imageMagic)) "
-                                  + "(expected 0x\(Self.hex(Self.imageMagic)) for an IDX image file; gzipped?)")
+            throw ResNeXtError.io(
+                "\(imagesPath): wrong magic number 0x\(Self.hex(imageMagic)) "
+                    + "(expected 0x\(Self.hex(Self.imageMagic)) for an IDX image file; gzipped?)")
         }
         let imageCount = Int(ByteReader.uint32BigEndian(imageBytes, at: 4))
         let rows = Int(ByteReader.uint32BigEndian(imageBytes, at: 8))
@@ -61,12 +62,14 @@ public struct MNISTDataset: Dataset {
         }
         let available = imageBytes.count - 16
         guard available >= pixelCount else {
-            throw ResNeXtError.io("\(imagesPath): truncated: header says \(imageCount) images of \(rows)x\(columns) "
-                                  + "(\(pixelCount) bytes) but only \(available) bytes follow it")
+            throw ResNeXtError.io(
+                "\(imagesPath): truncated: header says \(imageCount) images of \(rows)x\(columns) "
+                    + "(\(pixelCount) bytes) but only \(available) bytes follow it")
         }
         guard available == pixelCount else {
-            throw ResNeXtError.io("\(imagesPath): \(available - pixelCount) unexpected bytes after \(imageCount) images "
-                                  + "of \(rows)x\(columns)")
+            throw ResNeXtError.io(
+                "\(imagesPath): \(available - pixelCount) unexpected bytes after \(imageCount) images "
+                    + "of \(rows)x\(columns)")
         }
 
         // Labels.
@@ -76,13 +79,15 @@ public struct MNISTDataset: Dataset {
         }
         let labelMagic = ByteReader.uint32BigEndian(labelBytes, at: 0)
         guard labelMagic == Self.labelMagic else {
-            throw ResNeXtError.io("\(labelsPath): wrong magic number 0x\(Self.hex(labelMagic)) "
-                                  + "(expected 0x\(Self.hex(Self.labelMagic)) for an IDX label file; gzipped?)")
+            throw ResNeXtError.io(
+                "\(labelsPath): wrong magic number 0x\(Self.hex(labelMagic)) "
+                    + "(expected 0x\(Self.hex(Self.labelMagic)) for an IDX label file; gzipped?)")
         }
         let labelCount = Int(ByteReader.uint32BigEndian(labelBytes, at: 4))
         guard labelBytes.count - 8 >= labelCount else {
-            throw ResNeXtError.io("\(labelsPath): truncated: header says \(labelCount) labels "
-                                  + "but only \(labelBytes.count - 8) bytes follow it")
+            throw ResNeXtError.io(
+                "\(labelsPath): truncated: header says \(labelCount) labels "
+                    + "but only \(labelBytes.count - 8) bytes follow it")
         }
         guard labelBytes.count - 8 == labelCount else {
             throw ResNeXtError.io("\(labelsPath): \(labelBytes.count - 8 - labelCount) unexpected bytes after \(labelCount) labels")
@@ -118,7 +123,8 @@ public struct MNISTDataset: Dataset {
         let paths = names.map { FileIO.join(directory, $0) }
         if let found = paths.first(where: FileIO.isRegularFile) { return found }
         let gzipped = paths.first { FileIO.isRegularFile($0 + ".gz") }
-        let hint = gzipped.map { " (found \($0).gz: decompress it with gunzip first)" }
+        let hint =
+            gzipped.map { " (found \($0).gz: decompress it with gunzip first)" }
             ?? " (also looked for \(paths.dropFirst().joined(separator: ", ")))"
         throw ResNeXtError.io("\(paths[0]): missing MNIST IDX file\(hint)")
     }

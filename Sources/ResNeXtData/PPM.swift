@@ -14,7 +14,8 @@ enum PNMDecoder {
 
     static func decode(_ bytes: [UInt8], source: String) throws -> Image {
         guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P"),
-              bytes[1] == UInt8(ascii: "6") || bytes[1] == UInt8(ascii: "5") else {
+            bytes[1] == UInt8(ascii: "6") || bytes[1] == UInt8(ascii: "5")
+        else {
             throw ResNeXtError.io("\(source): not a binary PPM/PGM image")
         }
         let channels = bytes[1] == UInt8(ascii: "6") ? 3 : 1
@@ -64,13 +65,15 @@ enum PNMDecoder {
         let samples = width * height * channels
         let available = bytes.count - position
         guard available >= samples * bytesPerSample else {
-            throw ResNeXtError.io("\(source): truncated \(kind): \(width)x\(height) needs \(samples * bytesPerSample) "
-                + "bytes of pixel data, found \(available)")
+            throw ResNeXtError.io(
+                "\(source): truncated \(kind): \(width)x\(height) needs \(samples * bytesPerSample) "
+                    + "bytes of pixel data, found \(available)")
         }
 
-        if maxval == 255 {   // exactly the bytes / 255
+        if maxval == 255 {  // exactly the bytes / 255
             let raster = bytes[position..<(position + samples)]
-            return PackedImage(width: width, height: height, bytes: channels == 3 ? Array(raster) : raster.flatMap { [$0, $0, $0] }).planar()
+            return PackedImage(width: width, height: height, bytes: channels == 3 ? Array(raster) : raster.flatMap { [$0, $0, $0] })
+                .planar()
         }
 
         let plane = width * height
@@ -83,7 +86,8 @@ enum PNMDecoder {
                 for i in 0..<plane {
                     for c in 0..<channels {
                         let s = i * channels + c
-                        let sample = bytesPerSample == 1
+                        let sample =
+                            bytesPerSample == 1
                             ? Int(raster[s]) : Int(raster[2 * s]) << 8 | Int(raster[2 * s + 1])
                         if sample > maxval { badSample = true }
                         out[c * plane + i] = Float(sample) / scale

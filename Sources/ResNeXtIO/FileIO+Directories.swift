@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ResNeXtCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Paths, file status, directory listing, creation, renaming and removal.
 extension FileIO {
@@ -44,8 +45,9 @@ extension FileIO {
         var info = stat()
         guard !path.isEmpty, stat(path, &info) == 0 else { return nil }
         let type = info.st_mode & S_IFMT
-        return FileStatus(isDirectory: type == S_IFDIR, isRegularFile: type == S_IFREG,
-                          identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
+        return FileStatus(
+            isDirectory: type == S_IFDIR, isRegularFile: type == S_IFREG,
+            identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)))
     }
 
     /// True when something (file, directory, ...) exists at `path`, following symbolic links.
@@ -103,13 +105,14 @@ extension FileIO {
                 if errno != 0 { throw ResNeXtError.io("\(directory): cannot read directory: \(errnoReason())") }
                 return result
             }
-            let kind: DirectoryEntry.Kind = switch Int32(entry.pointee.d_type) {
-            case Int32(DT_REG): .regularFile
-            case Int32(DT_DIR): .directory
-            case Int32(DT_LNK): .symbolicLink
-            case Int32(DT_UNKNOWN): .unknown
-            default: .other
-            }
+            let kind: DirectoryEntry.Kind =
+                switch Int32(entry.pointee.d_type) {
+                case Int32(DT_REG): .regularFile
+                case Int32(DT_DIR): .directory
+                case Int32(DT_LNK): .symbolicLink
+                case Int32(DT_UNKNOWN): .unknown
+                default: .other
+                }
             let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw -> String? in
                 String(validatingCString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
             }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ResNeXtCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The project's one file-system layer, on POSIX calls (no Foundation): whole-file reads, chunked reads,
 /// crash-safe writes and appends here; paths, directories, listing and removal in FileIO+Directories.swift.
@@ -41,8 +42,10 @@ public enum FileIO {
     /// Reads the file at `path` from start to end in chunks of up to `size` bytes, handing each to `body`
     /// (the buffer is only valid during the call): for files too large to hold at once.
     /// - Throws: `ResNeXtError.io("<path>: <reason>")` when the file cannot be opened or read; what `body` throws.
-    public static func forEachChunk(of path: String, size: Int = 1 << 20,
-                                    _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    public static func forEachChunk(
+        of path: String, size: Int = 1 << 20,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         guard !path.isEmpty else { throw ResNeXtError.invalidArgument("forEachChunk: empty path") }
         let fd = try openForReading(path)
         defer { _ = close(fd) }

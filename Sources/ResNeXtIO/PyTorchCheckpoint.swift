@@ -39,12 +39,14 @@ public enum PyTorchCheckpoint {
 
     /// Parses checkpoint bytes; `source` names the file in error messages.
     /// - Throws: `ResNeXtError.io("<source>: <what is wrong>")`, or for a pickle that references anything
-    ///   beyond tensors and dicts, `ResNeXtError.io("refusing to load <source>: pickle references <global> (only tensors and dicts are allowed)")`.
+    ///   beyond tensors and dicts, `ResNeXtError.io("refusing to load <source>: pickle references <global> (only tensors and dicts are
+    ///   allowed)")`.
     public static func parse(_ bytes: [UInt8], source: String) throws -> [(name: String, tensor: StoredTensor)] {
         func bad(_ message: String) -> ResNeXtError { .io("\(source): \(message)") }
 
         if bytes.count >= 2, bytes[0] == 0x80, (2...5).contains(bytes[1]) {
-            throw bad("legacy (non-zip) torch.save format is not supported; re-save it with PyTorch ≥ 1.6 (torch.save's default zip format)")
+            throw bad(
+                "legacy (non-zip) torch.save format is not supported; re-save it with PyTorch ≥ 1.6 (torch.save's default zip format)")
         }
         guard bytes.count >= 4, bytes[0] == 0x50, bytes[1] == 0x4B else {
             throw bad("not a PyTorch checkpoint: it is not a zip archive (torch.save's format since PyTorch 1.6)")
@@ -80,7 +82,10 @@ public enum PyTorchCheckpoint {
             }
             let (needed, overflow) = count.multipliedReportingOverflow(by: dtype.itemSize)
             guard !overflow, needed == entry.uncompressedSize else {
-                throw bad("storage \"\(key)\" holds \(entry.uncompressedSize) bytes but the pickle declares \(count) elements of \(dtype.itemSize) bytes")
+                throw bad(
+                    "storage \"\(key)\" holds \(entry.uncompressedSize) bytes but the pickle declares \(count) elements of "
+                        + "\(dtype.itemSize) bytes"
+                )
             }
             if verified.insert(key).inserted {
                 return try archive.contents(of: entry)  // CRC-checked once
@@ -184,7 +189,8 @@ public enum PyTorchCheckpoint {
                 let output = UnsafeMutableRawBufferPointer(out)
                 if contiguous, !bigEndian, itemSize == outputSize {
                     if count > 0 {
-                        output.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(view.offset * itemSize)..<((view.offset + count) * itemSize)]))
+                        output.copyMemory(
+                            from: UnsafeRawBufferPointer(rebasing: raw[(view.offset * itemSize)..<((view.offset + count) * itemSize)]))
                     }
                 } else if contiguous {
                     for e in 0..<count { convert(raw, view.offset + e, output, e, dtype, bigEndian) }
@@ -212,8 +218,10 @@ public enum PyTorchCheckpoint {
 
     /// Converts element `source` of `raw` to the output type and stores it as element `target` of `output`.
     @inline(__always)
-    private static func convert(_ raw: UnsafeRawBufferPointer, _ source: Int, _ output: UnsafeMutableRawBufferPointer,
-                                _ target: Int, _ dtype: PyTorchDType, _ bigEndian: Bool) {
+    private static func convert(
+        _ raw: UnsafeRawBufferPointer, _ source: Int, _ output: UnsafeMutableRawBufferPointer,
+        _ target: Int, _ dtype: PyTorchDType, _ bigEndian: Bool
+    ) {
         func load<T: FixedWidthInteger>(_: T.Type) -> T {
             let value = raw.loadUnaligned(fromByteOffset: source * MemoryLayout<T>.size, as: T.self)
             return bigEndian ? T(bigEndian: value) : T(littleEndian: value)

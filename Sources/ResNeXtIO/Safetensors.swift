@@ -35,8 +35,9 @@ public struct StoredTensor: Sendable, Equatable {
 
     /// An F32 tensor; `floats.count` must equal the product of `shape` (checked with a precondition).
     public init(shape: [Int], floats: [Float]) {
-        precondition(Self.byteCount(dtype: .F32, shape: shape) == floats.count * 4,
-                     "StoredTensor(shape:floats:): shape \(shape) does not hold \(floats.count) values")
+        precondition(
+            Self.byteCount(dtype: .F32, shape: shape) == floats.count * 4,
+            "StoredTensor(shape:floats:): shape \(shape) does not hold \(floats.count) values")
         var bytes = [UInt8]()
         bytes.reserveCapacity(floats.count * 4)
         for value in floats {
@@ -207,7 +208,8 @@ public struct SafetensorsFile: Sendable, Equatable {
 
             guard let offsetsValue = value["data_offsets"] else { throw badEntry("missing data_offsets") }
             guard let offsets = offsetsValue.array, offsets.count == 2,
-                  let begin = offsets[0].int, let end = offsets[1].int, begin >= 0, end >= 0 else {
+                let begin = offsets[0].int, let end = offsets[1].int, begin >= 0, end >= 0
+            else {
                 throw badEntry("data_offsets \(offsetsValue.serialized()) is not two non-negative integers")
             }
             guard begin <= end else { throw badEntry("data_offsets begin \(begin) is after end \(end)") }
@@ -235,9 +237,12 @@ public struct SafetensorsFile: Sendable, Equatable {
         }
 
         let tensors = ordered.map { entry in
-            (name: entry.name,
-             tensor: StoredTensor(validated: entry.dtype, shape: entry.shape,
-                                  bytes: Array(bytes[(headerEnd + entry.begin)..<(headerEnd + entry.end)])))
+            (
+                name: entry.name,
+                tensor: StoredTensor(
+                    validated: entry.dtype, shape: entry.shape,
+                    bytes: Array(bytes[(headerEnd + entry.begin)..<(headerEnd + entry.end)]))
+            )
         }
         return SafetensorsFile(tensors: tensors, metadata: metadata)
     }
@@ -252,11 +257,15 @@ public struct SafetensorsFile: Sendable, Equatable {
         var offset = 0
         for (name, tensor) in tensors {
             let end = offset + tensor.bytes.count
-            entries.append((key: name, value: .object([
-                (key: "dtype", value: .string(tensor.dtype.rawValue)),
-                (key: "shape", value: .array(tensor.shape.map { .number(Double($0)) })),
-                (key: "data_offsets", value: .array([.number(Double(offset)), .number(Double(end))])),
-            ])))
+            entries.append(
+                (
+                    key: name,
+                    value: .object([
+                        (key: "dtype", value: .string(tensor.dtype.rawValue)),
+                        (key: "shape", value: .array(tensor.shape.map { .number(Double($0)) })),
+                        (key: "data_offsets", value: .array([.number(Double(offset)), .number(Double(end))]))
+                    ])
+                ))
             offset = end
         }
         var header = Array(JSONValue.object(entries).serialized().utf8)

@@ -315,7 +315,9 @@ struct Torch7Parser {
         case let .selfReference(object, index): what = "reference to \(object) (object #\(index)) from inside itself"
         case .unknownTag(let tag): what = "unknown type tag \(tag)"
         case let .tableCount(count, remaining):
-            what = count < 0 ? "table has a negative entry count \(count)"
+            what =
+                count < 0
+                ? "table has a negative entry count \(count)"
                 : "table of \(count) entries cannot fit in the \(remaining) bytes that remain"
         case .badKey(let isNil): what = "table key is \(isNil ? "nil" : "NaN")"
         case .unsupportedClass(let name): what = "unsupported class \(name) (custom binary payload)"
@@ -330,8 +332,9 @@ struct Torch7Parser {
         guard ndim >= 0 else { throw failure("tensor \(className) has a negative dimension count \(ndim)", at: dimsAt) }
         let needed = (2 * Int(ndim) + 1) * longSize
         guard needed <= remaining else {
-            throw failure("tensor \(className) of \(ndim) dimensions needs \(needed) bytes of sizes, strides and offset but only \(remaining) remain",
-                          at: dimsAt)
+            throw failure(
+                "tensor \(className) of \(ndim) dimensions needs \(needed) bytes of sizes, strides and offset but only \(remaining) remain",
+                at: dimsAt)
         }
         var sizes = [Int]()
         sizes.reserveCapacity(Int(ndim))
@@ -345,8 +348,9 @@ struct Torch7Parser {
         strides.reserveCapacity(Int(ndim))
         for _ in 0..<Int(ndim) { strides.append(try long("tensor stride")) }
         let offset = try long("tensor storage offset")
-        return TensorHeader(className: className, version: version, elementType: elementType, sizes: sizes, strides: strides,
-                            offset: offset, at: at, storageAt: position)
+        return TensorHeader(
+            className: className, version: version, elementType: elementType, sizes: sizes, strides: strides,
+            offset: offset, at: at, storageAt: position)
     }
 
     /// The tensor once its storage value is read; every element must lie inside the storage.
@@ -358,8 +362,9 @@ struct Torch7Parser {
         default:
             throw failure("tensor \(header.className) has a \(value.describe(depth: 0)) where its storage should be", at: header.storageAt)
         }
-        let tensor = Torch7Tensor(validated: header.className, version: header.version, elementType: header.elementType,
-                                  sizes: header.sizes, strides: header.strides, storageOffset: header.offset, storage: storage)
+        let tensor = Torch7Tensor(
+            validated: header.className, version: header.version, elementType: header.elementType,
+            sizes: header.sizes, strides: header.strides, storageOffset: header.offset, storage: storage)
         if let problem = tensor.layoutProblem() { throw failure("tensor \(header.className) \(header.sizes): \(problem)", at: header.at) }
         return tensor
     }
@@ -371,8 +376,10 @@ struct Torch7Parser {
         let fileElementSize = elementType == .int64 ? longSize : elementType.byteSize
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: fileElementSize)
         guard !overflow, byteCount <= remaining else {
-            throw failure("storage \(className) of \(count) elements needs \(overflow ? "more than \(Int.max)" : String(byteCount)) bytes but only \(remaining) remain",
-                          at: countAt)
+            throw failure(
+                "storage \(className) of \(count) elements needs \(overflow ? "more than \(Int.max)" : String(byteCount)) bytes but only "
+                    + "\(remaining) remain",
+                at: countAt)
         }
         let start = try take(byteCount, "storage data")
         var data: [UInt8]

@@ -295,7 +295,8 @@ public final class Torch7Storage: Sendable {
             throw ResNeXtError.invalidArgument("torch7 storage: unknown storage class \(className)")
         }
         guard rawBytes.count % type.byteSize == 0 else {
-            throw ResNeXtError.invalidArgument("torch7 storage: \(rawBytes.count) bytes is not a whole number of \(type.byteSize)-byte elements")
+            throw ResNeXtError.invalidArgument(
+                "torch7 storage: \(rawBytes.count) bytes is not a whole number of \(type.byteSize)-byte elements")
         }
         self.init(validated: className, version: version, elementType: type, count: rawBytes.count / type.byteSize, bytes: rawBytes)
     }
@@ -368,8 +369,10 @@ public final class Torch7Tensor: Sendable {
     public let storageOffset: Int
     public let storage: Torch7Storage?
 
-    init(validated className: String, version: Int, elementType: Torch7ElementType, sizes: [Int], strides: [Int],
-         storageOffset: Int, storage: Torch7Storage?) {
+    init(
+        validated className: String, version: Int, elementType: Torch7ElementType, sizes: [Int], strides: [Int],
+        storageOffset: Int, storage: Torch7Storage?
+    ) {
         self.className = className
         self.version = version
         self.elementType = elementType
@@ -382,37 +385,45 @@ public final class Torch7Tensor: Sendable {
     /// A tensor of a `torch.*Tensor` class viewing `storage`.
     /// - Throws: `ResNeXtError.invalidArgument` for an unknown class, a storage of another element type,
     ///   or sizes/strides/offset that reach outside the storage.
-    public convenience init(className: String, version: Int = 1, sizes: [Int], strides: [Int], storageOffset: Int,
-                            storage: Torch7Storage?) throws {
+    public convenience init(
+        className: String, version: Int = 1, sizes: [Int], strides: [Int], storageOffset: Int,
+        storage: Torch7Storage?
+    ) throws {
         guard let type = Torch7ElementType.ofTensorClass(className) else {
             throw ResNeXtError.invalidArgument("torch7 tensor: unknown tensor class \(className)")
         }
-        self.init(validated: className, version: version, elementType: type, sizes: sizes, strides: strides,
-                  storageOffset: storageOffset, storage: storage)
+        self.init(
+            validated: className, version: version, elementType: type, sizes: sizes, strides: strides,
+            storageOffset: storageOffset, storage: storage)
         if let problem = layoutProblem() { throw ResNeXtError.invalidArgument("torch7 tensor \(className) \(sizes): \(problem)") }
     }
 
     /// A contiguous `torch.FloatTensor` with its own storage; `floats.count` must equal the product of `shape`
     /// (0 for an empty shape, as Torch7 counts a tensor without dimensions as empty).
     public convenience init(shape: [Int], floats: [Float]) {
-        precondition(shape.allSatisfy { $0 >= 0 } && (shape.isEmpty ? 0 : shape.reduce(1, *)) == floats.count,
-                     "Torch7Tensor(shape:floats:): shape \(shape) does not hold \(floats.count) values")
-        self.init(validated: "torch.FloatTensor", version: 1, elementType: .float32, sizes: shape,
-                  strides: Self.contiguousStrides(shape), storageOffset: 1, storage: Torch7Storage(floats: floats))
+        precondition(
+            shape.allSatisfy { $0 >= 0 } && (shape.isEmpty ? 0 : shape.reduce(1, *)) == floats.count,
+            "Torch7Tensor(shape:floats:): shape \(shape) does not hold \(floats.count) values")
+        self.init(
+            validated: "torch.FloatTensor", version: 1, elementType: .float32, sizes: shape,
+            strides: Self.contiguousStrides(shape), storageOffset: 1, storage: Torch7Storage(floats: floats))
     }
 
     /// A contiguous `torch.DoubleTensor` with its own storage.
     public convenience init(shape: [Int], doubles: [Double]) {
-        precondition(shape.allSatisfy { $0 >= 0 } && (shape.isEmpty ? 0 : shape.reduce(1, *)) == doubles.count,
-                     "Torch7Tensor(shape:doubles:): shape \(shape) does not hold \(doubles.count) values")
-        self.init(validated: "torch.DoubleTensor", version: 1, elementType: .float64, sizes: shape,
-                  strides: Self.contiguousStrides(shape), storageOffset: 1, storage: Torch7Storage(doubles: doubles))
+        precondition(
+            shape.allSatisfy { $0 >= 0 } && (shape.isEmpty ? 0 : shape.reduce(1, *)) == doubles.count,
+            "Torch7Tensor(shape:doubles:): shape \(shape) does not hold \(doubles.count) values")
+        self.init(
+            validated: "torch.DoubleTensor", version: 1, elementType: .float64, sizes: shape,
+            strides: Self.contiguousStrides(shape), storageOffset: 1, storage: Torch7Storage(doubles: doubles))
     }
 
     /// An empty tensor (no dimensions, no storage), as unused `output`/`gradInput` fields are saved.
     public static func empty(_ className: String = "torch.FloatTensor") -> Torch7Tensor {
-        Torch7Tensor(validated: className, version: 1, elementType: Torch7ElementType.ofTensorClass(className) ?? .float32,
-                     sizes: [], strides: [], storageOffset: 1, storage: nil)
+        Torch7Tensor(
+            validated: className, version: 1, elementType: Torch7ElementType.ofTensorClass(className) ?? .float32,
+            sizes: [], strides: [], storageOffset: 1, storage: nil)
     }
 
     /// Row-major strides of `shape`.

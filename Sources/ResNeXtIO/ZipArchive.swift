@@ -112,7 +112,10 @@ public struct ZipArchive: Sendable {
             throw bad("multi-disk zip archives are not supported")
         }
         guard directoryOffset <= UInt64(directoryLimit), directorySize <= UInt64(directoryLimit) - directoryOffset else {
-            throw bad("central directory (offset \(directoryOffset), \(directorySize) bytes) lies outside the archive's \(directoryLimit) bytes before its end records")
+            throw bad(
+                "central directory (offset \(directoryOffset), \(directorySize) bytes) lies outside the archive's \(directoryLimit) bytes "
+                    + "before its end records"
+            )
         }
         guard entryCount <= UInt64(Self.maxEntries) else {
             throw bad("\(entryCount) entries exceed the limit of \(Self.maxEntries)")
@@ -182,9 +185,11 @@ public struct ZipArchive: Sendable {
             }
             guard index[name] == nil else { throw bad("duplicate zip entry \"\(name)\"") }
             index[name] = entries.count
-            entries.append(Entry(name: name, method: method, flags: flags, crc32: crc,
-                                 compressedSize: Int(compressed), uncompressedSize: Int(min(uncompressed, UInt64(Int.max))),
-                                 localHeaderOffset: Int(localOffset)))
+            entries.append(
+                Entry(
+                    name: name, method: method, flags: flags, crc32: crc,
+                    compressedSize: Int(compressed), uncompressedSize: Int(min(uncompressed, UInt64(Int.max))),
+                    localHeaderOffset: Int(localOffset)))
             cursor = recordEnd
         }
         self.entries = entries
@@ -232,7 +237,10 @@ public struct ZipArchive: Sendable {
         if checkingCRC, entry.crc32 != 0 {
             let computed = ZipArchive.crc32(data)
             guard computed == entry.crc32 else {
-                throw ResNeXtError.io("\(source): zip entry \"\(entry.name)\": CRC-32 mismatch (stored \(hex(entry.crc32)), computed \(hex(computed))); the file is corrupt")
+                throw ResNeXtError.io(
+                    "\(source): zip entry \"\(entry.name)\": CRC-32 mismatch (stored \(hex(entry.crc32)), computed \(hex(computed))); the "
+                        + "file is corrupt"
+                )
             }
         }
         return data

@@ -7,7 +7,8 @@ extension LayerSpec {
     public func build(on backend: any Backend, rng: inout RandomGenerator) throws -> any Layer {
         switch self {
         case let .convolution(i, o, k, s, p, g, bias):
-            return try Conv2d(backend, inChannels: i, outChannels: o, kernelSize: k, stride: s, padding: p, groups: g, bias: bias, rng: &rng)
+            return try Conv2d(
+                backend, inChannels: i, outChannels: o, kernelSize: k, stride: s, padding: p, groups: g, bias: bias, rng: &rng)
         case .batchNorm(let c):
             return try BatchNorm2d(backend, channels: c, epsilon: LayerSpec.batchNormEpsilon, momentum: LayerSpec.batchNormMomentum)
         case .relu:

@@ -10,8 +10,10 @@ public struct OriginalModelFlags: Sendable, Hashable, Codable {
     /// nil: the data set's default (B; A for CIFAR basic-block ResNets).
     public var shortcutType: ShortcutType?
 
-    public init(depth: Int = 34, baseWidth: Int = 64, cardinality: Int = 1, bottleneckType: BlockType = .resnextC,
-                shortcutType: ShortcutType? = nil) {
+    public init(
+        depth: Int = 34, baseWidth: Int = 64, cardinality: Int = 1, bottleneckType: BlockType = .resnextC,
+        shortcutType: ShortcutType? = nil
+    ) {
         self.depth = depth
         self.baseWidth = baseWidth
         self.cardinality = cardinality
@@ -34,8 +36,9 @@ public enum ModelChoice: Sendable, Hashable, Codable {
             preset.inputChannels = dataset.inputChannels
             return preset
         case .original(let f):
-            return try ModelConfiguration.original(dataset: dataset, depth: f.depth, baseWidth: f.baseWidth, cardinality: f.cardinality,
-                                                   blockType: f.bottleneckType, shortcutType: f.shortcutType, classes: classes)
+            return try ModelConfiguration.original(
+                dataset: dataset, depth: f.depth, baseWidth: f.baseWidth, cardinality: f.cardinality,
+                blockType: f.bottleneckType, shortcutType: f.shortcutType, classes: classes)
         }
     }
 }

@@ -13,7 +13,7 @@ extension ModelConfiguration {
             ("cardinality", .number(Double(cardinality))), ("shortcutType", .string(shortcutType.rawValue)),
             ("classes", .number(Double(classes))),
             ("shortcutBatchNorm", .bool(shortcutBatchNorm)), ("batchNormAfterAddition", .bool(batchNormAfterAddition)),
-            ("preActivation", .bool(preActivation)), ("convolutionBias", .bool(convolutionBias)),
+            ("preActivation", .bool(preActivation)), ("convolutionBias", .bool(convolutionBias))
         ])
     }
 
@@ -39,18 +39,20 @@ extension ModelConfiguration {
             return b
         }
         guard let stem = Stem(rawValue: try field("stem") { $0.string }),
-              let block = BlockType(rawValue: try field("blockType") { $0.string }),
-              let shortcut = ShortcutType(rawValue: try field("shortcutType") { $0.string }) else {
+            let block = BlockType(rawValue: try field("blockType") { $0.string }),
+            let shortcut = ShortcutType(rawValue: try field("shortcutType") { $0.string })
+        else {
             throw ResNeXtError.io("\(source): unknown stem, block or shortcut type in the model configuration")
         }
-        self.init(stem: stem, inputChannels: try field("inputChannels") { $0.int }, stemWidth: try field("stemWidth") { $0.int },
-                  stagePlanes: try ints("stagePlanes"), blocksPerStage: try ints("blocksPerStage"), blockType: block,
-                  baseWidth: try field("baseWidth") { $0.int }, cardinality: try field("cardinality") { $0.int },
-                  shortcutType: shortcut, classes: try field("classes") { $0.int },
-                  shortcutBatchNorm: try optionalBool("shortcutBatchNorm") ?? true,
-                  batchNormAfterAddition: try optionalBool("batchNormAfterAddition") ?? false,
-                  preActivation: try optionalBool("preActivation") ?? false,
-                  convolutionBias: try optionalBool("convolutionBias") ?? false)
+        self.init(
+            stem: stem, inputChannels: try field("inputChannels") { $0.int }, stemWidth: try field("stemWidth") { $0.int },
+            stagePlanes: try ints("stagePlanes"), blocksPerStage: try ints("blocksPerStage"), blockType: block,
+            baseWidth: try field("baseWidth") { $0.int }, cardinality: try field("cardinality") { $0.int },
+            shortcutType: shortcut, classes: try field("classes") { $0.int },
+            shortcutBatchNorm: try optionalBool("shortcutBatchNorm") ?? true,
+            batchNormAfterAddition: try optionalBool("batchNormAfterAddition") ?? false,
+            preActivation: try optionalBool("preActivation") ?? false,
+            convolutionBias: try optionalBool("convolutionBias") ?? false)
         do { try validate() } catch { throw ResNeXtError.io("\(source): \(error)") }
     }
 }

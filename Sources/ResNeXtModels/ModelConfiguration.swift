@@ -65,10 +65,12 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
     /// every convolution). Off in the code and torchvision.
     public var convolutionBias: Bool
 
-    public init(stem: Stem, inputChannels: Int = 3, stemWidth: Int, stagePlanes: [Int], blocksPerStage: [Int], blockType: BlockType,
-                baseWidth: Int, cardinality: Int, shortcutType: ShortcutType, classes: Int,
-                shortcutBatchNorm: Bool = true, batchNormAfterAddition: Bool = false, preActivation: Bool = false,
-                convolutionBias: Bool = false) {
+    public init(
+        stem: Stem, inputChannels: Int = 3, stemWidth: Int, stagePlanes: [Int], blocksPerStage: [Int], blockType: BlockType,
+        baseWidth: Int, cardinality: Int, shortcutType: ShortcutType, classes: Int,
+        shortcutBatchNorm: Bool = true, batchNormAfterAddition: Bool = false, preActivation: Bool = false,
+        convolutionBias: Bool = false
+    ) {
         self.stem = stem
         self.inputChannels = inputChannels
         self.stemWidth = stemWidth
@@ -102,7 +104,9 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
     }
 
     public var description: String {
-        var text = "\(stem) stem, blocks \(blocksPerStage), \(blockType.rawValue), \(cardinality)x\(baseWidth)d, shortcut \(shortcutType.rawValue), \(classes) classes"
+        var text =
+            "\(stem) stem, blocks \(blocksPerStage), \(blockType.rawValue), \(cardinality)x\(baseWidth)d, shortcut "
+            + "\(shortcutType.rawValue), \(classes) classes"
         if !shortcutBatchNorm { text += ", shortcut convolutions without batch norm" }
         if batchNormAfterAddition { text += ", batch norm after the addition" }
         if preActivation { text += ", pre-activation" }
@@ -137,7 +141,10 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
             for planes in stagePlanes {
                 let out = planes * blockType.expansion
                 if out != channels && out != 2 * channels {
-                    throw bad("shortcut type A (zero padding) can only keep or double channels, but a block goes from \(channels) to \(out); use -shortcutType B or C")
+                    throw bad(
+                        "shortcut type A (zero padding) can only keep or double channels, but a block goes from \(channels) to \(out); "
+                            + "use -shortcutType B or C"
+                    )
                 }
                 channels = out
             }

@@ -24,9 +24,11 @@ extension ModelConfiguration {
     /// basic-block ResNets): ImageNet depth 50/101/152 with bottlenecks or 18/34 with basic blocks;
     /// CIFAR depth 9k+2 with bottlenecks (64/128/256 planes), or 6n+2 with basic blocks (16/32/64).
     /// `shortcutType` nil means the original's default (B; A for CIFAR basic-block ResNets).
-    public static func original(dataset: DatasetKind, depth: Int, baseWidth: Int = 64, cardinality: Int = 1,
-                                blockType: BlockType = .resnextC, shortcutType: ShortcutType? = nil,
-                                classes: Int? = nil) throws -> ModelConfiguration {
+    public static func original(
+        dataset: DatasetKind, depth: Int, baseWidth: Int = 64, cardinality: Int = 1,
+        blockType: BlockType = .resnextC, shortcutType: ShortcutType? = nil,
+        classes: Int? = nil
+    ) throws -> ModelConfiguration {
         let classes = classes ?? dataset.defaultClasses
         let config: ModelConfiguration
         switch dataset {
@@ -40,29 +42,37 @@ extension ModelConfiguration {
             } else if let b = basic[depth], blockType == .basic || blockType == .resnet {
                 (type, blocks) = (.basic, b)
             } else {
-                throw ResNeXtError.invalidArgument("invalid -depth \(depth) for imagenet with -bottleneckType \(blockType.rawValue): use 50, 101 or 152 (or 18, 34 with resnet/basic)")
+                throw ResNeXtError.invalidArgument(
+                    "invalid -depth \(depth) for imagenet with -bottleneckType \(blockType.rawValue): use 50, 101 or 152 (or 18, 34 with "
+                        + "resnet/basic)"
+                )
             }
-            config = ModelConfiguration(stem: .imagenet, stemWidth: 64, stagePlanes: [64, 128, 256, 512], blocksPerStage: blocks,
-                                        blockType: type, baseWidth: baseWidth, cardinality: type == .basic ? 1 : cardinality,
-                                        shortcutType: shortcutType ?? .B, classes: classes)
+            config = ModelConfiguration(
+                stem: .imagenet, stemWidth: 64, stagePlanes: [64, 128, 256, 512], blocksPerStage: blocks,
+                blockType: type, baseWidth: baseWidth, cardinality: type == .basic ? 1 : cardinality,
+                shortcutType: shortcutType ?? .B, classes: classes)
         case .cifar10, .cifar100, .mnist:
             if blockType == .basic {
                 guard depth >= 8, (depth - 2) % 6 == 0 else {
-                    throw ResNeXtError.invalidArgument("invalid -depth \(depth) for CIFAR basic-block ResNets: depth must be 6n+2 (20, 32, 44, 56, 110, ...)")
+                    throw ResNeXtError.invalidArgument(
+                        "invalid -depth \(depth) for CIFAR basic-block ResNets: depth must be 6n+2 (20, 32, 44, 56, 110, ...)")
                 }
                 let n = (depth - 2) / 6
-                config = ModelConfiguration(stem: .cifar, inputChannels: dataset.inputChannels, stemWidth: 16, stagePlanes: [16, 32, 64],
-                                            blocksPerStage: [n, n, n], blockType: .basic,
-                                            baseWidth: baseWidth, cardinality: 1, shortcutType: shortcutType ?? .A, classes: classes)
+                config = ModelConfiguration(
+                    stem: .cifar, inputChannels: dataset.inputChannels, stemWidth: 16, stagePlanes: [16, 32, 64],
+                    blocksPerStage: [n, n, n], blockType: .basic,
+                    baseWidth: baseWidth, cardinality: 1, shortcutType: shortcutType ?? .A, classes: classes)
             } else {
                 guard depth >= 11, (depth - 2) % 9 == 0 else {
-                    throw ResNeXtError.invalidArgument("invalid -depth \(depth) for \(dataset.rawValue): depth must be 9k+2 (29, 38, 47, 56, 101, ...)")
+                    throw ResNeXtError.invalidArgument(
+                        "invalid -depth \(depth) for \(dataset.rawValue): depth must be 9k+2 (29, 38, 47, 56, 101, ...)")
                 }
                 let k = (depth - 2) / 9
-                config = ModelConfiguration(stem: .cifar, inputChannels: dataset.inputChannels, stemWidth: 64, stagePlanes: [64, 128, 256],
-                                            blocksPerStage: [k, k, k],
-                                            blockType: blockType, baseWidth: baseWidth, cardinality: cardinality,
-                                            shortcutType: shortcutType ?? .B, classes: classes)
+                config = ModelConfiguration(
+                    stem: .cifar, inputChannels: dataset.inputChannels, stemWidth: 64, stagePlanes: [64, 128, 256],
+                    blocksPerStage: [k, k, k],
+                    blockType: blockType, baseWidth: baseWidth, cardinality: cardinality,
+                    shortcutType: shortcutType ?? .B, classes: classes)
             }
         }
         try config.validate()
@@ -92,7 +102,7 @@ extension ModelConfiguration {
         Preset(name: "resnet32", dataset: .cifar10, depth: 32, blockType: .basic, cardinality: 1, baseWidth: 64),
         Preset(name: "resnet44", dataset: .cifar10, depth: 44, blockType: .basic, cardinality: 1, baseWidth: 64),
         Preset(name: "resnet56", dataset: .cifar10, depth: 56, blockType: .basic, cardinality: 1, baseWidth: 64),
-        Preset(name: "resnet110", dataset: .cifar10, depth: 110, blockType: .basic, cardinality: 1, baseWidth: 64),
+        Preset(name: "resnet110", dataset: .cifar10, depth: 110, blockType: .basic, cardinality: 1, baseWidth: 64)
     ]
 
     /// Named presets: torchvision/timm names for ImageNet, the paper's CIFAR models, fb.resnet.torch's ResNets.
@@ -103,7 +113,8 @@ extension ModelConfiguration {
         guard let p = presets.first(where: { $0.name == name.lowercased() }) else {
             throw ResNeXtError.invalidArgument("unknown model '\(name)'; known: \(presetNames.joined(separator: ", "))")
         }
-        return try original(dataset: p.dataset, depth: p.depth, baseWidth: p.baseWidth, cardinality: p.cardinality,
-                            blockType: p.blockType, classes: classes)
+        return try original(
+            dataset: p.dataset, depth: p.depth, baseWidth: p.baseWidth, cardinality: p.cardinality,
+            blockType: p.blockType, classes: classes)
     }
 }

@@ -9,22 +9,31 @@ extension ModelConfiguration {
         let branch: [NamedSpec]
         switch blockType {
         case .resnextC, .resnet:
-            branch = [("conv1", conv(inChannels, width, 1)), ("bn1", .batchNorm(channels: width)), ("relu1", .relu),
-                      ("conv2", conv(width, width, 3, stride: stride, groups: blockType == .resnet ? 1 : cardinality)),
-                      ("bn2", .batchNorm(channels: width)), ("relu2", .relu),
-                      ("conv3", conv(width, out, 1)), ("bn3", .batchNorm(channels: out))]
+            branch = [
+                ("conv1", conv(inChannels, width, 1)), ("bn1", .batchNorm(channels: width)), ("relu1", .relu),
+                ("conv2", conv(width, width, 3, stride: stride, groups: blockType == .resnet ? 1 : cardinality)),
+                ("bn2", .batchNorm(channels: width)), ("relu2", .relu),
+                ("conv3", conv(width, out, 1)), ("bn3", .batchNorm(channels: out))
+            ]
         case .resnextB:
             let d = width / cardinality
-            let path = LayerSpec.sequential([("conv1", conv(inChannels, d, 1)), ("bn1", .batchNorm(channels: d)), ("relu1", .relu),
-                                             ("conv2", conv(d, d, 3, stride: stride)), ("bn2", .batchNorm(channels: d)), ("relu2", .relu)])
-            branch = [("paths", .parallel(Array(repeating: path, count: cardinality))),
-                      ("conv3", conv(width, out, 1)), ("bn3", .batchNorm(channels: out))]
+            let path = LayerSpec.sequential([
+                ("conv1", conv(inChannels, d, 1)), ("bn1", .batchNorm(channels: d)), ("relu1", .relu),
+                ("conv2", conv(d, d, 3, stride: stride)), ("bn2", .batchNorm(channels: d)), ("relu2", .relu)
+            ])
+            branch = [
+                ("paths", .parallel(Array(repeating: path, count: cardinality))),
+                ("conv3", conv(width, out, 1)), ("bn3", .batchNorm(channels: out))
+            ]
         case .basic:
-            branch = [("conv1", conv(inChannels, planes, 3, stride: stride)), ("bn1", .batchNorm(channels: planes)), ("relu", .relu),
-                      ("conv2", conv(planes, planes, 3)), ("bn2", .batchNorm(channels: planes))]
+            branch = [
+                ("conv1", conv(inChannels, planes, 3, stride: stride)), ("bn1", .batchNorm(channels: planes)), ("relu", .relu),
+                ("conv2", conv(planes, planes, 3)), ("bn2", .batchNorm(channels: planes))
+            ]
         }
-        return .residual(before: [], branch: branch, shortcut: shortcut(from: inChannels, to: out, stride: stride),
-                         after: [("relu_out", .relu)])
+        return .residual(
+            before: [], branch: branch, shortcut: shortcut(from: inChannels, to: out, stride: stride),
+            after: [("relu_out", .relu)])
     }
 
     /// The original's -shortcutType: A zero-pads where the shape changes, B projects (1×1 conv → BN) there,
@@ -51,10 +60,12 @@ extension ModelConfiguration {
     /// `conv1` alone; `bn_final relu_final` before the pooling.
     public func spec() throws -> LayerSpec {
         try validate()
-        var layers: [NamedSpec] = [("conv1", conv(inputChannels, stemWidth, stem == .imagenet ? 7 : 3, stride: stem == .imagenet ? 2 : 1)),
-                                   ("bn1", .batchNorm(channels: stemWidth)), ("relu", .relu)]
+        var layers: [NamedSpec] = [
+            ("conv1", conv(inputChannels, stemWidth, stem == .imagenet ? 7 : 3, stride: stem == .imagenet ? 2 : 1)),
+            ("bn1", .batchNorm(channels: stemWidth)), ("relu", .relu)
+        ]
         if stem == .imagenet { layers.append(("maxpool", .maxPool(kernel: 3, stride: 2, padding: 1))) }
-        if preActivation && stem == .cifar { layers.removeLast(2) }   // the first block activates the input
+        if preActivation && stem == .cifar { layers.removeLast(2) }  // the first block activates the input
         var channels = stemWidth
         for (stage, (planes, count)) in zip(stagePlanes, blocksPerStage).enumerated() {
             var blocks: [NamedSpec] = []
@@ -114,8 +125,9 @@ extension LayerSpec {
         guard case let .residual(before, branch, shortcut, after) = self, let last = branch.last, case .batchNorm = last.spec else {
             return self
         }
-        return .residual(before: before, branch: Array(branch.dropLast()), shortcut: shortcut,
-                         after: [(ModelConfiguration.batchNormAfterAdditionName, last.spec)] + after)
+        return .residual(
+            before: before, branch: Array(branch.dropLast()), shortcut: shortcut,
+            after: [(ModelConfiguration.batchNormAfterAdditionName, last.spec)] + after)
     }
 
     /// preresnet.lua: the branch ends with its last convolution and nothing follows the addition; the input's

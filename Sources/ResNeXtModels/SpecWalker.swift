@@ -41,8 +41,9 @@ extension LayerSpec {
         case .sequential(let children):
             return .sequential(inside(children))
         case let .residual(before, branch, shortcut, after):
-            return .residual(before: inside(before), branch: inside(branch),
-                             shortcut: shortcut.map { (Self.join(name, "downsample"), $0) }, after: inside(after))
+            return .residual(
+                before: inside(before), branch: inside(branch),
+                shortcut: shortcut.map { (Self.join(name, "downsample"), $0) }, after: inside(after))
         case .parallel(let paths):
             return .parallel(inside(paths.enumerated().map { (String($0.offset), $0.element) }))
         case .convolution, .batchNorm, .relu, .maxPool, .globalAveragePool, .flatten, .linear, .zeroPadShortcut:
@@ -77,8 +78,10 @@ extension LayerSpec {
         case let .convolution(i, o, k, _, _, g, bias):
             return [tensor("weight", [o, i / g, k, k])] + (bias ? [tensor("bias", [o])] : [])
         case .batchNorm(let c):
-            return [tensor("weight", [c]), tensor("bias", [c]),
-                    tensor("running_mean", [c], trainable: false), tensor("running_var", [c], trainable: false)]
+            return [
+                tensor("weight", [c]), tensor("bias", [c]),
+                tensor("running_mean", [c], trainable: false), tensor("running_var", [c], trainable: false)
+            ]
         case let .linear(i, o):
             return [tensor("weight", [o, i]), tensor("bias", [o])]
         case .relu, .maxPool, .globalAveragePool, .flatten, .zeroPadShortcut, .sequential, .residual, .parallel:

@@ -42,9 +42,11 @@ public final class Residual: Layer {
     public let afterAdd: [(name: String, layer: any Layer)]
     public var isTraining = true
 
-    public init(_ backend: any Backend, before: [(name: String, layer: any Layer)] = [], branch: any Layer, shortcut: (any Layer)? = nil,
-                branchName: String? = "branch", shortcutName: String = "downsample",
-                afterAdd: [(name: String, layer: any Layer)] = []) {
+    public init(
+        _ backend: any Backend, before: [(name: String, layer: any Layer)] = [], branch: any Layer, shortcut: (any Layer)? = nil,
+        branchName: String? = "branch", shortcutName: String = "downsample",
+        afterAdd: [(name: String, layer: any Layer)] = []
+    ) {
         self.backend = backend
         self.before = before
         self.branch = branch

@@ -11,13 +11,19 @@ public final class Conv2d: Layer {
 
     /// Weights are drawn from N(0, sqrt(2 / (k·k·out))) — the original's He fan-out initialisation.
     /// The bias, when present, starts at zero.
-    public init(_ backend: any Backend, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
-                padding: Int = 0, groups: Int = 1, bias: Bool = false, rng: inout RandomGenerator) throws {
+    public init(
+        _ backend: any Backend, inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int = 1,
+        padding: Int = 0, groups: Int = 1, bias: Bool = false, rng: inout RandomGenerator
+    ) throws {
         guard inChannels > 0, outChannels > 0, kernelSize > 0, groups > 0 else {
-            throw ResNeXtError.invalidArgument("Conv2d needs positive channels, kernel size and groups; got in \(inChannels), out \(outChannels), kernel \(kernelSize), groups \(groups)")
+            throw ResNeXtError.invalidArgument(
+                "Conv2d needs positive channels, kernel size and groups; got in \(inChannels), out \(outChannels), kernel \(kernelSize), "
+                    + "groups \(groups)"
+            )
         }
         guard inChannels % groups == 0, outChannels % groups == 0 else {
-            throw ResNeXtError.invalidArgument("Conv2d groups \(groups) must divide both \(inChannels) input and \(outChannels) output channels")
+            throw ResNeXtError.invalidArgument(
+                "Conv2d groups \(groups) must divide both \(inChannels) input and \(outChannels) output channels")
         }
         self.backend = backend
         self.parameters = Convolution2DParameters(stride: stride, padding: padding, groups: groups)
@@ -40,7 +46,8 @@ public final class Conv2d: Layer {
     public func backward(_ dy: Tensor) throws -> Tensor {
         let x = try saved(input, "Conv2d")
         input = nil
-        let grads = try backend.convolution2DBackwardWeights(dy, input: x, weightShape: weight.value.shape, withBias: bias != nil, parameters)
+        let grads = try backend.convolution2DBackwardWeights(
+            dy, input: x, weightShape: weight.value.shape, withBias: bias != nil, parameters)
         try weight.accumulate(grads.weight, on: backend)
         if let bias, let g = grads.bias { try bias.accumulate(g, on: backend) }
         return try backend.convolution2DBackwardData(dy, weight: weight.value, inputShape: x.shape, parameters)
@@ -57,8 +64,10 @@ public final class Linear: Layer {
 
     /// Weight and bias uniform in ±1/sqrt(in) (torch `nn.Linear`'s default); `zeroBias` zeroes the bias as
     /// the original's model builders do.
-    public init(_ backend: any Backend, inFeatures: Int, outFeatures: Int, bias: Bool = true, zeroBias: Bool = false,
-                rng: inout RandomGenerator) throws {
+    public init(
+        _ backend: any Backend, inFeatures: Int, outFeatures: Int, bias: Bool = true, zeroBias: Bool = false,
+        rng: inout RandomGenerator
+    ) throws {
         guard inFeatures > 0, outFeatures > 0 else {
             throw ResNeXtError.invalidArgument("Linear needs positive sizes, got \(inFeatures) → \(outFeatures)")
         }

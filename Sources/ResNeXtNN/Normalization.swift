@@ -31,11 +31,13 @@ public final class BatchNorm2d: Layer {
     public func forward(_ x: Tensor) throws -> Tensor {
         guard isTraining else {
             saved = nil
-            return try backend.batchNormInference(x, scale: weight.value, shift: bias.value, mean: runningMean.value,
-                                                  variance: runningVariance.value, epsilon: epsilon)
+            return try backend.batchNormInference(
+                x, scale: weight.value, shift: bias.value, mean: runningMean.value,
+                variance: runningVariance.value, epsilon: epsilon)
         }
-        let (y, stats) = try backend.batchNormTraining(x, scale: weight.value, shift: bias.value, runningMean: runningMean.value,
-                                                       runningVariance: runningVariance.value, momentum: momentum, epsilon: epsilon)
+        let (y, stats) = try backend.batchNormTraining(
+            x, scale: weight.value, shift: bias.value, runningMean: runningMean.value,
+            runningVariance: runningVariance.value, momentum: momentum, epsilon: epsilon)
         saved = (x, stats)
         return y
     }

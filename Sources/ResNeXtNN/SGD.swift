@@ -11,8 +11,10 @@ public final class SGD {
     /// Steps taken so far (torch's `evalCounter`).
     public private(set) var stepCount = 0
 
-    public init(_ backend: any Backend, parameters: [(name: String, parameter: Parameter)],
-                _ hyperparameters: SGDHyperparameters = SGDHyperparameters()) throws {
+    public init(
+        _ backend: any Backend, parameters: [(name: String, parameter: Parameter)],
+        _ hyperparameters: SGDHyperparameters = SGDHyperparameters()
+    ) throws {
         self.backend = backend
         self.parameters = parameters
         self.hyperparameters = hyperparameters
@@ -25,8 +27,9 @@ public final class SGD {
             guard let g = p.gradient else {
                 throw ResNeXtError.invalidArgument("parameter \(name) has no gradient; run backward before step")
             }
-            try backend.sgdStep(parameter: p.value, gradient: g, velocity: velocities[i], learningRate: learningRate,
-                                hyperparameters, isFirstStep: stepCount == 0)
+            try backend.sgdStep(
+                parameter: p.value, gradient: g, velocity: velocities[i], learningRate: learningRate,
+                hyperparameters, isFirstStep: stepCount == 0)
         }
         stepCount += 1
     }
@@ -34,7 +37,8 @@ public final class SGD {
     /// Restores momentum buffers and the step count (exact resume).
     public func restore(velocities: [Tensor], stepCount: Int) throws {
         guard velocities.count == parameters.count,
-              zip(velocities, parameters).allSatisfy({ $0.shape == $1.parameter.value.shape }) else {
+            zip(velocities, parameters).allSatisfy({ $0.shape == $1.parameter.value.shape })
+        else {
             throw ResNeXtError.shapeMismatch("restored SGD state does not match the model's \(parameters.count) parameters")
         }
         self.velocities = velocities

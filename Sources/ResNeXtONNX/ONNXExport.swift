@@ -39,7 +39,8 @@ public enum ONNXExport {
 
     static func modelProto(_ model: ResNeXtModel, on backend: any Backend, opset: Int) throws -> Onnx_ModelProto {
         guard supportedOpsets.contains(opset) else {
-            throw ResNeXtError.unsupported("ONNX opset \(opset): the exporter writes opsets \(supportedOpsets.lowerBound)–\(supportedOpsets.upperBound)")
+            throw ResNeXtError.unsupported(
+                "ONNX opset \(opset): the exporter writes opsets \(supportedOpsets.lowerBound)–\(supportedOpsets.upperBound)")
         }
         let configuration = model.configuration
         var builder = GraphBuilder()
@@ -57,7 +58,9 @@ public enum ONNXExport {
         graph.name = configuration.description
         graph.node = builder.nodes
         graph.initializer = builder.initializers
-        graph.input = [valueInfo("input", dims: [.symbol("batch"), .fixed(configuration.inputChannels), .symbol("height"), .symbol("width")])]
+        graph.input = [
+            valueInfo("input", dims: [.symbol("batch"), .fixed(configuration.inputChannels), .symbol("height"), .symbol("width")])
+        ]
         graph.output = [valueInfo("logits", dims: [.symbol("batch"), .fixed(configuration.classes)])]
 
         var proto = Onnx_ModelProto()
@@ -220,24 +223,34 @@ private struct GraphBuilder {
     }
 
     /// Emits a layer without children.
-    private mutating func emitLayer(_ spec: LayerSpec, input: String, channels: Int, path: String) throws -> (value: String, channels: Int) {
+    private mutating func emitLayer(_ spec: LayerSpec, input: String, channels: Int, path: String) throws -> (value: String, channels: Int)
+    {
         switch spec {
         case let .convolution(i, o, k, s, p, g, _):
             guard i == channels else { throw ResNeXtError.shapeMismatch("ONNX export: \(path) expects \(i) channels, got \(channels)") }
-            let out = node("Conv", [input] + (try weights(spec, path)), name: path, attributes: [
-                .ints("kernel_shape", [k, k]), .ints("strides", [s, s]), .ints("pads", [p, p, p, p]),
-                .ints("dilations", [1, 1]), .int("group", g),
-            ])
+            let out = node(
+                "Conv", [input] + (try weights(spec, path)), name: path,
+                attributes: [
+                    .ints("kernel_shape", [k, k]), .ints("strides", [s, s]), .ints("pads", [p, p, p, p]),
+                    .ints("dilations", [1, 1]), .int("group", g)
+                ])
             return (out, o)
         case .batchNorm(let c):
-            return (node("BatchNormalization", [input] + (try weights(spec, path)), name: path,
-                         attributes: [.float("epsilon", LayerSpec.batchNormEpsilon)]), c)
+            return (
+                node(
+                    "BatchNormalization", [input] + (try weights(spec, path)), name: path,
+                    attributes: [.float("epsilon", LayerSpec.batchNormEpsilon)]), c
+            )
         case .relu:
             return (node("Relu", [input], name: path), channels)
         case let .maxPool(k, s, p):
-            return (node("MaxPool", [input], name: path, attributes: [
-                .ints("kernel_shape", [k, k]), .ints("strides", [s, s]), .ints("pads", [p, p, p, p]),
-            ]), channels)
+            return (
+                node(
+                    "MaxPool", [input], name: path,
+                    attributes: [
+                        .ints("kernel_shape", [k, k]), .ints("strides", [s, s]), .ints("pads", [p, p, p, p])
+                    ]), channels
+            )
         case .globalAveragePool:
             return (node("GlobalAveragePool", [input], name: path), channels)
         case .flatten:
@@ -249,9 +262,11 @@ private struct GraphBuilder {
             guard o >= channels else { throw ResNeXtError.shapeMismatch("ONNX export: \(path) cannot shrink \(channels) channels to \(o)") }
             var value = input
             if s != 1 {
-                value = node("AveragePool", [value], name: join(path, "subsample"), attributes: [
-                    .ints("kernel_shape", [1, 1]), .ints("strides", [s, s]),
-                ])
+                value = node(
+                    "AveragePool", [value], name: join(path, "subsample"),
+                    attributes: [
+                        .ints("kernel_shape", [1, 1]), .ints("strides", [s, s])
+                    ])
             }
             if o > channels {
                 // Zero channels appended after the input's: pads are [begin…, end…] per axis of NCHW.

@@ -30,8 +30,9 @@ extension Reference {
 extension Reference {
     /// Fully connected layer: `x` `[N, K]`, `weight` `[O, K]`, `bias` `[O]`; returns `x W^T + b`, `[N, O]`.
     public static func linear(_ x: RefTensor, weight: RefTensor, bias: RefTensor?) -> RefTensor {
-        precondition(x.shape.count == 2 && weight.shape.count == 2 && x.shape[1] == weight.shape[1],
-                     "linear: x \(x.shape) and weight \(weight.shape) must be [N, K] and [O, K]")
+        precondition(
+            x.shape.count == 2 && weight.shape.count == 2 && x.shape[1] == weight.shape[1],
+            "linear: x \(x.shape) and weight \(weight.shape) must be [N, K] and [O, K]")
         let (n, k, o) = (x.shape[0], x.shape[1], weight.shape[0])
         if let bias { precondition(bias.shape == [o], "linear: bias must be [\(o)], got \(bias.shape)") }
         let xd = x.data, wd = weight.data
@@ -48,8 +49,9 @@ extension Reference {
 
     /// Gradient of `linear` with respect to its input: `dy W`, `[N, K]`, for `dy` `[N, O]` and `weight` `[O, K]`.
     public static func linearBackwardData(_ dy: RefTensor, weight: RefTensor) -> RefTensor {
-        precondition(dy.shape.count == 2 && weight.shape.count == 2 && dy.shape[1] == weight.shape[0],
-                     "linearBackwardData: dy \(dy.shape) and weight \(weight.shape) must be [N, O] and [O, K]")
+        precondition(
+            dy.shape.count == 2 && weight.shape.count == 2 && dy.shape[1] == weight.shape[0],
+            "linearBackwardData: dy \(dy.shape) and weight \(weight.shape) must be [N, O] and [O, K]")
         let (n, o, k) = (dy.shape[0], dy.shape[1], weight.shape[1])
         let dyd = dy.data, wd = weight.data
         var dx = [Double](repeating: 0, count: n * k)
@@ -64,8 +66,9 @@ extension Reference {
 
     /// Gradients of `linear` with respect to weight and bias: `dy^T x` (`[O, K]`) and `sum_n dy` (`[O]`).
     public static func linearBackwardWeights(_ dy: RefTensor, input: RefTensor) -> (weight: RefTensor, bias: RefTensor) {
-        precondition(dy.shape.count == 2 && input.shape.count == 2 && dy.shape[0] == input.shape[0],
-                     "linearBackwardWeights: dy \(dy.shape) and input \(input.shape) must be [N, O] and [N, K]")
+        precondition(
+            dy.shape.count == 2 && input.shape.count == 2 && dy.shape[0] == input.shape[0],
+            "linearBackwardWeights: dy \(dy.shape) and input \(input.shape) must be [N, O] and [N, K]")
         let (n, o, k) = (dy.shape[0], dy.shape[1], input.shape[1])
         let dyd = dy.data, xd = input.data
         var dw = [Double](repeating: 0, count: o * k)
@@ -91,9 +94,10 @@ extension Reference {
         let first = xs[0].shape
         precondition(first.count >= 2, "concatChannels: rank must be at least 2, got \(first)")
         for x in xs {
-            precondition(x.shape.count == first.count && x.shape[0] == first[0]
-                         && Array(x.shape[2...]) == Array(first[2...]),
-                         "concatChannels: shape \(x.shape) incompatible with \(first)")
+            precondition(
+                x.shape.count == first.count && x.shape[0] == first[0]
+                    && Array(x.shape[2...]) == Array(first[2...]),
+                "concatChannels: shape \(x.shape) incompatible with \(first)")
         }
         let n = first[0]
         let inner = first[2...].reduce(1, *)
@@ -118,8 +122,9 @@ extension Reference {
     /// which must sum to the channel count. The inverse of `concatChannels`.
     public static func splitChannels(_ x: RefTensor, sizes: [Int]) -> [RefTensor] {
         precondition(x.shape.count >= 2, "splitChannels: rank must be at least 2, got \(x.shape)")
-        precondition(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == x.shape[1],
-                     "splitChannels: sizes \(sizes) do not partition \(x.shape[1]) channels")
+        precondition(
+            sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == x.shape[1],
+            "splitChannels: sizes \(sizes) do not partition \(x.shape[1]) channels")
         let n = x.shape[0], c = x.shape[1]
         let inner = x.shape[2...].reduce(1, *)
         let xd = x.data

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension Reference {
@@ -59,11 +59,14 @@ extension Reference {
     /// One step of torch `optim.sgd` as used by fb.resnet.torch, elementwise:
     /// `g = grad + weightDecay*theta`; `v = firstStep ? g : momentum*v + (1-dampening)*g`;
     /// `d = nesterov ? g + momentum*v : v`; `theta -= lr*d`. Returns the new theta and velocity.
-    public static func sgdStep(theta: RefTensor, grad: RefTensor, velocity: RefTensor, lr: Double, momentum: Double,
-                               dampening: Double, weightDecay: Double, nesterov: Bool,
-                               firstStep: Bool) -> (theta: RefTensor, velocity: RefTensor) {
-        precondition(grad.shape == theta.shape && velocity.shape == theta.shape,
-                     "sgdStep: theta \(theta.shape), grad \(grad.shape), velocity \(velocity.shape) differ")
+    public static func sgdStep(
+        theta: RefTensor, grad: RefTensor, velocity: RefTensor, lr: Double, momentum: Double,
+        dampening: Double, weightDecay: Double, nesterov: Bool,
+        firstStep: Bool
+    ) -> (theta: RefTensor, velocity: RefTensor) {
+        precondition(
+            grad.shape == theta.shape && velocity.shape == theta.shape,
+            "sgdStep: theta \(theta.shape), grad \(grad.shape), velocity \(velocity.shape) differ")
         let gd = grad.data, vd = velocity.data
         var t = theta.data
         var v = [Double](repeating: 0, count: t.count)

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension Reference {
@@ -17,8 +17,10 @@ extension Reference {
     /// `runningMean' = (1-momentum)*runningMean + momentum*mean` and
     /// `runningVar' = (1-momentum)*runningVar + momentum*var*m/(m-1)`;
     /// when `m == 1` the running stats are returned unchanged.
-    public static func batchNormTraining(_ x: RefTensor, gamma: RefTensor, beta: RefTensor, runningMean: RefTensor,
-                                         runningVar: RefTensor, momentum: Double, eps: Double)
+    public static func batchNormTraining(
+        _ x: RefTensor, gamma: RefTensor, beta: RefTensor, runningMean: RefTensor,
+        runningVar: RefTensor, momentum: Double, eps: Double
+    )
         -> (output: RefTensor, mean: RefTensor, variance: RefTensor, runningMean: RefTensor, runningVar: RefTensor)
     {
         let what = "batchNormTraining"
@@ -68,8 +70,10 @@ extension Reference {
 
     /// Inference-mode batch normalization with given statistics:
     /// `y = (x - mean) / sqrt(variance + eps) * gamma + beta`, per channel of `[N, C, H, W]` (or `[N, C]`).
-    public static func batchNormInference(_ x: RefTensor, gamma: RefTensor, beta: RefTensor, mean: RefTensor,
-                                          variance: RefTensor, eps: Double) -> RefTensor {
+    public static func batchNormInference(
+        _ x: RefTensor, gamma: RefTensor, beta: RefTensor, mean: RefTensor,
+        variance: RefTensor, eps: Double
+    ) -> RefTensor {
         let what = "batchNormInference"
         let (n, c, h, w) = nchw(x, what)
         checkChannelVector(gamma, c, "gamma", what)
@@ -94,8 +98,10 @@ extension Reference {
     /// `xhat = (x - mean) * invstd`, `dbeta = sum dy`, `dgamma = sum dy * xhat`,
     /// `dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma)`, sums over `m = N*H*W`.
     /// `mean` and `variance` are the batch mean and biased variance from `batchNormTraining`.
-    public static func batchNormBackward(_ dy: RefTensor, x: RefTensor, gamma: RefTensor, mean: RefTensor,
-                                         variance: RefTensor, eps: Double)
+    public static func batchNormBackward(
+        _ dy: RefTensor, x: RefTensor, gamma: RefTensor, mean: RefTensor,
+        variance: RefTensor, eps: Double
+    )
         -> (input: RefTensor, gamma: RefTensor, beta: RefTensor)
     {
         let what = "batchNormBackward"
@@ -132,7 +138,9 @@ extension Reference {
                 }
             }
         }
-        return (RefTensor(shape: x.shape, data: dx), RefTensor(shape: [c], data: dgamma),
-                RefTensor(shape: [c], data: dbeta))
+        return (
+            RefTensor(shape: x.shape, data: dx), RefTensor(shape: [c], data: dgamma),
+            RefTensor(shape: [c], data: dbeta)
+        )
     }
 }

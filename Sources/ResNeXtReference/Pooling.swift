@@ -3,8 +3,10 @@ extension Reference {
     ///
     /// Padded positions never win (they count as -infinity); a window lying entirely in the padding
     /// yields -infinity.
-    public static func maxPool2d(_ x: RefTensor, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
-                                 padH: Int, padW: Int) -> RefTensor {
+    public static func maxPool2d(
+        _ x: RefTensor, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
+        padH: Int, padW: Int
+    ) -> RefTensor {
         let what = "maxPool2d"
         let (n, c, h, w) = rank4(x, what)
         let oh = outputExtent(h, kernel: kernelH, stride: strideH, pad: padH, what)
@@ -37,8 +39,10 @@ extension Reference {
     ///
     /// Each output's gradient goes to the FIRST in-bounds position, in row-major window scan order,
     /// that holds the window's maximum; gradients accumulate where windows overlap.
-    public static func maxPool2dBackward(_ dy: RefTensor, input: RefTensor, kernelH: Int, kernelW: Int,
-                                         strideH: Int, strideW: Int, padH: Int, padW: Int) -> RefTensor {
+    public static func maxPool2dBackward(
+        _ dy: RefTensor, input: RefTensor, kernelH: Int, kernelW: Int,
+        strideH: Int, strideW: Int, padH: Int, padW: Int
+    ) -> RefTensor {
         let what = "maxPool2dBackward"
         let (n, c, h, w) = rank4(input, what)
         let oh = outputExtent(h, kernel: kernelH, stride: strideH, pad: padH, what)
@@ -79,8 +83,10 @@ extension Reference {
     ///
     /// Padded positions contribute zero. With `countIncludePad` the sum is divided by `kernelH*kernelW`,
     /// otherwise by the number of in-bounds positions (a window entirely in the padding yields 0).
-    public static func avgPool2d(_ x: RefTensor, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
-                                 padH: Int, padW: Int, countIncludePad: Bool) -> RefTensor {
+    public static func avgPool2d(
+        _ x: RefTensor, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
+        padH: Int, padW: Int, countIncludePad: Bool
+    ) -> RefTensor {
         let what = "avgPool2d"
         let (n, c, h, w) = rank4(x, what)
         let oh = outputExtent(h, kernel: kernelH, stride: strideH, pad: padH, what)
@@ -113,9 +119,11 @@ extension Reference {
 
     /// Gradient of `avgPool2d` with respect to its input (its adjoint): each output's gradient,
     /// divided by the same divisor as the forward, is added to every in-bounds position of its window.
-    public static func avgPool2dBackward(_ dy: RefTensor, inputShape: [Int], kernelH: Int, kernelW: Int,
-                                         strideH: Int, strideW: Int, padH: Int, padW: Int,
-                                         countIncludePad: Bool) -> RefTensor {
+    public static func avgPool2dBackward(
+        _ dy: RefTensor, inputShape: [Int], kernelH: Int, kernelW: Int,
+        strideH: Int, strideW: Int, padH: Int, padW: Int,
+        countIncludePad: Bool
+    ) -> RefTensor {
         let what = "avgPool2dBackward"
         precondition(inputShape.count == 4, "\(what): inputShape must be [N, C, H, W], got \(inputShape)")
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])

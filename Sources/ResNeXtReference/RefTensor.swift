@@ -56,8 +56,9 @@ extension Reference {
 
     /// Floor-mode output extent of a sliding window; requires at least one output position.
     static func outputExtent(_ input: Int, kernel: Int, stride: Int, pad: Int, _ what: String) -> Int {
-        precondition(kernel >= 1 && stride >= 1 && pad >= 0,
-                     "\(what): kernel \(kernel), stride \(stride), pad \(pad) invalid")
+        precondition(
+            kernel >= 1 && stride >= 1 && pad >= 0,
+            "\(what): kernel \(kernel), stride \(stride), pad \(pad) invalid")
         let span = input + 2 * pad - kernel
         precondition(span >= 0, "\(what): kernel \(kernel) larger than padded input \(input + 2 * pad)")
         return span / stride + 1

@@ -40,43 +40,61 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
 
     public func convolution2D(_ input: Tensor, weight: Tensor, bias: Tensor?, _ p: Convolution2DParameters) throws -> Tensor {
         let o = try operands.convolution2D(input, weight: weight, bias: bias, p)
-        return tensor(Reference.conv2d(o.input.value, weight: o.weight.value, bias: o.bias?.value,
-                                       strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW, groups: p.groups))
+        return tensor(
+            Reference.conv2d(
+                o.input.value, weight: o.weight.value, bias: o.bias?.value,
+                strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW, groups: p.groups))
     }
     public func convolution2DBackwardData(_ dy: Tensor, weight: Tensor, inputShape: Shape, _ p: Convolution2DParameters) throws -> Tensor {
         let o = try operands.convolution2DBackwardData(dy, weight: weight, inputShape: inputShape, p)
-        return tensor(Reference.conv2dBackwardData(o.outputGradient.value, weight: o.weight.value, inputShape: o.inputShape.dims,
-                                                   strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW, groups: p.groups))
+        return tensor(
+            Reference.conv2dBackwardData(
+                o.outputGradient.value, weight: o.weight.value, inputShape: o.inputShape.dims,
+                strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW, groups: p.groups))
     }
-    public func convolution2DBackwardWeights(_ dy: Tensor, input: Tensor, weightShape: Shape, withBias: Bool,
-                                             _ p: Convolution2DParameters) throws -> (weight: Tensor, bias: Tensor?) {
+    public func convolution2DBackwardWeights(
+        _ dy: Tensor, input: Tensor, weightShape: Shape, withBias: Bool,
+        _ p: Convolution2DParameters
+    ) throws -> (weight: Tensor, bias: Tensor?) {
         let o = try operands.convolution2DBackwardWeights(dy, input: input, weightShape: weightShape, p)
-        let g = Reference.conv2dBackwardWeights(o.outputGradient.value, input: o.input.value, weightShape: o.weightShape.dims,
-                                                strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW, groups: p.groups)
+        let g = Reference.conv2dBackwardWeights(
+            o.outputGradient.value, input: o.input.value, weightShape: o.weightShape.dims,
+            strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW, groups: p.groups)
         return (tensor(g.weight), withBias ? tensor(g.bias) : nil)
     }
 
     // MARK: Batch normalization
 
-    public func batchNormTraining(_ input: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor,
-                                  momentum: Float, epsilon: Float) throws -> (output: Tensor, statistics: BatchNormStatistics) {
-        let (x, v) = try operands.batchNormTraining(input, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance)
-        let r = Reference.batchNormTraining(x.value, gamma: v[0].value, beta: v[1].value, runningMean: v[2].value, runningVar: v[3].value,
-                                            momentum: Double(momentum), eps: Double(epsilon))
+    public func batchNormTraining(
+        _ input: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor,
+        momentum: Float, epsilon: Float
+    ) throws -> (output: Tensor, statistics: BatchNormStatistics) {
+        let (x, v) = try operands.batchNormTraining(
+            input, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance)
+        let r = Reference.batchNormTraining(
+            x.value, gamma: v[0].value, beta: v[1].value, runningMean: v[2].value, runningVar: v[3].value,
+            momentum: Double(momentum), eps: Double(epsilon))
         v[2].value = r.runningMean
         v[3].value = r.runningVar
         return (tensor(r.output), BatchNormStatistics(mean: tensor(r.mean), variance: tensor(r.variance)))
     }
-    public func batchNormInference(_ input: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor, epsilon: Float) throws -> Tensor {
+    public func batchNormInference(_ input: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor, epsilon: Float) throws
+        -> Tensor
+    {
         let (x, v) = try operands.batchNormInference(input, scale: scale, shift: shift, mean: mean, variance: variance)
-        return tensor(Reference.batchNormInference(x.value, gamma: v[0].value, beta: v[1].value, mean: v[2].value, variance: v[3].value,
-                                                   eps: Double(epsilon)))
+        return tensor(
+            Reference.batchNormInference(
+                x.value, gamma: v[0].value, beta: v[1].value, mean: v[2].value, variance: v[3].value,
+                eps: Double(epsilon)))
     }
-    public func batchNormBackward(_ dy: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics,
-                                  epsilon: Float) throws -> (input: Tensor, scale: Tensor, shift: Tensor) {
+    public func batchNormBackward(
+        _ dy: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics,
+        epsilon: Float
+    ) throws -> (input: Tensor, scale: Tensor, shift: Tensor) {
         let o = try operands.batchNormBackward(dy, input: input, scale: scale, statistics: statistics)
         let v = o.vectors
-        let g = Reference.batchNormBackward(o.outputGradient.value, x: o.input.value, gamma: v[0].value, mean: v[1].value, variance: v[2].value, eps: Double(epsilon))
+        let g = Reference.batchNormBackward(
+            o.outputGradient.value, x: o.input.value, gamma: v[0].value, mean: v[1].value, variance: v[2].value, eps: Double(epsilon))
         return (tensor(g.input), tensor(g.gamma), tensor(g.beta))
     }
 
@@ -96,27 +114,34 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
 
     public func maxPool2D(_ input: Tensor, _ p: Pool2DParameters) throws -> MaxPoolResult {
         let x = try operands.maxPool2D(input, p).input.value
-        let y = Reference.maxPool2d(x, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW,
-                                    padH: p.padH, padW: p.padW)
+        let y = Reference.maxPool2d(
+            x, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW,
+            padH: p.padH, padW: p.padW)
         return MaxPoolResult(output: tensor(y), indices: input)
     }
     public func maxPool2DBackward(_ dy: Tensor, forward: MaxPoolResult, inputShape: Shape, _ p: Pool2DParameters) throws -> Tensor {
         let o = try operands.maxPool2DBackward(dy, forward: forward, inputShape: inputShape, p, indexType: .float32) { input in
             input.value.shape == inputShape.dims ? input.value : nil
         }
-        return tensor(Reference.maxPool2dBackward(o.outputGradient.value, input: o.record,
-                                                  kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW))
+        return tensor(
+            Reference.maxPool2dBackward(
+                o.outputGradient.value, input: o.record,
+                kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW))
     }
     public func averagePool2D(_ input: Tensor, _ p: Pool2DParameters) throws -> Tensor {
         let x = try operands.averagePool2D(input, p).input.value
-        return tensor(Reference.avgPool2d(x, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW,
-                                          padH: p.padH, padW: p.padW, countIncludePad: p.countIncludesPadding))
+        return tensor(
+            Reference.avgPool2d(
+                x, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW,
+                padH: p.padH, padW: p.padW, countIncludePad: p.countIncludesPadding))
     }
     public func averagePool2DBackward(_ dy: Tensor, inputShape: Shape, _ p: Pool2DParameters) throws -> Tensor {
         let o = try operands.averagePool2DBackward(dy, inputShape: inputShape, p)
-        return tensor(Reference.avgPool2dBackward(o.outputGradient.value, inputShape: o.inputShape.dims, kernelH: p.kernelH,
-                                                  kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW,
-                                                  countIncludePad: p.countIncludesPadding))
+        return tensor(
+            Reference.avgPool2dBackward(
+                o.outputGradient.value, inputShape: o.inputShape.dims, kernelH: p.kernelH,
+                kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW,
+                countIncludePad: p.countIncludesPadding))
     }
 
     // MARK: Linear
@@ -155,12 +180,15 @@ public final class ReferenceBackend: Backend, @unchecked Sendable {
         let (s, _, classes) = try operands.topKCorrect(logits, labels: labels, ks: ks)
         return ks.map { Reference.topKCorrect(s.value, labels: labels.map(Int.init), k: min($0, classes)) }
     }
-    public func sgdStep(parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float,
-                        _ h: SGDHyperparameters, isFirstStep: Bool) throws {
+    public func sgdStep(
+        parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float,
+        _ h: SGDHyperparameters, isFirstStep: Bool
+    ) throws {
         let o = try operands.sgdStep(parameter: parameter, gradient: gradient, velocity: velocity)
-        let r = Reference.sgdStep(theta: o.parameter.value, grad: o.gradient.value, velocity: o.velocity.value,
-                                  lr: Double(learningRate), momentum: Double(h.momentum), dampening: Double(h.dampening),
-                                  weightDecay: Double(h.weightDecay), nesterov: h.nesterov, firstStep: isFirstStep)
+        let r = Reference.sgdStep(
+            theta: o.parameter.value, grad: o.gradient.value, velocity: o.velocity.value,
+            lr: Double(learningRate), momentum: Double(h.momentum), dampening: Double(h.dampening),
+            weightDecay: Double(h.weightDecay), nesterov: h.nesterov, firstStep: isFirstStep)
         o.parameter.value = r.theta
         o.velocity.value = r.velocity
     }

@@ -17,8 +17,10 @@ public struct TrainingState: Sendable, Equatable {
     public var seed: UInt64
 
     public var json: JSONValue {
-        .object([("epoch", .number(Double(epoch))), ("stepCount", .number(Double(stepCount))), ("bestTop1", .number(bestTop1)),
-                 ("bestTopK", .number(bestTopK)), ("bestEpoch", .number(Double(bestEpoch))), ("seed", .string(String(seed)))])
+        .object([
+            ("epoch", .number(Double(epoch))), ("stepCount", .number(Double(stepCount))), ("bestTop1", .number(bestTop1)),
+            ("bestTopK", .number(bestTopK)), ("bestEpoch", .number(Double(bestEpoch))), ("seed", .string(String(seed)))
+        ])
     }
 
     public init(epoch: Int, stepCount: Int, bestTop1: Double, bestTopK: Double, bestEpoch: Int, seed: UInt64) {
@@ -29,8 +31,9 @@ public struct TrainingState: Sendable, Equatable {
 
     public init(json: JSONValue, source: String) throws {
         guard let epoch = json["epoch"]?.int, let steps = json["stepCount"]?.int, let top1 = json["bestTop1"]?.double,
-              let topK = json["bestTopK"]?.double, let bestEpoch = json["bestEpoch"]?.int,
-              let seedText = json["seed"]?.string, let seed = UInt64(seedText) else {
+            let topK = json["bestTopK"]?.double, let bestEpoch = json["bestEpoch"]?.int,
+            let seedText = json["seed"]?.string, let seed = UInt64(seedText)
+        else {
             throw ResNeXtError.io("\(source): training state is incomplete or malformed")
         }
         self.init(epoch: epoch, stepCount: steps, bestTop1: top1, bestTopK: topK, bestEpoch: bestEpoch, seed: seed)
@@ -47,8 +50,10 @@ public enum Checkpoint {
 
     /// Writes epoch `state.epoch`'s checkpoint into `directory` (created if needed). `afterWeights` runs
     /// between the weights file and the rest (crash tests stop the process there).
-    public static func save(model: ResNeXtModel, optimizer: SGD, state: TrainingState, options: [(key: String, value: String)] = [],
-                            isBest: Bool, directory: String, afterWeights: (_ epoch: Int) -> Void = { _ in }) throws {
+    public static func save(
+        model: ResNeXtModel, optimizer: SGD, state: TrainingState, options: [(key: String, value: String)] = [],
+        isBest: Bool, directory: String, afterWeights: (_ epoch: Int) -> Void = { _ in }
+    ) throws {
         try FileIO.makeDirectories(directory)
         let backend = model.backend
         let modelFile = "model_\(state.epoch).safetensors", optimFile = "optimState_\(state.epoch).safetensors"
@@ -59,11 +64,18 @@ public enum Checkpoint {
             (name: named.name, tensor: StoredTensor(shape: v.shape.dims, floats: try backend.download(v)))
         }
         let recorded = JSONValue.object(options.map { (key: $0.key, value: JSONValue.string($0.value)) })
-        try SafetensorsFile(tensors: velocities, metadata: [("format", formatTag), ("state", state.json.serialized()),
-                                                            ("options", recorded.serialized())])
-            .write(to: FileIO.join(directory, optimFile))
+        try SafetensorsFile(
+            tensors: velocities,
+            metadata: [
+                ("format", formatTag), ("state", state.json.serialized()),
+                ("options", recorded.serialized())
+            ]
+        )
+        .write(to: FileIO.join(directory, optimFile))
         if isBest { try weights.write(to: FileIO.join(directory, "model_best.safetensors")) }
-        let latest = JSONValue.object([("epoch", .number(Double(state.epoch))), ("modelFile", .string(modelFile)), ("optimFile", .string(optimFile))])
+        let latest = JSONValue.object([
+            ("epoch", .number(Double(state.epoch))), ("modelFile", .string(modelFile)), ("optimFile", .string(optimFile))
+        ])
         try FileIO.writeAtomically(Array((latest.serialized() + "\n").utf8), to: FileIO.join(directory, "latest.json"))
     }
 
@@ -97,7 +109,8 @@ public enum Checkpoint {
         }
         let latest = try JSONValue.parse(try FileIO.readAll(latestPath), source: latestPath)
         guard let modelFile = latest["modelFile"]?.string, let optimFile = latest["optimFile"]?.string,
-              !modelFile.contains("/"), !optimFile.contains("/") else {
+            !modelFile.contains("/"), !optimFile.contains("/")
+        else {
             throw ResNeXtError.io("\(latestPath): expected {\"epoch\", \"modelFile\", \"optimFile\"} naming files in the same directory")
         }
         let modelPath = FileIO.join(directory, modelFile), optimPath = FileIO.join(directory, optimFile)
@@ -112,11 +125,13 @@ public enum Checkpoint {
         let state = try TrainingState(json: try JSONValue.parse(Array(stateText.utf8), source: optimPath), source: optimPath)
         var options = [(key: String, value: String)]()
         if let text = velocities.metadata.first(where: { $0.key == "options" })?.value,
-           case .object(let fields) = try JSONValue.parse(Array(text.utf8), source: optimPath) {
+            case .object(let fields) = try JSONValue.parse(Array(text.utf8), source: optimPath)
+        {
             options = fields.compactMap { field in field.value.string.map { (field.key, $0) } }
         }
-        return Loaded(weights: weights, configuration: configuration, velocities: velocities, state: state, modelPath: modelPath,
-                      directory: directory, options: options)
+        return Loaded(
+            weights: weights, configuration: configuration, velocities: velocities, state: state, modelPath: modelPath,
+            directory: directory, options: options)
     }
 
     /// Restores momentum buffers by parameter name.
@@ -127,7 +142,8 @@ public enum Checkpoint {
                 throw ResNeXtError.io("\(source): no momentum buffer for \(named.name)")
             }
             guard stored.shape == named.parameter.value.shape.dims else {
-                throw ResNeXtError.io("\(source): momentum buffer \(named.name) is \(stored.shape), parameter is \(named.parameter.value.shape.dims)")
+                throw ResNeXtError.io(
+                    "\(source): momentum buffer \(named.name) is \(stored.shape), parameter is \(named.parameter.value.shape.dims)")
             }
             return try backend.upload(stored.floats(), shape: named.parameter.value.shape)
         }

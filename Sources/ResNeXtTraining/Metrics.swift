@@ -3,7 +3,7 @@ import ResNeXtIO
 import ResNeXtNN
 
 #if canImport(Glibc)
-@preconcurrency import Glibc
+    @preconcurrency import Glibc
 #endif
 
 /// Loss and error rates of one pass, weighted by batch size as the original.
@@ -67,7 +67,12 @@ public final class TrainingLog: @unchecked Sendable {
     let metricsPath: String?
 
     /// `write` receives complete lines (and, on a terminal, carriage-return progress updates).
-    public init(metricsPath: String?, write: @escaping (String) -> Void = { print($0); fflush(stdout) }, isTerminal: Bool = isatty(1) != 0) {
+    public init(
+        metricsPath: String?,
+        write: @escaping (String) -> Void = {
+            print($0); fflush(stdout)
+        }, isTerminal: Bool = isatty(1) != 0
+    ) {
         self.write = write
         self.isTerminal = isTerminal
         self.metricsPath = metricsPath

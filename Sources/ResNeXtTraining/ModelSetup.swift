@@ -9,8 +9,10 @@ public enum ModelSetup {
     /// The network: restored from `checkpoint` (-resume), loaded from the -retrain weights (with a new
     /// -nClasses-way classifier under -resetClassifier), or built fresh from the options. Checks that it
     /// has an output for each of the data set's classes.
-    public static func model(_ options: TrainingOptions, classNames: [String], checkpoint: Checkpoint.Loaded?, backend: any Backend,
-                             log: TrainingLog) throws -> ResNeXtModel {
+    public static func model(
+        _ options: TrainingOptions, classNames: [String], checkpoint: Checkpoint.Loaded?, backend: any Backend,
+        log: TrainingLog
+    ) throws -> ResNeXtModel {
         let classes = classNames.count
         let model: ResNeXtModel
         if let checkpoint {
@@ -33,8 +35,9 @@ public enum ModelSetup {
         }
         let outputs = model.fc.weight.value.shape[0]
         guard outputs >= classes else {
-            throw ResNeXtError.invalidArgument("the model has \(outputs) classes but the data set has \(classes) "
-                                               + "(\(classNames.prefix(5).joined(separator: ", "))…); use -resetClassifier true -nClasses \(classes)")
+            throw ResNeXtError.invalidArgument(
+                "the model has \(outputs) classes but the data set has \(classes) "
+                    + "(\(classNames.prefix(5).joined(separator: ", "))…); use -resetClassifier true -nClasses \(classes)")
         }
         return model
     }
@@ -42,23 +45,36 @@ public enum ModelSetup {
     /// Nesterov SGD over the model's parameters with the options' momentum and weight decay, and the
     /// training state: both restored from `checkpoint` (noting options that differ from the recorded
     /// ones), or fresh at -epochNumber.
-    public static func optimizer(for model: ResNeXtModel, _ options: TrainingOptions, checkpoint: Checkpoint.Loaded?,
-                                 log: TrainingLog) throws -> (SGD, TrainingState) {
-        let optimizer = try SGD(model.backend, parameters: model.namedParameters(),
-                                SGDHyperparameters(momentum: options.momentum, dampening: 0, weightDecay: options.weightDecay, nesterov: true))
+    public static func optimizer(
+        for model: ResNeXtModel, _ options: TrainingOptions, checkpoint: Checkpoint.Loaded?,
+        log: TrainingLog
+    ) throws -> (SGD, TrainingState) {
+        let optimizer = try SGD(
+            model.backend, parameters: model.namedParameters(),
+            SGDHyperparameters(momentum: options.momentum, dampening: 0, weightDecay: options.weightDecay, nesterov: true))
         guard let checkpoint else {
-            return (optimizer, TrainingState(epoch: options.epochNumber - 1, stepCount: 0, bestTop1: .infinity, bestTopK: .infinity,
-                                             bestEpoch: 0, seed: options.manualSeed))
+            return (
+                optimizer,
+                TrainingState(
+                    epoch: options.epochNumber - 1, stepCount: 0, bestTop1: .infinity, bestTopK: .infinity,
+                    bestEpoch: 0, seed: options.manualSeed)
+            )
         }
         try Checkpoint.restore(optimizer, from: checkpoint.velocities, stepCount: checkpoint.state.stepCount, source: checkpoint.directory)
         let now = Dictionary(options.recordedFields, uniquingKeysWith: { a, _ in a })
         for (key, value) in checkpoint.options {
             if let current = now[key], current != value {
-                log.line("note: -\(key) was \(value) when the checkpoint was written and is \(current) now; the run will not match an uninterrupted one")
+                log.line(
+                    "note: -\(key) was \(value) when the checkpoint was written and is \(current) now; the run will not match an "
+                        + "uninterrupted one"
+                )
             }
         }
         let state = checkpoint.state
-        log.line("resuming from \(checkpoint.directory): epoch \(state.epoch) done, \(state.stepCount) steps, continuing at epoch \(state.epoch + 1)")
+        log.line(
+            "resuming from \(checkpoint.directory): epoch \(state.epoch) done, \(state.stepCount) steps, continuing at epoch "
+                + "\(state.epoch + 1)"
+        )
         return (optimizer, state)
     }
 }

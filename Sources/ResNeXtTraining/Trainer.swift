@@ -4,7 +4,6 @@ import ResNeXtIO
 import ResNeXtModels
 import ResNeXtNN
 
-
 /// What a run ended with.
 public struct TrainingSummary: Sendable {
     /// Per epoch run in this process: training and validation metrics.
@@ -47,13 +46,15 @@ public final class Trainer {
         k = min(5, model.fc.weight.value.shape[0])
         trainingStep = TrainingStep(model: model, optimizer: optimizer, ks: [1, k])
         evaluationStep = EvaluationStep(model: model, backend: backend, ks: [1, k])
-        trainLoader = try BatchLoader(dataset: data.train, batchSize: options.batchSize, shuffle: true, threads: options.nThreads,
-                                      seed: state.seed, transform: data.trainTransform, packedTransform: data.packedTrainTransform)
+        trainLoader = try BatchLoader(
+            dataset: data.train, batchSize: options.batchSize, shuffle: true, threads: options.nThreads,
+            seed: state.seed, transform: data.trainTransform, packedTransform: data.packedTrainTransform)
         // With ten crops the validation batches hold floor(batchSize / 10) images, as the original.
         let validationBatch = max(1, options.batchSize / data.validationCrops)
-        validationLoader = try BatchLoader(dataset: data.validation, batchSize: validationBatch, shuffle: false, threads: options.nThreads,
-                                           seed: state.seed, transform: data.validationTransform,
-                                           packedTransform: data.packedValidationTransform)
+        validationLoader = try BatchLoader(
+            dataset: data.validation, batchSize: validationBatch, shuffle: false, threads: options.nThreads,
+            seed: state.seed, transform: data.validationTransform,
+            packedTransform: data.packedValidationTransform)
     }
 
     /// Trains from the next epoch to `-nEpochs` (or only evaluates with -testOnly). `stopAfter` ends the
@@ -83,10 +84,14 @@ public final class Trainer {
             }
             state.epoch = epoch
             state.stepCount = optimizer.stepCount
-            try Checkpoint.save(model: model, optimizer: optimizer, state: state, options: options.recordedFields, isBest: isBest,
-                                directory: options.save, afterWeights: afterCheckpointWeights)
-            try log.record([("epoch", .number(Double(epoch))), ("learningRate", .number(Double(LearningRateSchedule.rate(epoch: epoch, options: options)))),
-                            ("train", json(train)), ("validation", json(validation)), ("best", .bool(isBest))])
+            try Checkpoint.save(
+                model: model, optimizer: optimizer, state: state, options: options.recordedFields, isBest: isBest,
+                directory: options.save, afterWeights: afterCheckpointWeights)
+            try log.record([
+                ("epoch", .number(Double(epoch))),
+                ("learningRate", .number(Double(LearningRateSchedule.rate(epoch: epoch, options: options)))),
+                ("train", json(train)), ("validation", json(validation)), ("best", .bool(isBest))
+            ])
             summary.epochs.append((epoch, train, validation))
             summary.lastValidation = validation
             epoch += 1
@@ -94,18 +99,25 @@ public final class Trainer {
         summary.bestTop1 = state.bestTop1
         summary.bestTopK = state.bestTopK
         if state.bestEpoch > 0 {
-            log.line(" * Finished top1: \(NumberFormat.fixed(state.bestTop1)) top\(k): \(NumberFormat.fixed(state.bestTopK)) (best epoch \(state.bestEpoch))")
+            log.line(
+                " * Finished top1: \(NumberFormat.fixed(state.bestTop1)) top\(k): \(NumberFormat.fixed(state.bestTopK)) (best epoch "
+                    + "\(state.bestEpoch))"
+            )
             if let last = summary.lastValidation {
-                log.line(" * Validation accuracy: \(NumberFormat.fixed(last.top1Accuracy, 2)) % after the last epoch, \(NumberFormat.fixed(100 - state.bestTop1, 2)) % at best"
-                         + "; checkpoints in \(options.save)")
+                log.line(
+                    " * Validation accuracy: \(NumberFormat.fixed(last.top1Accuracy, 2)) % after the last epoch, "
+                        + "\(NumberFormat.fixed(100 - state.bestTop1, 2)) % at best"
+                        + "; checkpoints in \(options.save)")
             }
         }
         return summary
     }
 
     private func json(_ m: EpochMetrics) -> JSONValue {
-        .object([("loss", .number(m.loss)), ("top1Error", .number(m.top1Error)), ("top\(m.k)Error", .number(m.topKError)),
-                 ("images", .number(Double(m.images))), ("skipped", .number(Double(m.skipped))), ("seconds", .number(m.seconds))])
+        .object([
+            ("loss", .number(m.loss)), ("top1Error", .number(m.top1Error)), ("top\(m.k)Error", .number(m.topKError)),
+            ("images", .number(Double(m.images))), ("skipped", .number(Double(m.skipped))), ("seconds", .number(m.seconds))
+        ])
     }
 
     /// One epoch of SGD over the training set.
@@ -125,20 +137,28 @@ public final class Trainer {
             let step = try trainingStep(batch.host, learningRate: lr)
             acc.add(step)
             guard step.loss.isFinite else {
-                throw ResNeXtError.invalidArgument("training diverged at epoch \(epoch), iteration \(i + 1): loss is \(step.loss); lower -LR")
+                throw ResNeXtError.invalidArgument(
+                    "training diverged at epoch \(epoch), iteration \(i + 1): loss is \(step.loss); lower -LR")
             }
             if (i + 1) % every == 0 || i + 1 == n || log.isTerminal {
                 let m = acc.metrics(seconds: now() - start)
                 let rate = Double(acc.images) / max(now() - start, 1e-9)
                 let eta = Double(n - i - 1) * (now() - start) / Double(i + 1)
-                log.progress(" | Epoch: [\(epoch)][\(i + 1)/\(n)]  lr \(lr)  loss \(NumberFormat.fixed(Double(step.loss), 4)) (avg \(NumberFormat.fixed(m.loss, 4)))  "
-                             + "top1 \(NumberFormat.fixed(m.top1Error, 2))  top\(k) \(NumberFormat.fixed(m.topKError, 2))  \(NumberFormat.fixed(rate, 1)) img/s  data \(NumberFormat.fixed(dataTime, 2))s  ETA \(NumberFormat.fixed(eta, 0))s",
-                             final: i + 1 == n)
+                log.progress(
+                    " | Epoch: [\(epoch)][\(i + 1)/\(n)]  lr \(lr)  loss \(NumberFormat.fixed(Double(step.loss), 4)) (avg "
+                        + "\(NumberFormat.fixed(m.loss, 4)))  "
+                        + "top1 \(NumberFormat.fixed(m.top1Error, 2))  top\(k) \(NumberFormat.fixed(m.topKError, 2))  "
+                        + "\(NumberFormat.fixed(rate, 1)) img/s  data \(NumberFormat.fixed(dataTime, 2))s  ETA "
+                        + "\(NumberFormat.fixed(eta, 0))s",
+                    final: i + 1 == n)
             }
             mark = now()
         }
         let m = acc.metrics(seconds: now() - start)
-        log.line(" * Epoch \(epoch) train: loss \(NumberFormat.fixed(m.loss, 4))  top1 \(NumberFormat.fixed(m.top1Error))  top\(k) \(NumberFormat.fixed(m.topKError))  (\(m.images) images, \(NumberFormat.fixed(m.seconds, 1)) s)")
+        log.line(
+            " * Epoch \(epoch) train: loss \(NumberFormat.fixed(m.loss, 4))  top1 \(NumberFormat.fixed(m.top1Error))  top\(k) "
+                + "\(NumberFormat.fixed(m.topKError))  (\(m.images) images, \(NumberFormat.fixed(m.seconds, 1)) s)"
+        )
         return m
     }
 
@@ -153,8 +173,10 @@ public final class Trainer {
             acc.add(try evaluationStep(batch.host))
         }
         let m = acc.metrics(seconds: now() - start)
-        log.line(" * Finished epoch # \(epoch)  validation loss \(NumberFormat.fixed(m.loss, 4))  top1: \(NumberFormat.fixed(m.top1Error))  top\(k): \(NumberFormat.fixed(m.topKError))"
-                 + "  (\(m.images) images)")
+        log.line(
+            " * Finished epoch # \(epoch)  validation loss \(NumberFormat.fixed(m.loss, 4))  top1: \(NumberFormat.fixed(m.top1Error))  "
+                + "top\(k): \(NumberFormat.fixed(m.topKError))"
+                + "  (\(m.images) images)")
         return m
     }
 

@@ -69,9 +69,11 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
 
     /// The options that shape a run's numbers, as stored in checkpoints (to warn when a resumed run differs).
     public var recordedFields: [(key: String, value: String)] {
-        [("dataset", dataset.rawValue), ("data", data ?? ""), ("manualSeed", String(manualSeed)), ("nEpochs", String(effectiveEpochs)),
-         ("batchSize", String(batchSize)), ("LR", String(LR)), ("momentum", String(momentum)), ("weightDecay", String(weightDecay)),
-         ("nThreads", String(nThreads)), ("computeThreads", String(computeThreads)), ("tenCrop", String(tenCrop))]
+        [
+            ("dataset", dataset.rawValue), ("data", data ?? ""), ("manualSeed", String(manualSeed)), ("nEpochs", String(effectiveEpochs)),
+            ("batchSize", String(batchSize)), ("LR", String(LR)), ("momentum", String(momentum)), ("weightDecay", String(weightDecay)),
+            ("nThreads", String(nThreads)), ("computeThreads", String(computeThreads)), ("tenCrop", String(tenCrop))
+        ]
     }
 
     /// The model these options build (before -retrain/-resetClassifier/-resume).

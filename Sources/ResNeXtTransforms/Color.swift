@@ -39,17 +39,19 @@ extension Transforms {
 
     /// The colour-jitter steps in place on three planes of `count` values (R, G, B), one pass per step
     /// (two for contrast: the mean, then the blend).
-    static func applyColorJitter(_ steps: [(operation: ColorJitterOperation, alpha: Double)], _ r: UnsafeMutablePointer<Float>,
-                                 _ g: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int) {
+    static func applyColorJitter(
+        _ steps: [(operation: ColorJitterOperation, alpha: Double)], _ r: UnsafeMutablePointer<Float>,
+        _ g: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, count: Int
+    ) {
         for (operation, alpha) in steps {
             let a = Float(alpha), rest = Float(1 - alpha)
             switch operation {
-            case .brightness:   // blend with black
+            case .brightness:  // blend with black
                 for p in [r, g, b] { for i in 0..<count { p[i] = p[i] * a } }
-            case .contrast:     // blend with the mean grey level
+            case .contrast:  // blend with the mean grey level
                 let mean = grayMean(r, g, b, count: count)
                 for p in [r, g, b] { for i in 0..<count { p[i] = p[i] * a + rest * mean } }
-            case .saturation:   // blend with the greyscale image
+            case .saturation:  // blend with the greyscale image
                 for i in 0..<count {
                     let gray = ((0.299 as Float) * r[i] + (0.587 as Float) * g[i]) + (0.114 as Float) * b[i]
                     r[i] = r[i] * a + rest * gray
@@ -86,8 +88,10 @@ extension Transforms {
     /// `j = rng.integer(in: 0...i)`, swap positions `i` and `j` — then, for each operation in the drawn order,
     /// `α = 1 + rng.uniform(−v, v)` with its variance `v`. (The three blends are linear and commute, since the
     /// grey weights sum to 1, so the order only changes float rounding.)
-    public static func colorJitterSteps(brightness: Double, contrast: Double, saturation: Double,
-                                        rng: inout RandomGenerator) -> [(operation: ColorJitterOperation, alpha: Double)] {
+    public static func colorJitterSteps(
+        brightness: Double, contrast: Double, saturation: Double,
+        rng: inout RandomGenerator
+    ) -> [(operation: ColorJitterOperation, alpha: Double)] {
         var kept = [(ColorJitterOperation, Double)]()
         for (op, v) in [(ColorJitterOperation.brightness, brightness), (.contrast, contrast), (.saturation, saturation)]
         where v != 0 { kept.append((op, v)) }
@@ -103,10 +107,15 @@ extension Transforms {
     /// ``imagenetTrain(_:rng:)``).
     ///
     /// RNG draws: those of ``colorJitterSteps(brightness:contrast:saturation:rng:)``.
-    public static func colorJitter(_ image: Image, brightness: Double, contrast: Double, saturation: Double,
-                                   rng: inout RandomGenerator) -> Image {
-        colorJitter(image, steps: colorJitterSteps(brightness: brightness, contrast: contrast,
-                                                   saturation: saturation, rng: &rng))
+    public static func colorJitter(
+        _ image: Image, brightness: Double, contrast: Double, saturation: Double,
+        rng: inout RandomGenerator
+    ) -> Image {
+        colorJitter(
+            image,
+            steps: colorJitterSteps(
+                brightness: brightness, contrast: contrast,
+                saturation: saturation, rng: &rng))
     }
 
     /// Deterministic AlexNet PCA lighting: adds `Σ_j eigvec[i][j] · alphas[j] · eigval[j]` to channel `i`.

@@ -18,8 +18,10 @@ struct ColorAffine {
     static let grayWeights: [Double] = [0.299, 0.587, 0.114]
 
     /// - Parameter channelMeans: the per-channel means of the image the steps start from.
-    init(steps: [(operation: ColorJitterOperation, alpha: Double)], shifts: [Float], channelMeans: [Double],
-         mean: [Float], std: [Float]) {
+    init(
+        steps: [(operation: ColorJitterOperation, alpha: Double)], shifts: [Float], channelMeans: [Double],
+        mean: [Float], std: [Float]
+    ) {
         var m: [[Double]] = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
         var c: [Double] = [0, 0, 0]
         let w = Self.grayWeights

@@ -1,8 +1,9 @@
 extension Transforms {
     /// Per-channel `(x − mean[c]) / std[c]` (torch `ColorNormalize`); `mean` and `std` have one entry per channel.
     public static func normalize(_ image: Image, mean: [Float], std: [Float]) -> Image {
-        precondition(mean.count == image.channels && std.count == image.channels,
-                     "normalize: \(mean.count) means / \(std.count) stds for \(image.channels) channels")
+        precondition(
+            mean.count == image.channels && std.count == image.channels,
+            "normalize: \(mean.count) means / \(std.count) stds for \(image.channels) channels")
         var out = image
         let plane = image.height * image.width
         out.pixels.withUnsafeMutableBufferPointer { p in
@@ -51,9 +52,10 @@ extension Transforms {
 
     /// The `width × height` window whose top-left pixel is `(x, y)` (0-based; end exclusive, as torch `image.crop`).
     public static func crop(_ image: Image, x: Int, y: Int, width: Int, height: Int) -> Image {
-        precondition(x >= 0 && y >= 0 && width >= 0 && height >= 0
-                     && x + width <= image.width && y + height <= image.height,
-                     "crop: window \(width)x\(height) at (\(x), \(y)) outside \(image.width)x\(image.height)")
+        precondition(
+            x >= 0 && y >= 0 && width >= 0 && height >= 0
+                && x + width <= image.width && y + height <= image.height,
+            "crop: window \(width)x\(height) at (\(x), \(y)) outside \(image.width)x\(image.height)")
         var out = Image(channels: image.channels, height: height, width: width)
         image.pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in
@@ -71,16 +73,18 @@ extension Transforms {
 
     /// The central `size × size` window, top-left at `(ceil((W − size)/2), ceil((H − size)/2))` (torch `CenterCrop`).
     public static func centerCrop(_ image: Image, size: Int) -> Image {
-        precondition(size <= image.width && size <= image.height,
-                     "centerCrop: \(size) larger than \(image.width)x\(image.height)")
+        precondition(
+            size <= image.width && size <= image.height,
+            "centerCrop: \(size) larger than \(image.width)x\(image.height)")
         return crop(image, x: (image.width - size + 1) / 2, y: (image.height - size + 1) / 2, width: size, height: size)
     }
 
     /// Ten `size × size` crops (torch `TenCrop`): for the image and then its horizontal mirror, in this order:
     /// centre (as ``centerCrop(_:size:)``), top-left, top-right, bottom-left, bottom-right.
     public static func tenCrop(_ image: Image, size: Int) -> [Image] {
-        precondition(size <= image.width && size <= image.height,
-                     "tenCrop: \(size) larger than \(image.width)x\(image.height)")
+        precondition(
+            size <= image.width && size <= image.height,
+            "tenCrop: \(size) larger than \(image.width)x\(image.height)")
         let w = image.width, h = image.height
         var crops = [Image]()
         crops.reserveCapacity(10)

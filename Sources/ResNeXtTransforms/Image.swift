@@ -15,8 +15,9 @@ public struct Image: Sendable, Equatable {
     }
 
     public init(channels: Int, height: Int, width: Int, value: Float = 0) {
-        self.init(channels: channels, height: height, width: width,
-                  pixels: [Float](repeating: value, count: channels * height * width))
+        self.init(
+            channels: channels, height: height, width: width,
+            pixels: [Float](repeating: value, count: channels * height * width))
     }
 
     public subscript(c: Int, y: Int, x: Int) -> Float {

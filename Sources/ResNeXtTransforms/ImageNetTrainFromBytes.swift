@@ -5,7 +5,8 @@ import ResNeXtCore
 /// Pixels stay interleaved as `SIMD4<Float>` (R, G, B, unused) from the crop to the last step, so each
 /// step handles the three channels of a pixel together: the width pass reads the crop's bytes row by row,
 /// the height pass runs along whole rows, one pass takes the channel means, and the last pass applies the
-/// colour map (``ColorAffine``) and writes the normalised (and possibly mirrored) CHW result. Every value is computed with the same operations, in
+/// colour map (``ColorAffine``) and writes the normalised (and possibly mirrored) CHW result. Every value is computed with the same
+/// operations, in
 /// the same order, as the planar reference (``Transforms/imagenetTrain(_:rng:)``), so the results are
 /// identical bit for bit (tested).
 extension Transforms {
@@ -40,7 +41,7 @@ extension Transforms {
                 let r = UnsafeMutableRawPointer(dst.baseAddress!), g = r + 4 * plane, b = r + 8 * plane
                 for y in 0..<size {
                     var x = 0
-                    while x + 4 <= size {   // four pixels → one 4-wide store per channel plane
+                    while x + 4 <= size {  // four pixels → one 4-wide store per channel plane
                         let p0 = final(y * size + x), p1 = final(y * size + x + 1)
                         let p2 = final(y * size + x + 2), p3 = final(y * size + x + 3)
                         let o = 4 * (y * size + (flip ? size - 4 - x : x))
@@ -71,11 +72,14 @@ extension Transforms {
         let planW = CubicPlan(sourceLength: box.width, targetLength: size)
         let planH = CubicPlan(sourceLength: box.height, targetLength: size)
         var means = ColorAffine.MeanAccumulator()
-        let out = resample(planW: planW, planH: planH, columns: 0..<size, rows: 0..<size, loadRow: { y, xs, into in
-            loadRow(image, x: box.x + xs.lowerBound, y: box.y + y, count: xs.count, into: into + xs.lowerBound)
-        }, written: { row in
-            means.add(row: size) { row[$0] }
-        })
+        let out = resample(
+            planW: planW, planH: planH, columns: 0..<size, rows: 0..<size,
+            loadRow: { y, xs, into in
+                loadRow(image, x: box.x + xs.lowerBound, y: box.y + y, count: xs.count, into: into + xs.lowerBound)
+            },
+            written: { row in
+                means.add(row: size) { row[$0] }
+            })
         return (out, means.means)
     }
 

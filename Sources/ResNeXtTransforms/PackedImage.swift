@@ -7,8 +7,9 @@ public struct PackedImage: Sendable, Equatable {
     public let bytes: [UInt8]
 
     public init(width: Int, height: Int, bytes: [UInt8]) {
-        precondition(width >= 1 && height >= 1 && bytes.count == 3 * width * height,
-                     "PackedImage: \(bytes.count) bytes for \(width)x\(height) RGB")
+        precondition(
+            width >= 1 && height >= 1 && bytes.count == 3 * width * height,
+            "PackedImage: \(bytes.count) bytes for \(width)x\(height) RGB")
         self.width = width
         self.height = height
         self.bytes = bytes

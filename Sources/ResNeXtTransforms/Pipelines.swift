@@ -21,8 +21,9 @@ extension Transforms {
     ///
     /// RNG draws: crop `x`, then crop `y` (`rng.integer(in: 0...4)` each).
     public static func mnistTrain(_ image: Image, rng: inout RandomGenerator) -> Image {
-        randomCrop(normalize(image, mean: mnistMean, std: mnistStd),
-                   width: image.width, height: image.height, padding: 2, rng: &rng)
+        randomCrop(
+            normalize(image, mean: mnistMean, std: mnistStd),
+            width: image.width, height: image.height, padding: 2, rng: &rng)
     }
 
     /// MNIST evaluation transform: normalise only.
@@ -67,15 +68,18 @@ extension Transforms {
 
     /// The draws after the crop, in order: the jitter steps, the lighting (as per-channel shifts), the flip.
     static func drawImageNetTrainColor(rng: inout RandomGenerator)
-        -> (steps: [(operation: ColorJitterOperation, alpha: Double)], shifts: [Float], flip: Bool) {
+        -> (steps: [(operation: ColorJitterOperation, alpha: Double)], shifts: [Float], flip: Bool)
+    {
         let steps = colorJitterSteps(brightness: 0.4, contrast: 0.4, saturation: 0.4, rng: &rng)
         let shifts = lightingShifts((0..<3).map { _ in rng.normal(mean: 0, std: 0.1) })
         return (steps, shifts, rng.uniform() < 0.5)
     }
 
     /// Evaluation resize-and-crop for any sizes: Scale(`resize`) → normalise → CenterCrop(`crop`). No RNG.
-    public static func evalResizeCrop(_ image: Image, resize: Int, crop: Int,
-                                      mean: [Float] = imagenetMean, std: [Float] = imagenetStd) -> Image {
+    public static func evalResizeCrop(
+        _ image: Image, resize: Int, crop: Int,
+        mean: [Float] = imagenetMean, std: [Float] = imagenetStd
+    ) -> Image {
         centerCrop(normalize(scaleShorterSide(image, to: resize), mean: mean, std: std), size: crop)
     }
 

@@ -4,11 +4,13 @@ extension Transforms {
     /// `xs` to `into[xs]`; only the columns the window reads are asked for. The height pass runs along whole
     /// rows; its input rows (width-pass results) are made when first needed into a ring of four, each once,
     /// so the working set stays in cache. `written` sees each output row as it is finished, in order.
-    static func resample(planW: CubicPlan, planH: CubicPlan, columns: Range<Int>, rows: Range<Int>,
-                         loadRow: (Int, Range<Int>, UnsafeMutablePointer<SIMD4<Float>>) -> Void,
-                         written: (UnsafePointer<SIMD4<Float>>) -> Void = { _ in }) -> [SIMD4<Float>] {
+    static func resample(
+        planW: CubicPlan, planH: CubicPlan, columns: Range<Int>, rows: Range<Int>,
+        loadRow: (Int, Range<Int>, UnsafeMutablePointer<SIMD4<Float>>) -> Void,
+        written: (UnsafePointer<SIMD4<Float>>) -> Void = { _ in }
+    ) -> [SIMD4<Float>] {
         let width = columns.count
-        var out = [SIMD4<Float>](unsafeUninitializedCapacity: rows.count * width) { $1 = rows.count * width }   // all written
+        var out = [SIMD4<Float>](unsafeUninitializedCapacity: rows.count * width) { $1 = rows.count * width }  // all written
         var ring = [SIMD4<Float>](repeating: .zero, count: 4 * width)
         var held = [-1, -1, -1, -1]
         let span = planW.sourceSpan(of: columns)
@@ -17,17 +19,20 @@ extension Transforms {
             source.withUnsafeMutableBufferPointer { sourceBuffer in
                 out.withUnsafeMutableBufferPointer { outBuffer in
                     let dst = UnsafeMutableRawPointer(outBuffer.baseAddress!).assumingMemoryBound(to: Float.self)
-                    planH.applyRows(dst, width: 4 * width, outputs: rows, row: { y in
-                        let slot = ringBuffer.baseAddress! + (y % 4) * width
-                        if held[y % 4] != y {
-                            loadRow(y, span, sourceBuffer.baseAddress!)
-                            planW.resamplePixels(sourceBuffer.baseAddress!, slot, outputs: columns)
-                            held[y % 4] = y
-                        }
-                        return UnsafeRawPointer(slot).assumingMemoryBound(to: Float.self)
-                    }, written: { d in
-                        written(UnsafePointer(outBuffer.baseAddress! + (d - rows.lowerBound) * width))
-                    })
+                    planH.applyRows(
+                        dst, width: 4 * width, outputs: rows,
+                        row: { y in
+                            let slot = ringBuffer.baseAddress! + (y % 4) * width
+                            if held[y % 4] != y {
+                                loadRow(y, span, sourceBuffer.baseAddress!)
+                                planW.resamplePixels(sourceBuffer.baseAddress!, slot, outputs: columns)
+                                held[y % 4] = y
+                            }
+                            return UnsafeRawPointer(slot).assumingMemoryBound(to: Float.self)
+                        },
+                        written: { d in
+                            written(UnsafePointer(outBuffer.baseAddress! + (d - rows.lowerBound) * width))
+                        })
                 }
             }
         }
@@ -70,13 +75,15 @@ struct CubicPlan {
     /// nondecreasing order of their lowest index in use, at most four at a time, so a caller may compute them
     /// on demand into a ring of four rows (row `r` in slot `r mod 4`). `written(d)` follows each output row
     /// `d`, in order.
-    func applyRows(_ dst: UnsafeMutablePointer<Float>, width: Int, outputs: Range<Int>? = nil, row: (Int) -> UnsafePointer<Float>,
-                   written: (Int) -> Void = { _ in }) {
+    func applyRows(
+        _ dst: UnsafeMutablePointer<Float>, width: Int, outputs: Range<Int>? = nil, row: (Int) -> UnsafePointer<Float>,
+        written: (Int) -> Void = { _ in }
+    ) {
         let n = sourceLength, m = targetLength
         let range = outputs ?? 0..<m
         for d in range {
             let out = dst + (d - range.lowerBound) * width
-            if n == m || n == 1 || d == m - 1 {   // a copy: equal lengths, a single source row, or the last output
+            if n == m || n == 1 || d == m - 1 {  // a copy: equal lengths, a single source row, or the last output
                 out.update(from: row(n == m ? d : n - 1), count: width)
                 written(d)
                 continue
@@ -104,8 +111,10 @@ struct CubicPlan {
 
 /// `out[j] = catmullRom(r0[j], r1[j], r2[j], r3[j], w)` for `j < count`.
 @inline(never)
-func cubicRows(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>,
-               _ out: UnsafeMutablePointer<Float>, _ count: Int, _ w: SIMD4<Float>) {
+func cubicRows(
+    _ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: UnsafePointer<Float>, _ r3: UnsafePointer<Float>,
+    _ out: UnsafeMutablePointer<Float>, _ count: Int, _ w: SIMD4<Float>
+) {
     let (w0, w1, w2, w3) = (w[0], w[1], w[2], w[3])
     for j in 0..<count { out[j] = ((w0 * r0[j] + w1 * r1[j]) + w2 * r2[j]) + w3 * r3[j] }
 }
@@ -116,8 +125,9 @@ func cubicRows(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ r2: Uns
 /// the weighted sum differs from torch's evaluation order by an ulp or so.
 func catmullRomWeights(_ x: Float) -> SIMD4<Float> {
     let t = Double(x)
-    return SIMD4(Float(0.5 * t * (-1 + t * (2 - t))), Float(1 + 0.5 * t * t * (3 * t - 5)),
-                 Float(0.5 * t * (1 + t * (4 - 3 * t))), Float(0.5 * t * t * (t - 1)))
+    return SIMD4(
+        Float(0.5 * t * (-1 + t * (2 - t))), Float(1 + 0.5 * t * t * (3 * t - 5)),
+        Float(0.5 * t * (1 + t * (4 - 3 * t))), Float(0.5 * t * t * (t - 1)))
 }
 
 /// `((w0·p0 + w1·p1) + w2·p2) + w3·p3`.
@@ -161,7 +171,8 @@ extension CubicPlan {
                     let i = index[d]
                     output(d, src[i - 1], src[i], src[i + 1], src[i + 2])
                 }
-                let edges = (range.lowerBound..<max(range.lowerBound, interior.lowerBound)).map { $0 }
+                let edges =
+                    (range.lowerBound..<max(range.lowerBound, interior.lowerBound)).map { $0 }
                     + (max(interior.upperBound, range.lowerBound)..<min(range.upperBound, m - 1)).map { $0 }
                 for d in edges {
                     let i = index[d]

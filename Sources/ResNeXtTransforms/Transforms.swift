@@ -24,7 +24,7 @@ public enum Transforms {
     public static let lightingEigenvectors: [[Float]] = [
         [-0.5675, 0.7192, 0.4009],
         [-0.5808, -0.0045, -0.8140],
-        [-0.5836, -0.6948, 0.4203],
+        [-0.5836, -0.6948, 0.4203]
     ]
     /// MNIST mean on the 0–255 pixel scale (0.13066 · 255, usually quoted as 0.1307).
     public static let mnistMean: [Float] = [33.318]

@@ -13,10 +13,13 @@ struct BenchLoaderCommand: ParsableCommand {
     @Option(help: "A folder of JPEG images (searched recursively).") var data: String
     @Option(help: "Passes over the folder (the first is also timed).") var passes = 2
     @Option(help: "Worker threads (1 gives the per-core rate).") var threads = 1
-    @Option(help: "train (the ImageNet training transform), eval (Scale 256 + center crop 224), none (decode to floats) or decode (decode to bytes only).")
+    @Option(help: "train (ImageNet training transform), eval (Scale 256 + center crop 224), none (floats) or decode (bytes only).")
     var transform = "train"
     @Flag(help: "Print one JSON object.") var json = false
-    @Flag(help: "Decode and transform each file in turn on this thread, without the loader (no worker thread, no batch assembly): what scripts/bench_loader_pytorch.py times on the PyTorch side.")
+    @Flag(
+        help: ArgumentHelp(
+            "Decode and transform file after file on this thread, without the loader.",
+            discussion: "No worker thread, no batch assembly: what scripts/bench_loader_pytorch.py times on the PyTorch side."))
     var direct = false
 
     func run() throws {
@@ -33,13 +36,14 @@ struct BenchLoaderCommand: ParsableCommand {
             sampleTransform = { image, _ in [Transforms.imagenetEval(image)] }
             packedTransform = PackedSampleTransform(shape: [3, 224, 224]) { image, _, out in Transforms.imagenetEval(image, into: out) }
         case "none": sampleTransform = { image, _ in [image] }
-        case "decode":   // decoding to bytes only: the floor under any transform
+        case "decode":  // decoding to bytes only: the floor under any transform
             sampleTransform = { _, _ in [Image(channels: 1, height: 1, width: 1)] }
             packedTransform = PackedSampleTransform(shape: [1, 1, 1]) { _, _, out in out[0] = 0 }
         default: throw ValidationError("unknown --transform '\(transform)' (expected train, eval, none or decode)")
         }
-        let loader = try BatchLoader(dataset: dataset, batchSize: 32, shuffle: true, threads: threads, seed: 1, transform: sampleTransform,
-                                     packedTransform: packedTransform)
+        let loader = try BatchLoader(
+            dataset: dataset, batchSize: 32, shuffle: true, threads: threads, seed: 1, transform: sampleTransform,
+            packedTransform: packedTransform)
         var images = 0
         let start = ContinuousClock.now
         for pass in 1...passes {
@@ -63,7 +67,10 @@ struct BenchLoaderCommand: ParsableCommand {
         let rate = Double(images) / seconds
         if json {
             let mode = direct ? "direct" : "loader"
-            print("{\"impl\": \"resnext-swift\", \"mode\": \"\(mode)\", \"transform\": \"\(transform)\", \"images\": \(images), \"threads\": \(direct ? 1 : threads), \"images_per_second\": \(NumberFormat.fixed(rate, 1))}")
+            print(
+                "{\"impl\": \"resnext-swift\", \"mode\": \"\(mode)\", \"transform\": \"\(transform)\", \"images\": \(images), "
+                    + "\"threads\": \(direct ? 1 : threads), \"images_per_second\": \(NumberFormat.fixed(rate, 1))}"
+            )
         } else {
             let how = direct ? "directly on 1 thread" : "through the loader on \(threads) thread\(threads == 1 ? "" : "s")"
             print("\(images) images in \(NumberFormat.fixed(seconds, 2)) s: \(NumberFormat.fixed(rate, 1)) images/s \(how)")

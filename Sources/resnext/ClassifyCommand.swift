@@ -1,6 +1,6 @@
 import ArgumentParser
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtData
 import ResNeXtIO
 import ResNeXtModels
@@ -8,7 +8,8 @@ import ResNeXtTransforms
 
 /// Model-file options shared by classify and extract-features.
 struct ModelFileOptions: ParsableArguments {
-    @Argument(help: "Model file: .safetensors (resnext-swift checkpoints record their architecture; torchvision-named weights need --arch).")
+    @Argument(
+        help: "Model file: .safetensors (resnext-swift checkpoints record their architecture; torchvision-named weights need --arch).")
     var model: String
     @OptionGroup var architecture: ModelOptions
     @Option(help: "Images per forward pass.") var batchSize = 32
@@ -44,7 +45,8 @@ struct ModelFileOptions: ParsableArguments {
         for path in paths {
             do {
                 let bytes = try FileIO.readAll(path)
-                let image = try ImageDecoder.decodePacked(bytes, source: path).map { Transforms.imagenetEval($0) }
+                let image =
+                    try ImageDecoder.decodePacked(bytes, source: path).map { Transforms.imagenetEval($0) }
                     ?? Transforms.imagenetEval(try ImageDecoder.decode(bytes, source: path))
                 pending.append((path, image))
             } catch {

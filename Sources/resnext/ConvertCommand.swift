@@ -1,6 +1,6 @@
 import ArgumentParser
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtIO
 import ResNeXtModels
 
@@ -20,8 +20,12 @@ struct ConvertCommand: ParsableCommand {
         let model = try ResNeXtModel.load(input, configuration: given, on: backend)
         let lower = output.lowercased()
         if lower.hasSuffix(".safetensors") {
-            try model.saveSafetensors(output, on: backend, metadata: [("format", "resnext-swift/1"),
-                                                                      ("configuration", model.configuration.json.serialized())])
+            try model.saveSafetensors(
+                output, on: backend,
+                metadata: [
+                    ("format", "resnext-swift/1"),
+                    ("configuration", model.configuration.json.serialized())
+                ])
         } else if lower.hasSuffix(".t7") {
             try model.saveTorch7(output, on: backend)
         } else {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-@preconcurrency import Glibc
+    @preconcurrency import Glibc
 #endif
 
 /// Hooks that the end-to-end crash tests switch on through the environment; the libraries know nothing

@@ -1,6 +1,6 @@
 import ArgumentParser
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtNN
 
 /// Trains a small residual conv net on generated images and prints the falling loss: a smoke test of
@@ -41,20 +41,27 @@ struct DemoCommand: ParsableCommand {
             for start in stride(from: 0, to: val.count, by: 128) {
                 valCorrect += try evaluate(val.batch(Array(start..<min(val.count, start + 128)))).correct[0]
             }
-            print("epoch \(epoch): train loss \(NumberFormat.fixed(lossSum / Double(seen))), train accuracy \(NumberFormat.fixed(100 * Double(correct) / Double(seen)))%, "
-                  + "validation accuracy \(NumberFormat.fixed(100 * Double(valCorrect) / Double(val.count)))%")
+            print(
+                "epoch \(epoch): train loss \(NumberFormat.fixed(lossSum / Double(seen))), train accuracy "
+                    + "\(NumberFormat.fixed(100 * Double(correct) / Double(seen)))%, "
+                    + "validation accuracy \(NumberFormat.fixed(100 * Double(valCorrect) / Double(val.count)))%")
         }
     }
 
     private func makeNet(_ b: CPUBackend, rng: inout RandomGenerator) throws -> Sequential {
         func convBN(_ i: Int, _ o: Int, _ k: Int, stride: Int = 1, groups: Int = 1) throws -> [any Layer] {
-            [try Conv2d(b, inChannels: i, outChannels: o, kernelSize: k, stride: stride, padding: k / 2, groups: groups, rng: &rng),
-             try BatchNorm2d(b, channels: o)]
+            [
+                try Conv2d(b, inChannels: i, outChannels: o, kernelSize: k, stride: stride, padding: k / 2, groups: groups, rng: &rng),
+                try BatchNorm2d(b, channels: o)
+            ]
         }
         let block = Sequential(try convBN(16, 16, 1) + [ReLU(b)] + (try convBN(16, 16, 3, groups: 4)) + [ReLU(b)] + (try convBN(16, 32, 1)))
-        return Sequential(try convBN(3, 16, 3) + [ReLU(b), MaxPool2d(b, kernelSize: 3, stride: 2, padding: 1),
-            Residual(b, branch: block, shortcut: Sequential(try convBN(16, 32, 1))), ReLU(b),
-            AvgPool2d(global: b), Flatten(b), try Linear(b, inFeatures: 32, outFeatures: 4, zeroBias: true, rng: &rng)])
+        return Sequential(
+            try convBN(3, 16, 3) + [
+                ReLU(b), MaxPool2d(b, kernelSize: 3, stride: 2, padding: 1),
+                Residual(b, branch: block, shortcut: Sequential(try convBN(16, 32, 1))), ReLU(b),
+                AvgPool2d(global: b), Flatten(b), try Linear(b, inFeatures: 32, outFeatures: 4, zeroBias: true, rng: &rng)
+            ])
     }
 }
 

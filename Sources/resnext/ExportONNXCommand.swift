@@ -1,6 +1,6 @@
 import ArgumentParser
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtModels
 import ResNeXtONNX
 
@@ -8,7 +8,8 @@ import ResNeXtONNX
 struct ExportONNXCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-onnx",
-        abstract: "Export a model (.safetensors, .pth/.pt or .t7) as an ONNX inference graph: input 'input' [batch, C, H, W], output 'logits'.")
+        abstract:
+            "Export a model (.safetensors, .pth/.pt or .t7) as an ONNX inference graph: input 'input' [batch, C, H, W], output 'logits'.")
 
     @Argument(help: "Input model file (.safetensors, .pth, .pt or .t7).") var input: String
     @Argument(help: "Output ONNX file (.onnx).") var output: String
@@ -18,7 +19,8 @@ struct ExportONNXCommand: ParsableCommand {
 
     func validate() throws {
         guard ONNXExport.supportedOpsets.contains(opset) else {
-            throw ValidationError("--opset must be \(ONNXExport.supportedOpsets.lowerBound)–\(ONNXExport.supportedOpsets.upperBound), got \(opset)")
+            throw ValidationError(
+                "--opset must be \(ONNXExport.supportedOpsets.lowerBound)–\(ONNXExport.supportedOpsets.upperBound), got \(opset)")
         }
     }
 
@@ -27,6 +29,9 @@ struct ExportONNXCommand: ParsableCommand {
         let given = architecture.arch != nil || architecture.depth != nil ? try architecture.configuration() : nil
         let model = try ResNeXtModel.load(input, configuration: given, on: backend)
         try ONNXExport.write(model, on: backend, opset: opset, to: output)
-        print("\(input) → \(output): \(model.configuration), \(NumberFormat.thousands(model.parameterCount)) parameters, ONNX opset \(opset) (IR version \(ONNXExport.irVersion(opset: opset)))")
+        print(
+            "\(input) → \(output): \(model.configuration), \(NumberFormat.thousands(model.parameterCount)) parameters, ONNX opset "
+                + "\(opset) (IR version \(ONNXExport.irVersion(opset: opset)))"
+        )
     }
 }

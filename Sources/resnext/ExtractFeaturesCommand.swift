@@ -1,6 +1,6 @@
 import ArgumentParser
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtData
 import ResNeXtIO
 import ResNeXtModels
@@ -34,8 +34,10 @@ struct ExtractFeaturesCommand: ParsableCommand {
         }
         guard !done.isEmpty else { throw ValidationError("no readable images") }
         let list = JSONValue.array(done.map { .string($0) }).serialized()
-        try SafetensorsFile(tensors: [("features", StoredTensor(shape: [done.count, width], floats: features))],
-                            metadata: [("image_list", list)]).write(to: output)
+        try SafetensorsFile(
+            tensors: [("features", StoredTensor(shape: [done.count, width], floats: features))],
+            metadata: [("image_list", list)]
+        ).write(to: output)
         if let npy {
             try FileIO.writeAtomically(NumPy.float32Array(features, shape: [done.count, width]), to: npy)
             try FileIO.writeAtomically(Array((done.joined(separator: "\n") + "\n").utf8), to: npy + ".txt")

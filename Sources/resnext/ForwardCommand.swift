@@ -1,6 +1,6 @@
 import ArgumentParser
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtIO
 import ResNeXtModels
 
@@ -39,7 +39,8 @@ struct ForwardCommand: ParsableCommand {
         }
         net.setTraining(false)
         let logits = try net.forward(try backend.upload(stored.floats(), shape: Shape(stored.shape)))
-        try SafetensorsFile(tensors: [("logits", StoredTensor(shape: logits.shape.dims, floats: try backend.download(logits)))]).write(to: output)
+        try SafetensorsFile(tensors: [("logits", StoredTensor(shape: logits.shape.dims, floats: try backend.download(logits)))]).write(
+            to: output)
         print("wrote logits \(logits.shape) to \(output)")
     }
 }

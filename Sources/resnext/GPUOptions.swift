@@ -19,8 +19,9 @@ enum CuDNNChoice: String, ExpressibleByArgument, CaseIterable {
 
 /// GPU settings shared by `train` and `selftest` (`-cudnn` single-dash as the original, `--cudnn` too).
 struct GPUOptions: ParsableArguments {
-    @Option(name: [.customLong("cudnn", withSingleDash: true), .customLong("cudnn")],
-            help: "cuDNN algorithm choice: fastest | deterministic | heuristic (the original's `default`).")
+    @Option(
+        name: [.customLong("cudnn", withSingleDash: true), .customLong("cudnn")],
+        help: "cuDNN algorithm choice: fastest | deterministic | heuristic (the original's `default`).")
     var cudnn = CuDNNChoice.fastest
 
     @Option(name: [.customLong("tf32")], help: "Allow TF32 tensor-core math on the GPU (true/false), as PyTorch does by default.")

@@ -4,25 +4,34 @@ import ResNeXtModels
 
 /// The original's model flags (single-dash camelCase, as `th main.lua`), with `--long` aliases, or a preset.
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.customLong("arch"), .customLong("model")], help: "A named preset (\(ModelConfiguration.presetNames.joined(separator: ", "))); overrides the flags below.")
+    @Option(
+        name: [.customLong("arch"), .customLong("model")],
+        help: "A named preset (\(ModelConfiguration.presetNames.joined(separator: ", "))); overrides the flags below.")
     var arch: String?
 
     @Option(name: [.customLong("dataset", withSingleDash: true), .customLong("dataset")], help: "imagenet | cifar10 | cifar100 | mnist")
     var dataset: String = "imagenet"
 
-    @Option(name: [.customLong("depth", withSingleDash: true), .customLong("depth")], help: "Network depth (ImageNet 50/101/152 or 18/34; CIFAR 9k+2, or 6n+2 with basic blocks).")
+    @Option(
+        name: [.customLong("depth", withSingleDash: true), .customLong("depth")],
+        help: "Network depth (ImageNet 50/101/152 or 18/34; CIFAR 9k+2, or 6n+2 with basic blocks).")
     var depth: Int?
 
-    @Option(name: [.customLong("baseWidth", withSingleDash: true), .customLong("base-width")], help: "Per-group width d at the first stage.")
+    @Option(
+        name: [.customLong("baseWidth", withSingleDash: true), .customLong("base-width")], help: "Per-group width d at the first stage.")
     var baseWidth: Int = 64
 
     @Option(name: [.customLong("cardinality", withSingleDash: true), .customLong("cardinality")], help: "Number of groups C.")
     var cardinality: Int = 1
 
-    @Option(name: [.customLong("bottleneckType", withSingleDash: true), .customLong("bottleneck-type")], help: "resnext_C | resnext_B | resnet | basic")
+    @Option(
+        name: [.customLong("bottleneckType", withSingleDash: true), .customLong("bottleneck-type")],
+        help: "resnext_C | resnext_B | resnet | basic")
     var bottleneckType: String = "resnext_C"
 
-    @Option(name: [.customLong("shortcutType", withSingleDash: true), .customLong("shortcut-type")], help: "A | B | C (default: the dataset's: B; A for CIFAR basic-block ResNets)")
+    @Option(
+        name: [.customLong("shortcutType", withSingleDash: true), .customLong("shortcut-type")],
+        help: "A | B | C (default: the dataset's: B; A for CIFAR basic-block ResNets)")
     var shortcutType: String = ""
 
     @Option(name: [.customLong("nClasses", withSingleDash: true), .customLong("classes")], help: "Number of classes (0: the dataset's).")
@@ -51,8 +60,10 @@ struct ModelOptions: ParsableArguments {
             shortcut = s
         }
         guard let depth = depth ?? defaultDepth else { return nil }
-        return .original(OriginalModelFlags(depth: depth, baseWidth: baseWidth, cardinality: cardinality, bottleneckType: block,
-                                            shortcutType: shortcut))
+        return .original(
+            OriginalModelFlags(
+                depth: depth, baseWidth: baseWidth, cardinality: cardinality, bottleneckType: block,
+                shortcutType: shortcut))
     }
 
     /// The configuration these flags describe, or a clear error naming the flag at fault.

@@ -3,7 +3,7 @@ import ResNeXtModels
 import ResNeXtNN
 
 #if canImport(Glibc)
-@preconcurrency import Glibc
+    @preconcurrency import Glibc
 #endif
 
 /// A whole network timed through the same ``TrainingStep`` / ``EvaluationStep`` that training uses:
@@ -28,8 +28,9 @@ struct NetworkBenchmark {
     func run(warmup: Int, steps: Int, seed: UInt64 = 1) throws -> Result {
         var rng = RandomGenerator(seed: seed)
         let shape: Shape = [batch, configuration.inputChannels, imageSize, imageSize]
-        let input = HostBatch(values: (0..<shape.elementCount).map { _ in Float(rng.normal()) }, shape: shape,
-                              labels: (0..<batch).map { _ in Int32(rng.integer(in: 0...(configuration.classes - 1))) })
+        let input = HostBatch(
+            values: (0..<shape.elementCount).map { _ in Float(rng.normal()) }, shape: shape,
+            labels: (0..<batch).map { _ in Int32(rng.integer(in: 0...(configuration.classes - 1))) })
         let model = try ResNeXtModel(configuration, on: backend, seed: seed)
         let step: () throws -> Void
         if training {
@@ -44,8 +45,9 @@ struct NetworkBenchmark {
         for _ in 0..<steps { try step() }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        return Result(imagesPerSecond: Double(batch * steps) / seconds, millisecondsPerStep: 1000 * seconds / Double(steps),
-                      peakResidentMiB: Self.peakResidentMiB(), liveDeviceBytes: backend.liveAllocations.bytes)
+        return Result(
+            imagesPerSecond: Double(batch * steps) / seconds, millisecondsPerStep: 1000 * seconds / Double(steps),
+            peakResidentMiB: Self.peakResidentMiB(), liveDeviceBytes: backend.liveAllocations.bytes)
     }
 
     /// The process's peak resident set (VmHWM in /proc/self/status), in MiB; 0 where unavailable.

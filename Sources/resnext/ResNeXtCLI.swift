@@ -1,7 +1,7 @@
 import ArgumentParser
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -11,11 +11,11 @@ struct ResNeXtCLI: ParsableCommand {
     /// megabyte-sized arrays at a high rate.
     static func tuneAllocator() {
         #if canImport(Glibc)
-        typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(nil, "mallopt") else { return }
-        let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
-        _ = mallopt(-3, 512 << 20)   // M_MMAP_THRESHOLD (malloc.h is not in the Glibc module)
-        _ = mallopt(-1, 1 << 30)     // M_TRIM_THRESHOLD
+            typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+            guard let symbol = dlsym(nil, "mallopt") else { return }
+            let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
+            _ = mallopt(-3, 512 << 20)  // M_MMAP_THRESHOLD (malloc.h is not in the Glibc module)
+            _ = mallopt(-1, 1 << 30)  // M_TRIM_THRESHOLD
         #endif
     }
 
@@ -32,6 +32,9 @@ struct ResNeXtCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resnext",
         abstract: "ResNeXt and ResNet image classifiers: train, evaluate, benchmark.",
-        subcommands: [TrainCommand.self, InfoCommand.self, ForwardCommand.self, ClassifyCommand.self, ExtractFeaturesCommand.self, ConvertCommand.self, ExportONNXCommand.self, SelftestCommand.self, DemoCommand.self, BenchCommand.self, BenchLoaderCommand.self],
+        subcommands: [
+            TrainCommand.self, InfoCommand.self, ForwardCommand.self, ClassifyCommand.self, ExtractFeaturesCommand.self,
+            ConvertCommand.self, ExportONNXCommand.self, SelftestCommand.self, DemoCommand.self, BenchCommand.self, BenchLoaderCommand.self
+        ],
         defaultSubcommand: TrainCommand.self)
 }

@@ -1,13 +1,13 @@
 import ArgumentParser
-import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtCUDA
 import ResNeXtConformance
+import ResNeXtCore
 import ResNeXtIO
 import ResNeXtReference
 
 #if canImport(Glibc)
-@preconcurrency import Glibc
+    @preconcurrency import Glibc
 #endif
 
 /// Checks the CUDA backend against the CPU backend on the GPU machine (which has no Swift toolchain to
@@ -75,10 +75,12 @@ struct SelftestCommand: ParsableCommand {
         }
         print("selftest: \(backend.name)")
         print("reference: \(reference.name)")
-        print("seed \(seed) (rerun with --seed \(seed)); tolerance \(tolerance) on max |a − b| / max |b|\(tolerance == 1e-3 ? " (TF32)" : "")")
+        let tf32 = tolerance == 1e-3 ? " (TF32)" : ""
+        print("seed \(seed) (rerun with --seed \(seed)); tolerance \(tolerance) on max |a − b| / max |b|\(tf32)")
         let cuda = backend as? CUDABackend
-        let suite = ConformanceSuite(backend: backend, reference: reference, tolerance: tolerance, seed: seed,
-                                     deviceAllocations: cuda.map { cuda in { cuda.allocatorStatistics.deviceAllocations } })
+        let suite = ConformanceSuite(
+            backend: backend, reference: reference, tolerance: tolerance, seed: seed,
+            deviceAllocations: cuda.map { cuda in { cuda.allocatorStatistics.deviceAllocations } })
         suite.runAll(trainingSteps: steps, learningRate: lr)
         if let cuda {
             print("allocator: \(cuda.allocatorStatistics); \(cuda.cachedAlgorithmCount) cached cuDNN algorithm choices")

@@ -1,17 +1,19 @@
-import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtCUDA
+import ResNeXtCore
 
 #if canImport(Glibc)
-@preconcurrency import Glibc
+    @preconcurrency import Glibc
 #endif
 
 @inline(__always) func _exp(_ x: Double) -> Double { exp(x) }
 
 /// The backend a `--device` value asks for: `auto` takes CUDA when a GPU runtime loads, else the CPU
 /// (appending a one-line note); `cpu`, `cuda`, `cuda:N` are explicit (a missing GPU runtime is an error).
-func makeBackend(device: String, threads: Int?, tf32: Bool = true, search: CUDAAlgorithmSearch = .fastest,
-                 notices: inout [String]) throws -> any Backend {
+func makeBackend(
+    device: String, threads: Int?, tf32: Bool = true, search: CUDAAlgorithmSearch = .fastest,
+    notices: inout [String]
+) throws -> any Backend {
     if device == "auto" {
         do {
             return try CUDABackend(device: 0, allowTF32: tf32, algorithmSearch: search)

@@ -1,7 +1,7 @@
 import ArgumentParser
-import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtCUDA
+import ResNeXtCore
 import ResNeXtIO
 import ResNeXtModels
 import ResNeXtTraining
@@ -28,27 +28,42 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(name: [.customLong("data", withSingleDash: true), .customLong("data")], help: "Data directory (CIFAR: downloaded here when absent, default ./data; MNIST: IDX files; imagenet: folder with train/ and val/).")
+    @Option(
+        name: [.customLong("data", withSingleDash: true), .customLong("data")],
+        help:
+            "Data directory (CIFAR: downloaded here when absent, default ./data; MNIST: IDX files; imagenet: folder with train/ and val/).")
     var data: String?
-    @Option(name: [.customLong("manualSeed", withSingleDash: true), .customLong("seed")], help: "Seed for initialisation, data order and augmentation.")
+    @Option(
+        name: [.customLong("manualSeed", withSingleDash: true), .customLong("seed")],
+        help: "Seed for initialisation, data order and augmentation.")
     var manualSeed: UInt64 = 0
-    @Option(name: [.customLong("nGPU", withSingleDash: true), .customLong("gpus")], help: "Number of GPUs (this build trains on the CPU; see --device).")
+    @Option(
+        name: [.customLong("nGPU", withSingleDash: true), .customLong("gpus")],
+        help: "Number of GPUs (this build trains on the CPU; see --device).")
     var nGPU = 1
     @Option(name: [.customLong("nThreads", withSingleDash: true), .customLong("threads")], help: "Data-loading worker threads.")
     var nThreads = 2
-    @Option(name: [.customLong("nEpochs", withSingleDash: true), .customLong("epochs")], help: "Total epochs (0: 100 for imagenet, 300 for CIFAR, 30 for MNIST).")
+    @Option(
+        name: [.customLong("nEpochs", withSingleDash: true), .customLong("epochs")],
+        help: "Total epochs (0: 100 for imagenet, 300 for CIFAR, 30 for MNIST).")
     var nEpochs = 0
     @Option(name: [.customLong("epochNumber", withSingleDash: true), .customLong("epoch-number")], help: "First epoch when not resuming.")
     var epochNumber = 1
     @Option(name: [.customLong("batchSize", withSingleDash: true), .customLong("batch-size")], help: "Mini-batch size.")
     var batchSize = 32
-    @Option(name: [.customLong("testOnly", withSingleDash: true), .customLong("test-only")], help: "Only evaluate the validation set (true/false).")
+    @Option(
+        name: [.customLong("testOnly", withSingleDash: true), .customLong("test-only")],
+        help: "Only evaluate the validation set (true/false).")
     var testOnly = FlagBool(false)
-    @Option(name: [.customLong("tenCrop", withSingleDash: true), .customLong("ten-crop")], help: "Ten-crop validation on image folders (true/false).")
+    @Option(
+        name: [.customLong("tenCrop", withSingleDash: true), .customLong("ten-crop")],
+        help: "Ten-crop validation on image folders (true/false).")
     var tenCrop = FlagBool(false)
     @Option(name: [.customLong("save", withSingleDash: true), .customLong("save")], help: "Checkpoint directory.")
     var save = "checkpoints"
-    @Option(name: [.customLong("resume", withSingleDash: true), .customLong("resume")], help: "Checkpoint directory to resume from (none: start fresh).")
+    @Option(
+        name: [.customLong("resume", withSingleDash: true), .customLong("resume")],
+        help: "Checkpoint directory to resume from (none: start fresh).")
     var resume: String?
     @Option(name: [.customLong("LR", withSingleDash: true), .customLong("lr")], help: "Base learning rate.")
     var LR: Float = 0.1
@@ -56,13 +71,21 @@ struct TrainCommand: ParsableCommand {
     var momentum: Float = 0.9
     @Option(name: [.customLong("weightDecay", withSingleDash: true), .customLong("weight-decay")], help: "Weight decay on every parameter.")
     var weightDecay: Float = 1e-4
-    @Option(name: [.customLong("retrain", withSingleDash: true), .customLong("retrain")], help: "Weights (safetensors) to start from; fresh optimizer (none: start from scratch).")
+    @Option(
+        name: [.customLong("retrain", withSingleDash: true), .customLong("retrain")],
+        help: "Weights (safetensors) to start from; fresh optimizer (none: start from scratch).")
     var retrain: String?
-    @Option(name: [.customLong("resetClassifier", withSingleDash: true), .customLong("reset-classifier")], help: "Replace the classifier with a new -nClasses-way one (true/false).")
+    @Option(
+        name: [.customLong("resetClassifier", withSingleDash: true), .customLong("reset-classifier")],
+        help: "Replace the classifier with a new -nClasses-way one (true/false).")
     var resetClassifier = FlagBool(false)
-    @Option(name: [.customLong("precision", withSingleDash: true), .customLong("precision")], help: "single (half and double are not supported yet).")
+    @Option(
+        name: [.customLong("precision", withSingleDash: true), .customLong("precision")],
+        help: "single (half and double are not supported yet).")
     var precision = "single"
-    @Option(name: [.customLong("shareGradInput", withSingleDash: true)], help: "Accepted for compatibility (gradient buffers are freed as backward consumes them).")
+    @Option(
+        name: [.customLong("shareGradInput", withSingleDash: true)],
+        help: "Accepted for compatibility (gradient buffers are freed as backward consumes them).")
     var shareGradInput = FlagBool(false)
     @Option(name: [.customLong("optnet", withSingleDash: true)], help: "Accepted for compatibility (no effect).")
     var optnet = FlagBool(false)
@@ -73,16 +96,23 @@ struct TrainCommand: ParsableCommand {
     var netType = "resnext"
     @Option(name: [.customLong("backend", withSingleDash: true)], help: "Accepted for compatibility (the original never read it).")
     var backendName = "cudnn"
-    @Option(name: [.customLong("optimState", withSingleDash: true)], help: "Accepted for compatibility (the original never read it; use -resume).")
+    @Option(
+        name: [.customLong("optimState", withSingleDash: true)],
+        help: "Accepted for compatibility (the original never read it; use -resume).")
     var optimState = "none"
-    @Option(help: "Compute device: auto (CUDA when a GPU runtime loads and -nGPU ≥ 1, else cpu), cpu, cuda or cuda:N.") var device = "auto"
+    @Option(help: "Compute device: auto (CUDA when a GPU runtime loads and -nGPU ≥ 1, else cpu), cpu, cuda or cuda:N.")
+    var device = "auto"
     @Option(help: "CPU compute threads (default: all cores).") var computeThreads: Int?
     @Option(help: "Progress line every N iterations when output is not a terminal (default: ~20 per epoch).") var printEvery = 0
 
     func run() throws {
         var notices = [String]()
-        if shareGradInput.value && optnet.value { throw ValidationError("-shareGradInput and -optnet cannot be combined (as in the original)") }
-        if shareGradInput.value { notices.append("-shareGradInput: not needed here, every saved activation and gradient is freed as soon as backward consumes it") }
+        if shareGradInput.value && optnet.value {
+            throw ValidationError("-shareGradInput and -optnet cannot be combined (as in the original)")
+        }
+        if shareGradInput.value {
+            notices.append("-shareGradInput: not needed here, every saved activation and gradient is freed as soon as backward consumes it")
+        }
         if optnet.value { notices.append("-optnet: not needed here (see -shareGradInput); ignored") }
         if precision != "single" { notices.append("-precision \(precision): only single precision is implemented; training in single") }
         if gen != "gen" { notices.append("-gen: not used, data indexes are built in memory") }
@@ -95,7 +125,9 @@ struct TrainCommand: ParsableCommand {
         options.retrain = retrain.flatMap(Self.unlessNone)
         // Resumed and retrained runs may take their network from the file; opts.lua's -depth 34 stands in.
         let fromFile = options.resume != nil || options.retrain != nil
-        guard let choice = try model.choice(defaultDepth: fromFile ? OriginalModelFlags().depth : nil) else { throw ModelOptions.missingDepth }
+        guard let choice = try model.choice(defaultDepth: fromFile ? OriginalModelFlags().depth : nil) else {
+            throw ModelOptions.missingDepth
+        }
         options.model = choice
         options.nClasses = model.nClasses
         options.data = data.flatMap { $0.isEmpty ? nil : $0 }
@@ -115,8 +147,9 @@ struct TrainCommand: ParsableCommand {
         options.computeThreads = computeThreads ?? 0
         options.printEvery = printEvery
 
-        let backend = try makeBackend(device: nGPU >= 1 ? device : "cpu", threads: computeThreads, tf32: gpu.tf32.value, search: gpu.cudnn.search,
-                                      notices: &notices)
+        let backend = try makeBackend(
+            device: nGPU >= 1 ? device : "cpu", threads: computeThreads, tf32: gpu.tf32.value, search: gpu.cudnn.search,
+            notices: &notices)
         let log = TrainingLog(metricsPath: options.testOnly ? nil : FileIO.join(options.save, "metrics.jsonl"))
         for notice in notices { log.line("note: " + notice) }
         let trainer = try Trainer(options: options, backend: backend, log: log)

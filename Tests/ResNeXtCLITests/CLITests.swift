@@ -1,6 +1,6 @@
 import Foundation
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtIO
 import ResNeXtModels
 import XCTest
@@ -60,8 +60,10 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(unknown.output.contains("-bogus"), unknown.output)
         let dataset = try runResNeXt(["info", "-dataset", "svhn", "-depth", "29"])
         XCTAssertTrue(dataset.output.contains("unknown -dataset 'svhn'"), dataset.output)
-        let missingWeights = try runResNeXt(["forward", "--arch", "resnet18", "--weights", "/nonexistent/w.safetensors",
-                                             "--input", "/nonexistent/x.safetensors", "--output", "/tmp/out.safetensors"])
+        let missingWeights = try runResNeXt([
+            "forward", "--arch", "resnet18", "--weights", "/nonexistent/w.safetensors",
+            "--input", "/nonexistent/x.safetensors", "--output", "/tmp/out.safetensors"
+        ])
         XCTAssertNotEqual(missingWeights.status, 0)
         XCTAssertTrue(missingWeights.output.contains("/nonexistent/w.safetensors: No such file or directory"), missingWeights.output)
     }
@@ -70,8 +72,10 @@ final class CLITests: XCTestCase {
     func testForwardRejectsWeightsOfAnotherModel() throws {
         let out = NSTemporaryDirectory() + "resnext-forward-\(getpid()).safetensors"
         let weights = modelFixtures + "tiny_resnext_weights.safetensors"
-        let r = try runResNeXt(["forward", "--arch", "resnet20", "--weights", weights,
-                                "--input", modelFixtures + "tiny_resnext_io.safetensors", "--output", out])
+        let r = try runResNeXt([
+            "forward", "--arch", "resnet20", "--weights", weights,
+            "--input", modelFixtures + "tiny_resnext_io.safetensors", "--output", out
+        ])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.output.contains("\(weights) does not match the model"), r.output)
         XCTAssertTrue(r.output.contains("layer1.0.conv1.weight is [4, 8, 1, 1]") || r.output.contains("unexpected keys"), r.output)
@@ -91,8 +95,10 @@ final class CLITests: XCTestCase {
         try SafetensorsFile(tensors: [("input", StoredTensor(shape: [2, 3, 32, 32], floats: x))]).write(to: dir + "/x.safetensors")
         model.setTraining(false)
         let expected = try cpu.download(try model.forward(try cpu.upload(x, shape: [2, 3, 32, 32])))
-        let r = try runResNeXt(["forward", "--arch", "resnet20", "--weights", dir + "/w.safetensors", "--input", dir + "/x.safetensors",
-                                "--output", dir + "/y.safetensors"])
+        let r = try runResNeXt([
+            "forward", "--arch", "resnet20", "--weights", dir + "/w.safetensors", "--input", dir + "/x.safetensors",
+            "--output", dir + "/y.safetensors"
+        ])
         XCTAssertEqual(r.status, 0, r.output)
         let got = try XCTUnwrap(try SafetensorsFile.read(dir + "/y.safetensors")["logits"])
         XCTAssertEqual(got.shape, [2, 10])
@@ -116,8 +122,10 @@ final class CLITests: XCTestCase {
             let r = try runResNeXt(["bench", "--arch", "resnet20", "--batch", "4", "--mode", mode, "--steps", "2", "--warmup", "1"])
             XCTAssertEqual(r.status, 0, r.output)
             let line = try XCTUnwrap(r.output.split(separator: "\n").last.map(String.init))
-            for field in ["\"arch\": \"resnet20\"", "\"mode\": \"\(mode)\"", "\"batch\": 4", "\"size\": 32", "\"images_per_second\": ",
-                          "\"peak_rss_mib\": "] {
+            for field in [
+                "\"arch\": \"resnet20\"", "\"mode\": \"\(mode)\"", "\"batch\": 4", "\"size\": 32", "\"images_per_second\": ",
+                "\"peak_rss_mib\": "
+            ] {
                 XCTAssertTrue(line.contains(field), "\(field) missing: \(line)")
             }
             let rate = line.range(of: "\"images_per_second\": ").map { Double(line[$0.upperBound...].prefix { $0 != "," }) ?? 0 } ?? 0
@@ -154,7 +162,9 @@ final class ClassifyCLITests: XCTestCase {
         // Names come from the ImageNet list (index 0 "tench, Tinca tinca").
         XCTAssertTrue(lines.contains { $0.contains(",") && $0.hasPrefix("  0.") }, r.output)
 
-        let f = try runResNeXt(["extract-features", dir + "/model.safetensors", photo, "--output", dir + "/f.safetensors", "--npy", dir + "/f.npy"])
+        let f = try runResNeXt([
+            "extract-features", dir + "/model.safetensors", photo, "--output", dir + "/f.safetensors", "--npy", dir + "/f.npy"
+        ])
         XCTAssertEqual(f.status, 0, f.output)
         let file = try SafetensorsFile.read(dir + "/f.safetensors")
         XCTAssertEqual(file["features"]?.shape, [1, 2048])

@@ -43,13 +43,17 @@ final class TrainCLITests: XCTestCase {
     func testFineTuneOnThreeClassFolderAndTenCropEvaluation() throws {
         try writeImageFolder(scratch + "/four", classes: ["w", "x", "y", "z"], train: 2, val: 1)
         try writeImageFolder(scratch + "/three", classes: ["cat", "dog", "fox"], train: 2, val: 1)
-        let base = try runResNeXt(["-dataset", "imagenet", "-data", scratch + "/four", "--arch", "resnet18", "-nEpochs", "1",
-                                   "-batchSize", "4", "-LR", "0.01", "-save", scratch + "/base"])
+        let base = try runResNeXt([
+            "-dataset", "imagenet", "-data", scratch + "/four", "--arch", "resnet18", "-nEpochs", "1",
+            "-batchSize", "4", "-LR", "0.01", "-save", scratch + "/base"
+        ])
         XCTAssertEqual(base.status, 0, base.output)
         XCTAssertTrue(base.output.contains("4 classes"), base.output)
-        let tuned = try runResNeXt(["-dataset", "imagenet", "-data", scratch + "/three", "-retrain", scratch + "/base/model_1.safetensors",
-                                    "-resetClassifier", "true", "-nClasses", "3", "-nEpochs", "1", "-batchSize", "3", "-LR", "0.01",
-                                    "-save", scratch + "/tuned"])
+        let tuned = try runResNeXt([
+            "-dataset", "imagenet", "-data", scratch + "/three", "-retrain", scratch + "/base/model_1.safetensors",
+            "-resetClassifier", "true", "-nClasses", "3", "-nEpochs", "1", "-batchSize", "3", "-LR", "0.01",
+            "-save", scratch + "/tuned"
+        ])
         XCTAssertEqual(tuned.status, 0, tuned.output)
         XCTAssertTrue(tuned.output.contains("replaced the classifier with a new 3-way linear layer"), tuned.output)
         XCTAssertTrue(tuned.output.contains("top3:"), tuned.output)
@@ -57,8 +61,10 @@ final class TrainCLITests: XCTestCase {
         let metrics = String(decoding: try FileIO.readAll(scratch + "/tuned/metrics.jsonl"), as: UTF8.self)
         XCTAssertTrue(metrics.contains("\"top3Error\""), metrics)
 
-        let tenCrop = try runResNeXt(["-dataset", "imagenet", "-data", scratch + "/three", "-retrain", scratch + "/tuned/model_1.safetensors",
-                                      "-testOnly", "true", "-tenCrop", "true", "-batchSize", "20"])
+        let tenCrop = try runResNeXt([
+            "-dataset", "imagenet", "-data", scratch + "/three", "-retrain", scratch + "/tuned/model_1.safetensors",
+            "-testOnly", "true", "-tenCrop", "true", "-batchSize", "20"
+        ])
         XCTAssertEqual(tenCrop.status, 0, tenCrop.output)
         XCTAssertTrue(tenCrop.output.contains("Results top1:"), tenCrop.output)
         XCTAssertTrue(tenCrop.output.contains("(3 images)"), tenCrop.output)
@@ -68,9 +74,11 @@ final class TrainCLITests: XCTestCase {
     /// CIFAR-format set, evaluation only), printing one line for each option that has no effect here.
     func testOriginalReadmeCommandLine() throws {
         try writeTinyCIFARForCLI(scratch + "/cifar")
-        let r = try runResNeXt(["-dataset", "cifar10", "-bottleneckType", "resnext_C", "-depth", "29", "-baseWidth", "64", "-cardinality", "16",
-                                "-weightDecay", "5e-4", "-batchSize", "128", "-nGPU", "8", "-nThreads", "8", "-shareGradInput", "true",
-                                "-data", scratch + "/cifar", "-testOnly", "true"])
+        let r = try runResNeXt([
+            "-dataset", "cifar10", "-bottleneckType", "resnext_C", "-depth", "29", "-baseWidth", "64", "-cardinality", "16",
+            "-weightDecay", "5e-4", "-batchSize", "128", "-nGPU", "8", "-nThreads", "8", "-shareGradInput", "true",
+            "-data", scratch + "/cifar", "-testOnly", "true"
+        ])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("68,155,210 parameters"), r.output)
         XCTAssertTrue(r.output.contains("note: -shareGradInput"), r.output)
@@ -84,8 +92,10 @@ final class TrainCLITests: XCTestCase {
     /// SIGKILL in the middle of writing epoch 2's checkpoint leaves epoch 1's loadable: resuming works.
     func testKilledWhileCheckpointingLeavesThePreviousCheckpointLoadable() throws {
         try writeTinyCIFARForCLI(scratch + "/cifar")
-        let args = ["-dataset", "cifar10", "-data", scratch + "/cifar", "-depth", "11", "-baseWidth", "4", "-cardinality", "2",
-                    "-batchSize", "8", "-nEpochs", "2", "-LR", "0.05", "-save", scratch + "/ck"]
+        let args = [
+            "-dataset", "cifar10", "-data", scratch + "/cifar", "-depth", "11", "-baseWidth", "4", "-cardinality", "2",
+            "-batchSize", "8", "-nEpochs", "2", "-LR", "0.05", "-save", scratch + "/ck"
+        ]
         let process = Process()
         process.executableURL = resnextExecutable
         process.arguments = args
@@ -123,8 +133,10 @@ final class TrainCLITests: XCTestCase {
         guard let dir = ProcessInfo.processInfo.environment["RESNEXT_MNIST_DIR"] else {
             throw XCTSkip("set RESNEXT_MNIST_DIR to a folder made by scripts/fetch_mnist_5k.sh (scripts/test.sh does)")
         }
-        let r = try runResNeXt(["-dataset", "mnist", "-data", dir, "-depth", "11", "-baseWidth", "4", "-cardinality", "8",
-                                "-batchSize", "32", "-nEpochs", "3", "-LR", "0.02", "-weightDecay", "5e-4", "-save", scratch + "/mnist"])
+        let r = try runResNeXt([
+            "-dataset", "mnist", "-data", dir, "-depth", "11", "-baseWidth", "4", "-cardinality", "8",
+            "-batchSize", "32", "-nEpochs", "3", "-LR", "0.02", "-weightDecay", "5e-4", "-save", scratch + "/mnist"
+        ])
         XCTAssertEqual(r.status, 0, r.output)
         let line = try XCTUnwrap(r.output.split(separator: "\n").last { $0.contains("Finished epoch # 3") }, r.output)
         let top1 = try XCTUnwrap(Double(line.components(separatedBy: "top1: ")[1].prefix { $0 != " " }))
@@ -145,5 +157,6 @@ func writeTinyCIFARForCLI(_ directory: String) throws {
     }
     for b in 1...5 { try FileIO.writeAtomically(records(4, offset: b), to: folder + "/data_batch_\(b).bin") }
     try FileIO.writeAtomically(records(8, offset: 0), to: folder + "/test_batch.bin")
-    try FileIO.writeAtomically(Array("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n".utf8), to: folder + "/batches.meta.txt")
+    try FileIO.writeAtomically(
+        Array("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n".utf8), to: folder + "/batches.meta.txt")
 }

@@ -1,5 +1,5 @@
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtReference
 import XCTest
 
@@ -14,8 +14,9 @@ final class BatchNormTests: XCTestCase {
             let (beta, rb) = try randomPair([c], &rng)
             let (rm, rrm) = try randomPair([c], &rng)
             let (rv, rrv) = try randomPair([c], &rng, offset: 2)
-            let (y, stats) = try cpu.batchNormTraining(x, scale: gamma, shift: beta, runningMean: rm, runningVariance: rv,
-                                                       momentum: 0.1, epsilon: 1e-5)
+            let (y, stats) = try cpu.batchNormTraining(
+                x, scale: gamma, shift: beta, runningMean: rm, runningVariance: rv,
+                momentum: 0.1, epsilon: 1e-5)
             let ref = Reference.batchNormTraining(rx, gamma: rg, beta: rb, runningMean: rrm, runningVar: rrv, momentum: 0.1, eps: 1e-5)
             try assertClose(y, ref.output, "BN training output \(shape)")
             try assertClose(stats.mean, ref.mean, "BN batch mean \(shape)")
@@ -48,8 +49,9 @@ final class BatchNormTests: XCTestCase {
         var expectedVar = [Double](repeating: 1, count: c)
         for step in 0..<3 {
             let values = randomValues(n * c * h * w, &rng).map { $0 * Float(step + 1) + Float(step) }
-            _ = try cpu.batchNormTraining(try cpu.upload(values, shape: [n, c, h, w]), scale: gamma, shift: beta,
-                                          runningMean: rm, runningVariance: rv, momentum: 0.1, epsilon: 1e-5)
+            _ = try cpu.batchNormTraining(
+                try cpu.upload(values, shape: [n, c, h, w]), scale: gamma, shift: beta,
+                runningMean: rm, runningVariance: rv, momentum: 0.1, epsilon: 1e-5)
             for ch in 0..<c {
                 var xs = [Double]()
                 for i in 0..<n { for j in 0..<(h * w) { xs.append(Double(values[(i * c + ch) * h * w + j])) } }

@@ -1,5 +1,5 @@
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtReference
 import XCTest
 
@@ -33,31 +33,41 @@ final class ElementwiseAndPoolingTests: XCTestCase {
     func testPoolingMatchesReference() throws {
         var rng = RandomGenerator(seed: 6)
         let windows: [(Pool2DParameters, [Int])] = [
-            (Pool2DParameters(kernel: 3, stride: 2, padding: 1), [2, 16, 9, 7]),   // ResNet stem max pool, odd sizes
+            (Pool2DParameters(kernel: 3, stride: 2, padding: 1), [2, 16, 9, 7]),  // ResNet stem max pool, odd sizes
             (Pool2DParameters(kernel: 3, stride: 2, padding: 1), [1, 3, 8, 8]),
             (Pool2DParameters(kernel: 2, stride: 2), [2, 8, 6, 5]),
             (Pool2DParameters(kernel: 3, stride: 1, padding: 1, countIncludesPadding: false), [2, 8, 5, 5]),
-            (Pool2DParameters.global(height: 7, width: 5), [3, 24, 7, 5]),
+            (Pool2DParameters.global(height: 7, width: 5), [3, 24, 7, 5])
         ]
         for (p, shape) in windows {
             let (x, rx) = try randomPair(shape, &rng)
-            let ry = Reference.maxPool2d(rx, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW,
-                                         padH: p.padH, padW: p.padW)
+            let ry = Reference.maxPool2d(
+                rx, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW,
+                padH: p.padH, padW: p.padW)
             let (dy, rdy) = try randomPair(ry.shape, &rng)
             for input in [x, try blocked(x)] {
                 let result = try cpu.maxPool2D(input, p)
                 try assertClose(result.output, ry, "max pool \(p) \(shape)")
                 let dx = try cpu.maxPool2DBackward(dy, forward: result, inputShape: x.shape, p)
-                try assertClose(dx, Reference.maxPool2dBackward(rdy, input: rx, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH,
-                                                                strideW: p.strideW, padH: p.padH, padW: p.padW), "max pool backward \(shape)")
+                try assertClose(
+                    dx,
+                    Reference.maxPool2dBackward(
+                        rdy, input: rx, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH,
+                        strideW: p.strideW, padH: p.padH, padW: p.padW), "max pool backward \(shape)")
 
                 let ya = try cpu.averagePool2D(input, p)
-                try assertClose(ya, Reference.avgPool2d(rx, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW,
-                                                        padH: p.padH, padW: p.padW, countIncludePad: p.countIncludesPadding), "avg pool \(shape)")
+                try assertClose(
+                    ya,
+                    Reference.avgPool2d(
+                        rx, kernelH: p.kernelH, kernelW: p.kernelW, strideH: p.strideH, strideW: p.strideW,
+                        padH: p.padH, padW: p.padW, countIncludePad: p.countIncludesPadding), "avg pool \(shape)")
                 let dxa = try cpu.averagePool2DBackward(dy, inputShape: x.shape, p)
-                try assertClose(dxa, Reference.avgPool2dBackward(rdy, inputShape: shape, kernelH: p.kernelH, kernelW: p.kernelW,
-                                                                 strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW,
-                                                                 countIncludePad: p.countIncludesPadding), "avg pool backward \(shape)")
+                try assertClose(
+                    dxa,
+                    Reference.avgPool2dBackward(
+                        rdy, inputShape: shape, kernelH: p.kernelH, kernelW: p.kernelW,
+                        strideH: p.strideH, strideW: p.strideW, padH: p.padH, padW: p.padW,
+                        countIncludePad: p.countIncludesPadding), "avg pool backward \(shape)")
             }
         }
     }
@@ -71,7 +81,8 @@ final class ElementwiseAndPoolingTests: XCTestCase {
             try assertClose(try cpu.linear(x, weight: w, bias: b), Reference.linear(rx, weight: rw, bias: rb), "linear \(n)x\(k)x\(o)")
             try assertClose(try cpu.linear(x, weight: w, bias: nil), Reference.linear(rx, weight: rw, bias: nil), "linear no bias")
             let (dy, rdy) = try randomPair([n, o], &rng)
-            try assertClose(try cpu.linearBackwardData(dy, weight: w), Reference.linearBackwardData(rdy, weight: rw), "linear backward data")
+            try assertClose(
+                try cpu.linearBackwardData(dy, weight: w), Reference.linearBackwardData(rdy, weight: rw), "linear backward data")
             let g = try cpu.linearBackwardWeights(dy, input: x, withBias: true)
             let rg = Reference.linearBackwardWeights(rdy, input: rx)
             try assertClose(g.weight, rg.weight, "linear backward weight")

@@ -1,5 +1,5 @@
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtReference
 import XCTest
 
@@ -7,7 +7,7 @@ final class LossAndOptimizerTests: XCTestCase {
     func testSoftmaxCrossEntropyMatchesReference() throws {
         var rng = RandomGenerator(seed: 10)
         for (n, k) in [(1, 2), (5, 10), (3, 1000)] {
-            let values = randomValues(n * k, &rng).map { $0 * 20 }   // large logits exercise the stable path
+            let values = randomValues(n * k, &rng).map { $0 * 20 }  // large logits exercise the stable path
             let logits = try cpu.upload(values, shape: [n, k])
             let labels = (0..<n).map { _ in Int32(rng.integer(in: 0...(k - 1))) }
             let result = try cpu.softmaxCrossEntropy(logits, labels: labels)
@@ -22,9 +22,12 @@ final class LossAndOptimizerTests: XCTestCase {
     }
 
     func testTopKCountsIncludingFewerClassesThanK() throws {
-        let logits = try cpu.upload([0.1, 0.5, 0.4,
-                                     0.9, 0.05, 0.05,
-                                     0.2, 0.3, 0.5], shape: [3, 3])
+        let logits = try cpu.upload(
+            [
+                0.1, 0.5, 0.4,
+                0.9, 0.05, 0.05,
+                0.2, 0.3, 0.5
+            ], shape: [3, 3])
         let labels: [Int32] = [2, 0, 0]
         XCTAssertEqual(try cpu.topKCorrect(logits, labels: labels, ks: [1, 2, 5]), [1, 2, 3])
         var rng = RandomGenerator(seed: 11)
@@ -38,7 +41,7 @@ final class LossAndOptimizerTests: XCTestCase {
     /// Three Nesterov steps with weight decay equal the closed form from the reference implementation.
     func testSGDNesterovThreeStepsEqualClosedForm() throws {
         var rng = RandomGenerator(seed: 12)
-        let shape = [70_001]    // large enough to run on several threads
+        let shape = [70_001]  // large enough to run on several threads
         let (theta, rtheta) = try randomPair(shape, &rng)
         let velocity = try cpu.zeros(Shape(shape))
         var refTheta = rtheta, refVelocity = RefTensor(zeros: shape)
@@ -47,15 +50,17 @@ final class LossAndOptimizerTests: XCTestCase {
             let (g, rg) = try randomPair(shape, &rng)
             let lr: Float = [0.1, 0.1, 0.01][step]
             try cpu.sgdStep(parameter: theta, gradient: g, velocity: velocity, learningRate: lr, h, isFirstStep: step == 0)
-            (refTheta, refVelocity) = Reference.sgdStep(theta: refTheta, grad: rg, velocity: refVelocity, lr: Double(lr), momentum: 0.9,
-                                                        dampening: 0, weightDecay: 5e-4, nesterov: true, firstStep: step == 0)
+            (refTheta, refVelocity) = Reference.sgdStep(
+                theta: refTheta, grad: rg, velocity: refVelocity, lr: Double(lr), momentum: 0.9,
+                dampening: 0, weightDecay: 5e-4, nesterov: true, firstStep: step == 0)
         }
         try assertClose(theta, refTheta, tolerance: 1e-6, "SGD parameters")
         try assertClose(velocity, refVelocity, tolerance: 1e-6, "SGD velocity")
         // One hand-computed step: θ=1, g=0.5, wd=0.1 → g'=0.6, v=0.6, d=0.6+0.9·0.6=1.14, θ=1−0.1·1.14.
         let p = try cpu.upload([1], shape: [1]), v = try cpu.zeros([1])
-        try cpu.sgdStep(parameter: p, gradient: try cpu.upload([0.5], shape: [1]), velocity: v, learningRate: 0.1,
-                        SGDHyperparameters(weightDecay: 0.1), isFirstStep: true)
+        try cpu.sgdStep(
+            parameter: p, gradient: try cpu.upload([0.5], shape: [1]), velocity: v, learningRate: 0.1,
+            SGDHyperparameters(weightDecay: 0.1), isFirstStep: true)
         XCTAssertEqual(try cpu.download(p)[0], 0.886, accuracy: 1e-6)
         XCTAssertEqual(try cpu.download(v)[0], 0.6, accuracy: 1e-6)
     }

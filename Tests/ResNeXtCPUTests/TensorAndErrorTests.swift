@@ -1,5 +1,5 @@
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import XCTest
 
 /// A storage that claims to live on a GPU, to check device validation without one.
@@ -38,8 +38,9 @@ final class TensorAndErrorTests: XCTestCase {
             let w = try backend.full([16, 1, 3, 3], value: 0.1)
             let y = try backend.relu(try backend.convolution2D(x, weight: w, bias: nil, .init(padding: 1, groups: 16)))
             let pooled = try backend.maxPool2D(y, .init(kernel: 3, stride: 2, padding: 1))
-            let dx = try backend.maxPool2DBackward(try backend.full(pooled.output.shape, value: 1), forward: pooled, inputShape: y.shape,
-                                                   .init(kernel: 3, stride: 2, padding: 1))
+            let dx = try backend.maxPool2DBackward(
+                try backend.full(pooled.output.shape, value: 1), forward: pooled, inputShape: y.shape,
+                .init(kernel: 3, stride: 2, padding: 1))
             XCTAssertGreaterThan(backend.liveAllocations.count, 5)
             XCTAssertGreaterThan(try backend.download(dx).reduce(0, +), 0)
         }

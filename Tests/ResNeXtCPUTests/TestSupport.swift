@@ -1,5 +1,5 @@
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtReference
 import XCTest
 
@@ -25,8 +25,10 @@ func relativeError(_ actual: [Float], _ expected: [Double]) -> Double {
 }
 
 /// Asserts the tensor's shape and values match the reference within `tolerance` relative error.
-func assertClose(_ t: Tensor, _ r: RefTensor, tolerance: Double = 1e-4, _ what: String,
-                 file: StaticString = #filePath, line: UInt = #line) throws {
+func assertClose(
+    _ t: Tensor, _ r: RefTensor, tolerance: Double = 1e-4, _ what: String,
+    file: StaticString = #filePath, line: UInt = #line
+) throws {
     XCTAssertEqual(t.shape.dims, r.shape, "\(what): shape", file: file, line: line)
     let error = relativeError(try cpu.download(t), r.data)
     XCTAssertLessThanOrEqual(error, tolerance, "\(what): max relative error \(error)", file: file, line: line)

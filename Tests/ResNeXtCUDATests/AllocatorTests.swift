@@ -1,6 +1,6 @@
 import Dispatch
-import ResNeXtCore
 import ResNeXtCUDA
+import ResNeXtCore
 import XCTest
 
 final class AllocatorTests: XCTestCase {
@@ -85,9 +85,9 @@ final class AllocatorTests: XCTestCase {
         let device = FakeDevice()
         let allocator = device.allocator()
         device.setCapacity(4 << 20)
-        do { _ = try allocator.allocate(3 << 20) }          // now cached
+        do { _ = try allocator.allocate(3 << 20) }  // now cached
         XCTAssertEqual(allocator.statistics.cachedBytes, 3 << 20)
-        let big = try allocator.allocate(2 << 20)          // does not fit beside the cache: freed and retried
+        let big = try allocator.allocate(2 << 20)  // does not fit beside the cache: freed and retried
         XCTAssertEqual(big.size, 2 << 20)
         XCTAssertEqual(device.freeCount, 1)
         XCTAssertEqual(allocator.statistics.cachedBlocks, 0)

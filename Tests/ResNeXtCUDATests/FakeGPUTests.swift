@@ -1,7 +1,7 @@
-import ResNeXtConformance
-import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtCUDA
+import ResNeXtConformance
+import ResNeXtCore
 import XCTest
 
 /// The CUDA backend's host side against the fake CUDA libraries (``FakeCUDA``), compared with the CPU
@@ -21,8 +21,10 @@ final class FakeGPUTests: XCTestCase {
         return (try gpu.upload(v, shape: Shape(dims)), try cpu.upload(v, shape: Shape(dims)))
     }
 
-    func assertClose(_ gpu: CUDABackend, _ a: Tensor, _ b: Tensor, _ what: String, tolerance: Double = 1e-5,
-                     file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertClose(
+        _ gpu: CUDABackend, _ a: Tensor, _ b: Tensor, _ what: String, tolerance: Double = 1e-5,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         XCTAssertEqual(a.shape, b.shape, what, file: file, line: line)
         XCTAssertEqual(a.device, .cuda(0), what, file: file, line: line)
         let x = try gpu.download(a), y = try cpu.download(b)
@@ -39,24 +41,29 @@ final class FakeGPUTests: XCTestCase {
         XCTAssertEqual(gpu.computeCapability.major, 9)
         XCTAssertEqual(gpu.multiprocessorCount, 4)
         XCTAssertFalse(gpu.allowTF32)
-        XCTAssertEqual(gpu.name, "cuDNN 9.14.0, cuBLAS 13.1.0, NVRTC 13.0 on cuda:0 (Fake GPU (CPU emulation), sm_90), TF32 off, cuDNN algorithms: fastest")
+        XCTAssertEqual(
+            gpu.name,
+            "cuDNN 9.14.0, cuBLAS 13.1.0, NVRTC 13.0 on cuda:0 (Fake GPU (CPU emulation), sm_90), TF32 off, cuDNN algorithms: fastest")
         assertThrows(["CUDA device 1 does not exist: 1 device visible"]) { try CUDABackend(device: 1, libraries: try FakeCUDA.libraries()) }
         assertThrows(["CUDA device index must be non-negative"]) { try CUDABackend(device: -1, libraries: try FakeCUDA.libraries()) }
     }
 
     func testConvolutionsMatchTheCPU() throws {
         let gpu = try backend()
-        for (x, w, p, bias) in [([2, 8, 7, 7], [16, 8, 3, 3], Convolution2DParameters(padding: 1), true),
-                                ([3, 16, 6, 6], [16, 4, 3, 3], Convolution2DParameters(stride: 2, padding: 1, groups: 4), false),
-                                ([1, 8, 5, 5], [8, 1, 3, 3], Convolution2DParameters(padding: 1, groups: 8), true),
-                                ([2, 3, 9, 9], [4, 3, 7, 7], Convolution2DParameters(stride: 2, padding: 3), false)] {
+        for (x, w, p, bias) in [
+            ([2, 8, 7, 7], [16, 8, 3, 3], Convolution2DParameters(padding: 1), true),
+            ([3, 16, 6, 6], [16, 4, 3, 3], Convolution2DParameters(stride: 2, padding: 1, groups: 4), false),
+            ([1, 8, 5, 5], [8, 1, 3, 3], Convolution2DParameters(padding: 1, groups: 8), true),
+            ([2, 3, 9, 9], [4, 3, 7, 7], Convolution2DParameters(stride: 2, padding: 3), false)
+        ] {
             let (xg, xc) = try pair(gpu, x), (wg, wc) = try pair(gpu, w, -0.3, 0.3), (bg, bc) = try pair(gpu, [w[0]])
             let y = try gpu.convolution2D(xg, weight: wg, bias: bias ? bg : nil, p)
             let yc = try cpu.convolution2D(xc, weight: wc, bias: bias ? bc : nil, p)
             try assertClose(gpu, y, yc, "forward \(x) \(w) \(p)")
             let (dyg, dyc) = try pair(gpu, yc.shape.dims)
-            try assertClose(gpu, try gpu.convolution2DBackwardData(dyg, weight: wg, inputShape: Shape(x), p),
-                            try cpu.convolution2DBackwardData(dyc, weight: wc, inputShape: Shape(x), p), "backward data \(x) \(w)")
+            try assertClose(
+                gpu, try gpu.convolution2DBackwardData(dyg, weight: wg, inputShape: Shape(x), p),
+                try cpu.convolution2DBackwardData(dyc, weight: wc, inputShape: Shape(x), p), "backward data \(x) \(w)")
             let g = try gpu.convolution2DBackwardWeights(dyg, input: xg, weightShape: Shape(w), withBias: bias, p)
             let c = try cpu.convolution2DBackwardWeights(dyc, input: xc, weightShape: Shape(w), withBias: bias, p)
             try assertClose(gpu, g.weight, c.weight, "backward weights \(x) \(w)")
@@ -74,11 +81,13 @@ final class FakeGPUTests: XCTestCase {
         // The fake offers algorithm 1 (fastest, 4 KiB workspace, not deterministic), 0 (deterministic, no
         // workspace) and 5 (not supported); running 1 without its workspace fails, so these runs also check
         // that workspaces reach cuDNN.
-        for (search, expected, workspace) in [(CUDAAlgorithmSearch.fastest, Int32(1), 4096), (.deterministic, 0, 0), (.heuristic, 1, 4096)] {
+        for (search, expected, workspace) in [(CUDAAlgorithmSearch.fastest, Int32(1), 4096), (.deterministic, 0, 0), (.heuristic, 1, 4096)]
+        {
             let gpu = try backend(search: search)
             let (x, xc) = try pair(gpu, [2, 4, 5, 5]), (w, wc) = try pair(gpu, [4, 4, 3, 3])
             let p = Convolution2DParameters(padding: 1)
-            try assertClose(gpu, try gpu.convolution2D(x, weight: w, bias: nil, p), try cpu.convolution2D(xc, weight: wc, bias: nil, p), "\(search)")
+            try assertClose(
+                gpu, try gpu.convolution2D(x, weight: w, bias: nil, p), try cpu.convolution2D(xc, weight: wc, bias: nil, p), "\(search)")
             let choices = gpu.algorithmChoices
             XCTAssertEqual(choices.count, 1)
             XCTAssertEqual(choices.keys.first?.search, search)
@@ -99,13 +108,16 @@ final class FakeGPUTests: XCTestCase {
     func testConformanceAgainstTheCPU() throws {
         let gpu = try backend()
         var lines = [String]()
-        let suite = ConformanceSuite(backend: gpu, reference: cpu, tolerance: 1e-5, seed: 3,
-                                     deviceAllocations: { gpu.allocatorStatistics.deviceAllocations }, report: { lines.append($0) })
+        let suite = ConformanceSuite(
+            backend: gpu, reference: cpu, tolerance: 1e-5, seed: 3,
+            deviceAllocations: { gpu.allocatorStatistics.deviceAllocations }, report: { lines.append($0) })
         suite.runAll(trainingSteps: 0)
         XCTAssertEqual(suite.failed, 0, lines.joined(separator: "\n"))
         let checked = Set(suite.results.map(\.operation))
-        for op in ["batch norm backward", "max pooling backward", "average pooling backward", "linear backward weight", "split channels",
-                   "softmax cross-entropy", "top-k correct", "sgd step", "liveAllocations", "training step"] {
+        for op in [
+            "batch norm backward", "max pooling backward", "average pooling backward", "linear backward weight", "split channels",
+            "softmax cross-entropy", "top-k correct", "sgd step", "liveAllocations", "training step"
+        ] {
             XCTAssertTrue(checked.contains(op), "\(op) not checked:\n\(lines.joined(separator: "\n"))")
         }
         let (x, _) = try pair(gpu, [1, 2, 4, 4])
@@ -125,8 +137,12 @@ final class FakeGPUTests: XCTestCase {
         XCTAssertEqual(try gpu.download(try gpu.zeros([0, 3])), [])
         XCTAssertEqual(gpu.liveAllocations.count, 1)
         XCTAssertEqual(gpu.liveAllocations.bytes, 96)
-        assertThrows(["wrong device: downloaded tensor is on cpu, but this backend computes on cuda:0"]) { try gpu.download(try cpu.zeros([2])) }
-        assertThrows(["25 values do not fill shape [2, 3, 4] (24 elements)"]) { try gpu.upload([Float](repeating: 0, count: 25), shape: [2, 3, 4]) }
+        assertThrows(["wrong device: downloaded tensor is on cpu, but this backend computes on cuda:0"]) {
+            try gpu.download(try cpu.zeros([2]))
+        }
+        assertThrows(["25 values do not fill shape [2, 3, 4] (24 elements)"]) {
+            try gpu.upload([Float](repeating: 0, count: 25), shape: [2, 3, 4])
+        }
 
         // A training-like loop allocates device memory only in its first iteration.
         let (x, _) = try pair(gpu, [4, 8, 6, 6]), (w, _) = try pair(gpu, [8, 2, 3, 3])
@@ -137,7 +153,8 @@ final class FakeGPUTests: XCTestCase {
             let y = try gpu.convolution2D(x, weight: w, bias: nil, p)
             let bn = try gpu.batchNormTraining(y, scale: s, shift: b, runningMean: rm, runningVariance: rv, momentum: 0.1, epsilon: 1e-5)
             let r = try gpu.relu(bn.output)
-            let g = try gpu.batchNormBackward(try gpu.reluBackward(r, output: r), input: y, scale: s, statistics: bn.statistics, epsilon: 1e-5)
+            let g = try gpu.batchNormBackward(
+                try gpu.reluBackward(r, output: r), input: y, scale: s, statistics: bn.statistics, epsilon: 1e-5)
             _ = try gpu.convolution2DBackwardData(g.input, weight: w, inputShape: x.shape, p)
             _ = try gpu.convolution2DBackwardWeights(g.input, input: x, weightShape: w.shape, withBias: false, p)
             allocations.append(gpu.allocatorStatistics.deviceAllocations)

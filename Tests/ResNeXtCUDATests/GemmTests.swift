@@ -1,6 +1,6 @@
-import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtCUDA
+import ResNeXtCore
 import XCTest
 
 /// The linear layer's cuBLAS calls, run through a naive column-major SGEMM with cuBLAS's semantics on
@@ -49,11 +49,14 @@ final class GemmTests: XCTestCase {
             let xt = try cpu.upload(x, shape: [n, k]), wt = try cpu.upload(w, shape: [o, k]), dyt = try cpu.upload(dy, shape: [n, o])
 
             let forward = LinearGemm.forward(batch: n, inFeatures: k, outFeatures: o)
-            XCTAssertEqual(relativeError(run(forward, [.input: x, .weight: w]), try cpu.download(try cpu.linear(xt, weight: wt, bias: nil))), 0, accuracy: 1e-6)
+            XCTAssertEqual(
+                relativeError(run(forward, [.input: x, .weight: w]), try cpu.download(try cpu.linear(xt, weight: wt, bias: nil))), 0,
+                accuracy: 1e-6)
 
             let data = LinearGemm.backwardData(batch: n, inFeatures: k, outFeatures: o)
-            XCTAssertEqual(relativeError(run(data, [.outputGradient: dy, .weight: w]), try cpu.download(try cpu.linearBackwardData(dyt, weight: wt))),
-                           0, accuracy: 1e-6)
+            XCTAssertEqual(
+                relativeError(run(data, [.outputGradient: dy, .weight: w]), try cpu.download(try cpu.linearBackwardData(dyt, weight: wt))),
+                0, accuracy: 1e-6)
 
             let weights = LinearGemm.backwardWeights(batch: n, inFeatures: k, outFeatures: o)
             let dw = try cpu.linearBackwardWeights(dyt, input: xt, withBias: false).weight
@@ -63,10 +66,13 @@ final class GemmTests: XCTestCase {
 
     func testCallsAndEmptyProducts() {
         let f = LinearGemm.forward(batch: 32, inFeatures: 1024, outFeatures: 10)
-        XCTAssertEqual(f, GemmCall(transA: CuBLAS.opT, transB: CuBLAS.opN, m: 10, n: 32, k: 1024, a: .weight, lda: 1024, b: .input, ldb: 1024, ldc: 10))
+        XCTAssertEqual(
+            f, GemmCall(transA: CuBLAS.opT, transB: CuBLAS.opN, m: 10, n: 32, k: 1024, a: .weight, lda: 1024, b: .input, ldb: 1024, ldc: 10)
+        )
         XCTAssertEqual(f.description, "sgemm(T, N, m=10, n=32, k=1024, A=weight lda=1024, B=input ldb=1024, ldc=10)")
         XCTAssertTrue(LinearGemm.forward(batch: 0, inFeatures: 4, outFeatures: 3).isEmpty)
         XCTAssertFalse(LinearGemm.backwardWeights(batch: 0, inFeatures: 4, outFeatures: 3).isEmpty, "k = 0: the result is zeros, not empty")
-        XCTAssertGreaterThanOrEqual(LinearGemm.forward(batch: 2, inFeatures: 0, outFeatures: 3).lda, 1, "cuBLAS needs leading dimensions ≥ 1")
+        XCTAssertGreaterThanOrEqual(
+            LinearGemm.forward(batch: 2, inFeatures: 0, outFeatures: 3).lda, 1, "cuBLAS needs leading dimensions ≥ 1")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import ResNeXtCore
 import ResNeXtCUDA
+import ResNeXtCore
 import XCTest
 
 /// Asserts `body` throws a ``ResNeXtError`` whose message contains every fragment; returns the message.
@@ -37,7 +37,10 @@ final class LoaderTests: XCTestCase {
 
     func testOverrideWithANonexistentPathNamesThePathAndTheVariable() {
         let path = "/nonexistent/dir/libcuda.so.1"
-        assertThrows(["no GPU runtime found", path, "(given by RESNEXT_LIBCUDA)", "No such file", "set RESNEXT_LIBCUDA to the full path of libcuda.so.1"]) {
+        assertThrows([
+            "no GPU runtime found", path, "(given by RESNEXT_LIBCUDA)", "No such file",
+            "set RESNEXT_LIBCUDA to the full path of libcuda.so.1"
+        ]) {
             try DynamicLibrary.open(.driver, environment: environment(["RESNEXT_LIBCUDA": path]))
         }
     }
@@ -61,10 +64,14 @@ final class LoaderTests: XCTestCase {
     }
 
     func testEveryLibraryNamesItsCandidatesAndVariable() {
-        XCTAssertEqual(Array(CUDALibrarySpec.nvrtc.candidates.prefix(4)), ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"])
+        XCTAssertEqual(
+            Array(CUDALibrarySpec.nvrtc.candidates.prefix(4)), ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"])
         XCTAssertEqual(CUDALibrarySpec.cudnn.candidates.first, "libcudnn.so.9")
         XCTAssertEqual(Array(CUDALibrarySpec.cublas.candidates.prefix(3)), ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11"])
-        let expected = [("RESNEXT_LIBCUDA", "GPU runtime"), ("RESNEXT_LIBNVRTC", "NVRTC"), ("RESNEXT_LIBCUDNN", "cuDNN"), ("RESNEXT_LIBCUBLAS", "cuBLAS")]
+        let expected = [
+            ("RESNEXT_LIBCUDA", "GPU runtime"), ("RESNEXT_LIBNVRTC", "NVRTC"), ("RESNEXT_LIBCUDNN", "cuDNN"),
+            ("RESNEXT_LIBCUBLAS", "cuBLAS")
+        ]
         XCTAssertEqual(CUDALibrarySpec.all.map(\.variable), expected.map(\.0))
         for (spec, (variable, what)) in zip(CUDALibrarySpec.all, expected) {
             let message = DynamicLibrary.loadFailureMessage(spec, tried: spec.candidates, overridden: false, errors: ["e1", "e2"])
@@ -80,8 +87,10 @@ final class LoaderTests: XCTestCase {
 
     func testCandidatesAreTriedInOrderAndEachErrorIsKept() {
         let spec = CUDALibrarySpec(what: "test library", candidates: ["/nope/a.so", "/nope/b.so"], variable: "RESNEXT_TEST_LIB")
-        assertThrows(["no test library found: could not load /nope/a.so, /nope/b.so", "/nope/a.so: cannot open", "/nope/b.so: cannot open",
-                      "set RESNEXT_TEST_LIB to its path"]) {
+        assertThrows([
+            "no test library found: could not load /nope/a.so, /nope/b.so", "/nope/a.so: cannot open", "/nope/b.so: cannot open",
+            "set RESNEXT_TEST_LIB to its path"
+        ]) {
             try DynamicLibrary.open(spec, environment: environment([:]))
         }
     }
@@ -93,7 +102,8 @@ final class LoaderTests: XCTestCase {
         assertThrows(["\(libm) (GPU runtime) has no symbol cuInit", "RESNEXT_LIBCUDA"]) {
             try CUDALibraries.load(environment: environment(["RESNEXT_LIBCUDA": libm]))
         }
-        let library = try DynamicLibrary.open(CUDALibrarySpec(what: "math", candidates: [libm], variable: "X"), environment: environment([:]))
+        let library = try DynamicLibrary.open(
+            CUDALibrarySpec(what: "math", candidates: [libm], variable: "X"), environment: environment([:]))
         typealias Cos = @convention(c) (Double) -> Double
         let cosine: Cos = try library.symbol("cos")
         XCTAssertEqual(cosine(0), 1)

@@ -1,5 +1,5 @@
-import ResNeXtCore
 import ResNeXtCUDA
+import ResNeXtCore
 import XCTest
 
 final class NVRTCOptionsTests: XCTestCase {
@@ -61,8 +61,9 @@ final class LaunchConfigurationTests: XCTestCase {
         XCTAssertEqual(KernelArgument.pointer(0xDEAD_BEEF_0000).slot, 0xDEAD_BEEF_0000)
         XCTAssertEqual(KernelArgument.count(5), .int64(5))
         XCTAssertEqual(KernelArgument.int(7), .int32(7))
-        XCTAssertEqual([KernelArgument.pointer(1), .int64(1), .int32(1), .float32(1), .float64(1)].map(\.kind),
-                       [.pointer, .int64, .int32, .float32, .float64])
+        XCTAssertEqual(
+            [KernelArgument.pointer(1), .int64(1), .int32(1), .float32(1), .float64(1)].map(\.kind),
+            [.pointer, .int64, .int32, .float32, .float64])
         XCTAssertEqual(KernelParameterKind.int32.byteSize, 4)
         XCTAssertEqual(KernelParameterKind.pointer.byteSize, 8)
     }
@@ -70,7 +71,8 @@ final class LaunchConfigurationTests: XCTestCase {
 
 final class ConvolutionPlanningTests: XCTestCase {
     func testFilterDescriptorTakesThePerGroupInputChannels() throws {
-        let g = try ConvolutionGeometry(input: [2, 128, 9, 9], weight: [256, 4, 3, 3], Convolution2DParameters(stride: 2, padding: 1, groups: 32))
+        let g = try ConvolutionGeometry(
+            input: [2, 128, 9, 9], weight: [256, 4, 3, 3], Convolution2DParameters(stride: 2, padding: 1, groups: 32))
         XCTAssertEqual(g.input, [2, 128, 9, 9])
         XCTAssertEqual(g.filter, [256, 4, 3, 3])
         XCTAssertEqual(g.output, [2, 256, 5, 5])
@@ -79,11 +81,13 @@ final class ConvolutionPlanningTests: XCTestCase {
         XCTAssertEqual(g.dilation, [1, 1])
         XCTAssertEqual(g.groups, 32)
         XCTAssertEqual(g.outputShape, [2, 256, 5, 5])
-        let depthwise = try ConvolutionGeometry(input: [1, 16, 11, 11], weight: [16, 1, 3, 3], Convolution2DParameters(padding: 1, groups: 16))
+        let depthwise = try ConvolutionGeometry(
+            input: [1, 16, 11, 11], weight: [16, 1, 3, 3], Convolution2DParameters(padding: 1, groups: 16))
         XCTAssertEqual(depthwise.filter, [16, 1, 3, 3])
         XCTAssertEqual(depthwise.output, [1, 16, 11, 11])
-        let asymmetric = try ConvolutionGeometry(input: [1, 3, 17, 10], weight: [8, 3, 7, 7],
-                                                 Convolution2DParameters(strideH: 2, strideW: 1, padH: 3, padW: 2, groups: 1))
+        let asymmetric = try ConvolutionGeometry(
+            input: [1, 3, 17, 10], weight: [8, 3, 7, 7],
+            Convolution2DParameters(strideH: 2, strideW: 1, padH: 3, padW: 2, groups: 1))
         XCTAssertEqual(asymmetric.output, [1, 8, 9, 8])
         XCTAssertEqual(asymmetric.stride, [2, 1])
         XCTAssertEqual(asymmetric.padding, [3, 2])
@@ -92,14 +96,14 @@ final class ConvolutionPlanningTests: XCTestCase {
 
     func testGeometryRejectsWhatTheCPUBackendRejectsWithTheSameMessage() throws {
         let cases: [(Shape, Shape, Convolution2DParameters)] = [
-            ([2, 6, 8, 8], [4, 2, 3, 3], Convolution2DParameters(groups: 4)),     // groups do not divide channels
-            ([2, 8, 8, 8], [6, 2, 3, 3], Convolution2DParameters(groups: 4)),     // groups do not divide outputs
-            ([2, 8, 8, 8], [8, 4, 3, 3], Convolution2DParameters(groups: 4)),     // wrong per-group channels
-            ([2, 8, 2, 2], [8, 8, 5, 5], Convolution2DParameters()),              // kernel larger than input
+            ([2, 6, 8, 8], [4, 2, 3, 3], Convolution2DParameters(groups: 4)),  // groups do not divide channels
+            ([2, 8, 8, 8], [6, 2, 3, 3], Convolution2DParameters(groups: 4)),  // groups do not divide outputs
+            ([2, 8, 8, 8], [8, 4, 3, 3], Convolution2DParameters(groups: 4)),  // wrong per-group channels
+            ([2, 8, 2, 2], [8, 8, 5, 5], Convolution2DParameters()),  // kernel larger than input
             ([2, 8, 8, 8], [8, 8, 3, 3], Convolution2DParameters(stride: 0)),
             ([2, 8, 8, 8], [8, 8, 3, 3], Convolution2DParameters(padding: -1)),
             ([2, 8, 8, 8], [8, 8, 3, 3], Convolution2DParameters(groups: 0)),
-            ([2, 8, 8], [8, 8, 3, 3], Convolution2DParameters()),
+            ([2, 8, 8], [8, 8, 3, 3], Convolution2DParameters())
         ]
         for (input, weight, p) in cases {
             let cpuError = captureError { try cpu.convolution2D(try cpu.zeros(input), weight: try cpu.zeros(weight), bias: nil, p) }
@@ -133,7 +137,7 @@ final class ConvolutionPlanningTests: XCTestCase {
             ConvolutionAlgorithmKey(geometry: g, direction: .backwardData, allowTF32: true, search: .fastest),
             ConvolutionAlgorithmKey(geometry: g, direction: .backwardFilter, allowTF32: true, search: .fastest),
             ConvolutionAlgorithmKey(geometry: g, direction: .forward, allowTF32: false, search: .fastest),
-            ConvolutionAlgorithmKey(geometry: g, direction: .forward, allowTF32: true, search: .deterministic),
+            ConvolutionAlgorithmKey(geometry: g, direction: .forward, allowTF32: true, search: .deterministic)
         ]
         XCTAssertEqual(Set(variants + [key]).count, variants.count + 1, "every variant is its own cache entry")
         var cache = [key: 1]
@@ -153,13 +157,18 @@ final class ConvolutionPlanningTests: XCTestCase {
         XCTAssertEqual(MemoryLayout<CuDNNAlgorithmPerformance>.offset(of: \.reserved), 32)
     }
 
-    private func perf(_ algo: Int32, status: Int32 = 0, time: Float, memory: Int = 0, deterministic: Bool = true, math: Int32 = CuDNN.defaultMath) -> CuDNNAlgorithmPerformance {
-        CuDNNAlgorithmPerformance(algorithm: algo, status: status, time: time, memory: memory, determinism: deterministic ? 1 : 0, mathType: math)
+    private func perf(
+        _ algo: Int32, status: Int32 = 0, time: Float, memory: Int = 0, deterministic: Bool = true, math: Int32 = CuDNN.defaultMath
+    ) -> CuDNNAlgorithmPerformance {
+        CuDNNAlgorithmPerformance(
+            algorithm: algo, status: status, time: time, memory: memory, determinism: deterministic ? 1 : 0, mathType: math)
     }
 
     func testAlgorithmChoice() {
-        let results = [perf(0, time: 3), perf(1, status: 3, time: 0.5), perf(2, time: 1, deterministic: false, math: CuDNN.tensorOpMath),
-                       perf(3, time: 2, memory: 1 << 30), perf(4, time: 2.5, math: CuDNN.fmaMath), perf(5, time: -1)]
+        let results = [
+            perf(0, time: 3), perf(1, status: 3, time: 0.5), perf(2, time: 1, deterministic: false, math: CuDNN.tensorOpMath),
+            perf(3, time: 2, memory: 1 << 30), perf(4, time: 2.5, math: CuDNN.fmaMath), perf(5, time: -1)
+        ]
         let choose = { (search: CUDAAlgorithmSearch, tf32: Bool, limit: Int) in
             ConvolutionAlgorithmSelection.choose(results, search: search, allowTF32: tf32, workspaceLimit: limit)?.algorithm
         }
@@ -169,10 +178,12 @@ final class ConvolutionPlanningTests: XCTestCase {
         XCTAssertEqual(choose(.fastest, false, Int.max), 3, "no tensor-op math without TF32")
         XCTAssertEqual(choose(.fastest, false, 0), 4)
         XCTAssertEqual(choose(.heuristic, true, Int.max), 0, "heuristic: first usable in cuDNN's order")
-        XCTAssertNil(ConvolutionAlgorithmSelection.choose([perf(0, status: 9, time: 1)], search: .fastest, allowTF32: true, workspaceLimit: 1))
+        XCTAssertNil(
+            ConvolutionAlgorithmSelection.choose([perf(0, status: 9, time: 1)], search: .fastest, allowTF32: true, workspaceLimit: 1))
         XCTAssertNil(ConvolutionAlgorithmSelection.choose([], search: .heuristic, allowTF32: true, workspaceLimit: 1))
-        XCTAssertEqual(ConvolutionAlgorithmSelection.choose([perf(7, time: -1)], search: .fastest, allowTF32: true, workspaceLimit: 1)?.algorithm, 7,
-                       "an unmeasured but usable algorithm is better than none")
+        XCTAssertEqual(
+            ConvolutionAlgorithmSelection.choose([perf(7, time: -1)], search: .fastest, allowTF32: true, workspaceLimit: 1)?.algorithm, 7,
+            "an unmeasured but usable algorithm is better than none")
         XCTAssertTrue(ConvolutionAlgorithmSelection.summary([perf(1, status: 3, time: 0.5)]).contains("algo 1: status 3"))
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import ResNeXtCore
 import ResNeXtCUDA
+import ResNeXtCore
 import XCTest
 
 /// `resnext selftest` as built next to this test bundle (SwiftPM builds every product for `swift test`).
@@ -65,7 +65,8 @@ final class SelftestCommandTests: XCTestCase {
     /// The whole selftest through the CUDA backend on the fake CUDA libraries (``FakeCUDA``).
     func testSelftestOnTheFakeGPU() throws {
         try requireSelftest()
-        let r = try run(["selftest", "--device", "cuda", "--tf32", "false", "--steps", "0", "--seed", "11"], environment: try FakeCUDA.environment())
+        let r = try run(
+            ["selftest", "--device", "cuda", "--tf32", "false", "--steps", "0", "--seed", "11"], environment: try FakeCUDA.environment())
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("Fake GPU (CPU emulation), sm_90), TF32 off"), r.output)
         XCTAssertTrue(r.output.contains("tolerance 1e-05"), r.output)
@@ -80,8 +81,11 @@ final class SelftestCommandTests: XCTestCase {
         let r = try run(["selftest", "--device", "cpu", "--steps", "0", "--seed", "7"])
         XCTAssertEqual(r.status, 0, r.output)
         XCTAssertTrue(r.output.contains("seed 7"), r.output)
-        for op in ["convolution backward weight", "batch norm backward", "max pooling backward", "average pooling backward", "linear backward data",
-                   "split channels", "softmax cross-entropy", "top-k correct", "sgd step"] {
+        for op in [
+            "convolution backward weight", "batch norm backward", "max pooling backward", "average pooling backward",
+            "linear backward data",
+            "split channels", "softmax cross-entropy", "top-k correct", "sgd step"
+        ] {
             XCTAssertTrue(r.output.contains("PASS  \(op)"), "\(op) missing:\n\(r.output)")
         }
         XCTAssertFalse(r.output.contains("FAIL"), r.output)

@@ -1,6 +1,6 @@
-import ResNeXtCore
 import ResNeXtCPU
 import ResNeXtCUDA
+import ResNeXtCore
 import Synchronization
 import XCTest
 
@@ -57,7 +57,9 @@ final class FakeDevice: Sendable {
 }
 
 /// A CUDA tensor on fake memory.
-func fakeTensor(_ allocator: CachingDeviceAllocator, _ shape: Shape, dtype: DType = .float32, record: MaxPoolIndexRecord? = nil) throws -> Tensor {
+func fakeTensor(_ allocator: CachingDeviceAllocator, _ shape: Shape, dtype: DType = .float32, record: MaxPoolIndexRecord? = nil) throws
+    -> Tensor
+{
     let block = try allocator.allocate(max(0, shape.dims.reduce(1, *)) * dtype.byteSize)
     return Tensor(shape: shape, dtype: dtype, storage: CUDAStorage(block: block, maxPoolRecord: record))
 }

@@ -1,6 +1,6 @@
+import ResNeXtCPU
 import ResNeXtConformance
 import ResNeXtCore
-import ResNeXtCPU
 import ResNeXtReference
 import XCTest
 
@@ -24,8 +24,9 @@ final class ConformanceTests: XCTestCase {
     /// The suite fails what is wrong: a backend whose ReLU leaks negative values is caught, by name.
     func testTheSuiteCatchesAWrongOperation() throws {
         var lines = [String]()
-        let suite = ConformanceSuite(backend: LeakyReLUBackend(), reference: ReferenceBackend(), tolerance: 1e-4, seed: 4,
-                                     report: { lines.append($0) })
+        let suite = ConformanceSuite(
+            backend: LeakyReLUBackend(), reference: ReferenceBackend(), tolerance: 1e-4, seed: 4,
+            report: { lines.append($0) })
         suite.runOperationChecks()
         let failed = Set(suite.results.filter { !$0.passed }.map(\.operation))
         XCTAssertTrue(failed.contains("relu"), lines.joined(separator: "\n"))
@@ -68,20 +69,27 @@ final class LeakyReLUBackend: Backend, @unchecked Sendable {
     func convolution2DBackwardData(_ dy: Tensor, weight: Tensor, inputShape: Shape, _ p: Convolution2DParameters) throws -> Tensor {
         try base.convolution2DBackwardData(dy, weight: weight, inputShape: inputShape, p)
     }
-    func convolution2DBackwardWeights(_ dy: Tensor, input: Tensor, weightShape: Shape, withBias: Bool,
-                                      _ p: Convolution2DParameters) throws -> (weight: Tensor, bias: Tensor?) {
+    func convolution2DBackwardWeights(
+        _ dy: Tensor, input: Tensor, weightShape: Shape, withBias: Bool,
+        _ p: Convolution2DParameters
+    ) throws -> (weight: Tensor, bias: Tensor?) {
         try base.convolution2DBackwardWeights(dy, input: input, weightShape: weightShape, withBias: withBias, p)
     }
-    func batchNormTraining(_ x: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor, momentum: Float,
-                           epsilon: Float) throws -> (output: Tensor, statistics: BatchNormStatistics) {
-        try base.batchNormTraining(x, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance,
-                                   momentum: momentum, epsilon: epsilon)
+    func batchNormTraining(
+        _ x: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor, momentum: Float,
+        epsilon: Float
+    ) throws -> (output: Tensor, statistics: BatchNormStatistics) {
+        try base.batchNormTraining(
+            x, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance,
+            momentum: momentum, epsilon: epsilon)
     }
     func batchNormInference(_ x: Tensor, scale: Tensor, shift: Tensor, mean: Tensor, variance: Tensor, epsilon: Float) throws -> Tensor {
         try base.batchNormInference(x, scale: scale, shift: shift, mean: mean, variance: variance, epsilon: epsilon)
     }
-    func batchNormBackward(_ dy: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics,
-                           epsilon: Float) throws -> (input: Tensor, scale: Tensor, shift: Tensor) {
+    func batchNormBackward(
+        _ dy: Tensor, input: Tensor, scale: Tensor, statistics: BatchNormStatistics,
+        epsilon: Float
+    ) throws -> (input: Tensor, scale: Tensor, shift: Tensor) {
         try base.batchNormBackward(dy, input: input, scale: scale, statistics: statistics, epsilon: epsilon)
     }
     func relu(_ x: Tensor) throws -> Tensor {
@@ -104,9 +112,14 @@ final class LeakyReLUBackend: Backend, @unchecked Sendable {
     }
     func concatenateChannels(_ xs: [Tensor]) throws -> Tensor { try base.concatenateChannels(xs) }
     func splitChannels(_ x: Tensor, sizes: [Int]) throws -> [Tensor] { try base.splitChannels(x, sizes: sizes) }
-    func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) throws -> CrossEntropyResult { try base.softmaxCrossEntropy(logits, labels: labels) }
+    func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) throws -> CrossEntropyResult {
+        try base.softmaxCrossEntropy(logits, labels: labels)
+    }
     func topKCorrect(_ logits: Tensor, labels: [Int32], ks: [Int]) throws -> [Int] { try base.topKCorrect(logits, labels: labels, ks: ks) }
-    func sgdStep(parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float, _ h: SGDHyperparameters, isFirstStep: Bool) throws {
-        try base.sgdStep(parameter: parameter, gradient: gradient, velocity: velocity, learningRate: learningRate, h, isFirstStep: isFirstStep)
+    func sgdStep(parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float, _ h: SGDHyperparameters, isFirstStep: Bool)
+        throws
+    {
+        try base.sgdStep(
+            parameter: parameter, gradient: gradient, velocity: velocity, learningRate: learningRate, h, isFirstStep: isFirstStep)
     }
 }

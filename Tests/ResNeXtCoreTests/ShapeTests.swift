@@ -51,10 +51,12 @@ final class ShapeTests: XCTestCase {
 
     func testConvolutionGeometry() throws {
         // ResNet stem and a ResNeXt 32-group 3×3 convolution with stride 2.
-        XCTAssertEqual(try Convolution2DParameters(stride: 2, padding: 3).outputShape(input: [1, 3, 224, 224], weight: [64, 3, 7, 7]),
-                       [1, 64, 112, 112])
-        XCTAssertEqual(try Convolution2DParameters(stride: 2, padding: 1, groups: 32).outputShape(input: [2, 64, 56, 56], weight: [128, 2, 3, 3]),
-                       [2, 128, 28, 28])
+        XCTAssertEqual(
+            try Convolution2DParameters(stride: 2, padding: 3).outputShape(input: [1, 3, 224, 224], weight: [64, 3, 7, 7]),
+            [1, 64, 112, 112])
+        XCTAssertEqual(
+            try Convolution2DParameters(stride: 2, padding: 1, groups: 32).outputShape(input: [2, 64, 56, 56], weight: [128, 2, 3, 3]),
+            [2, 128, 28, 28])
         let asymmetric = Convolution2DParameters(strideH: 1, strideW: 2, padH: 0, padW: 1, groups: 1)
         XCTAssertEqual(try asymmetric.outputShape(input: [1, 1, 5, 5], weight: [1, 1, 3, 3]), [1, 1, 3, 3])
 

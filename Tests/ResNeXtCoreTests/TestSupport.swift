@@ -3,8 +3,10 @@ import XCTest
 
 /// Asserts `body` throws a ``ResNeXtError`` whose description contains `fragment`; returns the error.
 @discardableResult
-func assertThrows<T>(_ fragment: String, file: StaticString = #filePath, line: UInt = #line,
-                     _ body: () throws -> T) -> ResNeXtError? {
+func assertThrows<T>(
+    _ fragment: String, file: StaticString = #filePath, line: UInt = #line,
+    _ body: () throws -> T
+) -> ResNeXtError? {
     do {
         _ = try body()
         XCTFail("expected an error containing '\(fragment)'", file: file, line: line)

@@ -1,8 +1,8 @@
 import Foundation
-import XCTest
 import ResNeXtCore
 import ResNeXtData
 import ResNeXtTransforms
+import XCTest
 
 final class CIFARTests: XCTestCase {
     private var root = ""
@@ -31,8 +31,10 @@ final class CIFARTests: XCTestCase {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    private static let cifar10Names = ["airplane", "automobile", "bird", "cat", "deer",
-                                       "dog", "frog", "horse", "ship", "truck"]
+    private static let cifar10Names = [
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck"
+    ]
 
     /// A fake `cifar-10-batches-bin/` with 5 train batches of 2 records and a test batch of 3.
     /// Train record r (0..<10) has label (r * 3) % 10 and pixels(r); test record r has label 9 - r, pixels(100 + r).
@@ -84,8 +86,10 @@ final class CIFARTests: XCTestCase {
         return folder
     }
 
-    private func assertIOError<T>(_ body: @autoclosure () throws -> T, mentions fragments: [String],
-                                  file: StaticString = #filePath, line: UInt = #line) {
+    private func assertIOError<T>(
+        _ body: @autoclosure () throws -> T, mentions fragments: [String],
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
             guard case ResNeXtError.io(let message) = error else {
                 return XCTFail("expected ResNeXtError.io, got \(error)", file: file, line: line)
@@ -151,8 +155,9 @@ final class CIFARTests: XCTestCase {
         let batch3 = folder + "/data_batch_3.bin"
         let good = try Data(contentsOf: URL(fileURLWithPath: batch3))
         try good.dropLast().write(to: URL(fileURLWithPath: batch3))
-        assertIOError(try CIFARDataset(directory: root, variant: .cifar10, split: .train),
-                      mentions: [batch3, "6145", "multiple of the 3073-byte"])
+        assertIOError(
+            try CIFARDataset(directory: root, variant: .cifar10, split: .train),
+            mentions: [batch3, "6145", "multiple of the 3073-byte"])
 
         // Empty.
         try Data().write(to: URL(fileURLWithPath: batch3))
@@ -164,28 +169,34 @@ final class CIFARTests: XCTestCase {
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: testBatch)))
         bytes[3073] = 10
         try write(bytes, testBatch)
-        assertIOError(try CIFARDataset(directory: root, variant: .cifar10, split: .test),
-                      mentions: [testBatch, "record 1", "label 10"])
+        assertIOError(
+            try CIFARDataset(directory: root, variant: .cifar10, split: .test),
+            mentions: [testBatch, "record 1", "label 10"])
 
         // Missing batch.
         try FileManager.default.removeItem(atPath: folder + "/data_batch_5.bin")
-        assertIOError(try CIFARDataset(directory: root, variant: .cifar10, split: .train),
-                      mentions: [folder + "/data_batch_5.bin", "missing"])
+        assertIOError(
+            try CIFARDataset(directory: root, variant: .cifar10, split: .train),
+            mentions: [folder + "/data_batch_5.bin", "missing"])
 
         // Wrong class-name count, then a missing class-name file.
         try write("a\nb\n", folder + "/batches.meta.txt")
-        assertIOError(try CIFARDataset(directory: root, variant: .cifar10, split: .train),
-                      mentions: [folder + "/batches.meta.txt", "expected 10 class names, found 2"])
+        assertIOError(
+            try CIFARDataset(directory: root, variant: .cifar10, split: .train),
+            mentions: [folder + "/batches.meta.txt", "expected 10 class names, found 2"])
         try FileManager.default.removeItem(atPath: folder + "/batches.meta.txt")
-        assertIOError(try CIFARDataset(directory: root, variant: .cifar10, split: .train),
-                      mentions: [folder + "/batches.meta.txt", "missing"])
+        assertIOError(
+            try CIFARDataset(directory: root, variant: .cifar10, split: .train),
+            mentions: [folder + "/batches.meta.txt", "missing"])
     }
 
     func testMissingFolder() {
-        assertIOError(try CIFARDataset(directory: root, variant: .cifar10, split: .train),
-                      mentions: [root + "/cifar-10-batches-bin", "missing"])
-        assertIOError(try CIFARDataset(directory: root + "/nope", variant: .cifar100, split: .test),
-                      mentions: [root + "/nope", "no such directory"])
+        assertIOError(
+            try CIFARDataset(directory: root, variant: .cifar10, split: .train),
+            mentions: [root + "/cifar-10-batches-bin", "missing"])
+        assertIOError(
+            try CIFARDataset(directory: root + "/nope", variant: .cifar100, split: .test),
+            mentions: [root + "/nope", "no such directory"])
     }
 
     // MARK: - CIFAR-100
@@ -212,15 +223,18 @@ final class CIFARTests: XCTestCase {
         let trainPath = folder + "/train.bin"
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: trainPath)))
         try write(Array(bytes.prefix(3074 + 3073)), trainPath)
-        assertIOError(try CIFARDataset(directory: root, variant: .cifar100, split: .train),
-                      mentions: [trainPath, "3074-byte"])
+        assertIOError(
+            try CIFARDataset(directory: root, variant: .cifar100, split: .train),
+            mentions: [trainPath, "3074-byte"])
         bytes[2 * 3074 + 1] = 100
         try write(bytes, trainPath)
-        assertIOError(try CIFARDataset(directory: root, variant: .cifar100, split: .train),
-                      mentions: [trainPath, "record 2", "label 100"])
+        assertIOError(
+            try CIFARDataset(directory: root, variant: .cifar100, split: .train),
+            mentions: [trainPath, "record 2", "label 100"])
         // The CIFAR-10 reader does not find a CIFAR-100 release.
-        assertIOError(try CIFARDataset(directory: root, variant: .cifar10, split: .test),
-                      mentions: ["cifar-10-batches-bin"])
+        assertIOError(
+            try CIFARDataset(directory: root, variant: .cifar10, split: .test),
+            mentions: ["cifar-10-batches-bin"])
     }
 
     // MARK: - In memory

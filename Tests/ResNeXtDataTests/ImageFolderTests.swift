@@ -33,8 +33,8 @@ final class ImageFolderTests: XCTestCase {
         try fileManager.createDirectory(atPath: train + "/B", withIntermediateDirectories: true)
         try fileManager.createSymbolicLink(atPath: train + "/B/link.jpg", withDestinationPath: outside + "/real.jpg")
         try fileManager.createSymbolicLink(atPath: train + "/B/linkdir", withDestinationPath: outside + "/linked")
-        try fileManager.createSymbolicLink(atPath: train + "/B/loop", withDestinationPath: "..")       // -> train/
-        try fileManager.createSymbolicLink(atPath: train + "/B/self", withDestinationPath: ".")        // -> B itself
+        try fileManager.createSymbolicLink(atPath: train + "/B/loop", withDestinationPath: "..")  // -> train/
+        try fileManager.createSymbolicLink(atPath: train + "/B/self", withDestinationPath: ".")  // -> B itself
         try fileManager.createSymbolicLink(atPath: outside + "/linked/back", withDestinationPath: outside + "/linked")
         try fileManager.createSymbolicLink(atPath: train + "/B/broken.jpg", withDestinationPath: outside + "/nowhere.jpg")
         // Skipped at the top level: a hidden folder and a plain file.
@@ -58,11 +58,13 @@ final class ImageFolderTests: XCTestCase {
     func testClassesAreSortedByteWiseAndImagesFound() throws {
         let train = try ImageFolderDataset(root: root, split: "train")
         XCTAssertEqual(train.classNames, ["B", "a", "b"], "byte-wise order: upper case first; hidden folder skipped")
-        XCTAssertEqual(relativePaths(train), [
-            "B/link.jpg", "B/linkdir/p.jpg", "B/linkdir/q.ppm",
-            "a/img.ppm", "a/sub/deep.jpg", "a/sub/deeper/z.Ppm",
-            "b/x.JPG", "b/y.jpeg",
-        ])
+        XCTAssertEqual(
+            relativePaths(train),
+            [
+                "B/link.jpg", "B/linkdir/p.jpg", "B/linkdir/q.ppm",
+                "a/img.ppm", "a/sub/deep.jpg", "a/sub/deeper/z.Ppm",
+                "b/x.JPG", "b/y.jpeg"
+            ])
         XCTAssertEqual(train.labels, [0, 0, 0, 1, 1, 1, 2, 2])
         XCTAssertEqual(train.count, 8)
         XCTAssertEqual(train.directory, root + "/train")
@@ -127,33 +129,40 @@ final class ImageFolderTests: XCTestCase {
 
     func testUnknownValClassIsAnErrorNamingIt() throws {
         try ImageTestSupport.write(JPEGFixtures.rgb8x6.jpegBytes, to: root + "/val/n99999999/img.jpg")
-        ImageTestSupport.ioErrorMessage({ try ImageFolderDataset(root: self.root, split: "val", classNames: ["B", "a", "b"]) },
-                                        contains: ["n99999999", root + "/val"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageFolderDataset(root: self.root, split: "val", classNames: ["B", "a", "b"]) },
+            contains: ["n99999999", root + "/val"])
         XCTAssertThrowsError(try ImageFolderDataset(root: root, split: "val", classNames: ["a", "a", "b"]))
     }
 
     func testEmptyClassFolderIsAnErrorNamingIt() throws {
         try fileManager.createDirectory(atPath: root + "/train/empty-class/sub", withIntermediateDirectories: true)
         try ImageTestSupport.write(Array("x".utf8), to: root + "/train/empty-class/sub/notes.txt")
-        ImageTestSupport.ioErrorMessage({ try ImageFolderDataset(root: self.root, split: "train") },
-                                        contains: ["empty-class", "no images"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageFolderDataset(root: self.root, split: "train") },
+            contains: ["empty-class", "no images"])
     }
 
     func testMissingOrInvalidFoldersAreErrors() throws {
-        ImageTestSupport.ioErrorMessage({ try ImageFolderDataset(root: self.root + "/nope", split: "train") },
-                                        contains: [root + "/nope", "not found"])
-        ImageTestSupport.ioErrorMessage({ try ImageFolderDataset(root: self.root, split: "test") },
-                                        contains: [root + "/test", "not found"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageFolderDataset(root: self.root + "/nope", split: "train") },
+            contains: [root + "/nope", "not found"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageFolderDataset(root: self.root, split: "test") },
+            contains: [root + "/test", "not found"])
         try ImageTestSupport.write([1, 2, 3], to: root + "/afile")
-        ImageTestSupport.ioErrorMessage({ try ImageFolderDataset(root: self.root, split: "afile") },
-                                        contains: [root + "/afile", "not a directory"])
-        ImageTestSupport.ioErrorMessage({ try ImageFolderDataset(root: self.root + "/afile", split: "train") },
-                                        contains: [root + "/afile", "not a directory"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageFolderDataset(root: self.root, split: "afile") },
+            contains: [root + "/afile", "not a directory"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageFolderDataset(root: self.root + "/afile", split: "train") },
+            contains: [root + "/afile", "not a directory"])
         // A split with only hidden folders and files has no classes.
         try ImageTestSupport.write(JPEGFixtures.rgb8x6.jpegBytes, to: root + "/bare/.git/x.jpg")
         try ImageTestSupport.write(JPEGFixtures.rgb8x6.jpegBytes, to: root + "/bare/loose.jpg")
-        ImageTestSupport.ioErrorMessage({ try ImageFolderDataset(root: self.root, split: "bare") },
-                                        contains: [root + "/bare", "no class folders"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageFolderDataset(root: self.root, split: "bare") },
+            contains: [root + "/bare", "no class folders"])
         XCTAssertThrowsError(try ImageFolderDataset(root: root, split: ""))
     }
 

@@ -48,8 +48,10 @@ enum ImageTestSupport {
 
     /// The message of the `ResNeXtError.io` thrown by `body`, failing the test when something else happens.
     @discardableResult
-    static func ioErrorMessage<T>(_ body: () throws -> T, contains phrases: [String] = [],
-                                  file: StaticString = #filePath, line: UInt = #line) -> String? {
+    static func ioErrorMessage<T>(
+        _ body: () throws -> T, contains phrases: [String] = [],
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> String? {
         do {
             _ = try body()
             XCTFail("expected ResNeXtError.io containing \(phrases), got success", file: file, line: line)
@@ -85,8 +87,9 @@ final class JPEGTests: XCTestCase {
     func testJPEGFixturesMatchPillow() throws {
         for fixture in JPEGFixtures.all {
             let reduced = fixture.decodedWidth != fixture.width
-            let image = try ImageDecoder.decode(fixture.jpegBytes, source: fixture.name,
-                                                minShorterSide: reduced ? min(fixture.decodedWidth, fixture.decodedHeight) : 0)
+            let image = try ImageDecoder.decode(
+                fixture.jpegBytes, source: fixture.name,
+                minShorterSide: reduced ? min(fixture.decodedWidth, fixture.decodedHeight) : 0)
             XCTAssertEqual(image.channels, 3, fixture.name)
             XCTAssertEqual(image.width, fixture.decodedWidth, fixture.name)
             XCTAssertEqual(image.height, fixture.decodedHeight, fixture.name)
@@ -153,7 +156,7 @@ final class JPEGTests: XCTestCase {
             (1, 8, 6), (6, 8, 6), (7, 16, 12), (12, 16, 12),
             (13, 24, 18), (18, 24, 18), (19, 32, 24), (20, 32, 24), (24, 32, 24),
             (25, 40, 30), (30, 40, 30), (31, 48, 36), (37, 56, 42), (42, 56, 42),
-            (43, 64, 48), (48, 64, 48), (49, 64, 48), (1000, 64, 48),
+            (43, 64, 48), (48, 64, 48), (49, 64, 48), (1000, 64, 48)
         ]
         for item in cases {
             let image = try ImageDecoder.decode(bytes, source: "rgb64x48", minShorterSide: item.minShorterSide)
@@ -246,11 +249,12 @@ final class JPEGTests: XCTestCase {
             ("image.png", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + garbage, "PNG"),
             ("image.bmp", Array("BM".utf8) + garbage, "BMP"),
             ("image.gif", Array("GIF89a".utf8) + garbage, "GIF"),
-            ("empty.jpg", [], "empty"),
+            ("empty.jpg", [], "empty")
         ]
         for item in cases {
-            ImageTestSupport.ioErrorMessage({ try ImageDecoder.decode(item.bytes, source: item.name) },
-                                            contains: [item.name, item.phrase])
+            ImageTestSupport.ioErrorMessage(
+                { try ImageDecoder.decode(item.bytes, source: item.name) },
+                contains: [item.name, item.phrase])
         }
         // TurboJPEG's own message comes through: libjpeg only warns about a truncated scan (and would pad
         // the image with grey), which the decoder treats as an error.
@@ -268,8 +272,9 @@ final class JPEGTests: XCTestCase {
         }
         bytes[sof + 5] = 0xFF; bytes[sof + 6] = 0x00  // height 65280
         bytes[sof + 7] = 0xFF; bytes[sof + 8] = 0x00  // width 65280
-        ImageTestSupport.ioErrorMessage({ try ImageDecoder.decode(bytes, source: "huge.jpg") },
-                                        contains: ["huge.jpg", "too large"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageDecoder.decode(bytes, source: "huge.jpg") },
+            contains: ["huge.jpg", "too large"])
     }
 
     func testDecodeFileSniffsContentAndNamesMissingFiles() throws {
@@ -283,10 +288,12 @@ final class JPEGTests: XCTestCase {
         let reduced = try ImageDecoder.decodeFile(folder + "/big.jpg", minShorterSide: 20)
         XCTAssertEqual([reduced.width, reduced.height], [32, 24])
         try ImageTestSupport.write([], to: folder + "/empty.jpg")
-        ImageTestSupport.ioErrorMessage({ try ImageDecoder.decodeFile(folder + "/empty.jpg") },
-                                        contains: [folder + "/empty.jpg", "empty"])
-        ImageTestSupport.ioErrorMessage({ try ImageDecoder.decodeFile(folder + "/missing.jpg") },
-                                        contains: [folder + "/missing.jpg", "No such file"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageDecoder.decodeFile(folder + "/empty.jpg") },
+            contains: [folder + "/empty.jpg", "empty"])
+        ImageTestSupport.ioErrorMessage(
+            { try ImageDecoder.decodeFile(folder + "/missing.jpg") },
+            contains: [folder + "/missing.jpg", "No such file"])
         ImageTestSupport.ioErrorMessage({ try ImageDecoder.decodeFile(folder) }, contains: [folder, "directory"])
     }
 
@@ -306,8 +313,10 @@ final class JPEGTests: XCTestCase {
     /// valid JPEGs: each must decode to a sane image or throw `ResNeXtError.io`, never crash or hang.
     func testMutatedJPEGsDecodeOrThrowNeverCrash() {
         var generator = SplitMix64(state: 2024)
-        let sources = [JPEGFixtures.rgb8x6, JPEGFixtures.gray10x7, JPEGFixtures.cmyk8x6,
-                       JPEGFixtures.rgb16x12Progressive420, JPEGFixtures.rgb64x48].map { $0.jpegBytes }
+        let sources = [
+            JPEGFixtures.rgb8x6, JPEGFixtures.gray10x7, JPEGFixtures.cmyk8x6,
+            JPEGFixtures.rgb16x12Progressive420, JPEGFixtures.rgb64x48
+        ].map { $0.jpegBytes }
         var decoded = 0, rejected = 0
         for iteration in 0..<400 {
             var bytes = sources[iteration % sources.count]

@@ -22,11 +22,14 @@ final class LoaderTests: XCTestCase {
 
     func testBatchesAreDeterministicForAnyThreadCountAndSkipCorruptSamples() throws {
         func epoch(_ threads: Int, _ e: Int) throws -> [Batch] {
-            Array(try BatchLoader(dataset: IndexedDataset(count: 23), batchSize: 5, shuffle: true, threads: threads, seed: 42,
-                                  transform: jitter).batches(epoch: e))
+            Array(
+                try BatchLoader(
+                    dataset: IndexedDataset(count: 23), batchSize: 5, shuffle: true, threads: threads, seed: 42,
+                    transform: jitter
+                ).batches(epoch: e))
         }
         let one = try epoch(1, 1), four = try epoch(4, 1)
-        XCTAssertEqual(one.count, 5)   // ceil(23 / 5), the last batch partial
+        XCTAssertEqual(one.count, 5)  // ceil(23 / 5), the last batch partial
         XCTAssertEqual(one.map(\.indices), four.map(\.indices))
         XCTAssertEqual(one.map(\.images), four.map(\.images))
         XCTAssertEqual(one.map(\.labels), four.map(\.labels))
@@ -48,13 +51,16 @@ final class LoaderTests: XCTestCase {
     }
 
     func testUnshuffledOrderAndBadArguments() throws {
-        let loader = try BatchLoader(dataset: IndexedDataset(count: 7), batchSize: 3, shuffle: false, threads: 2, seed: 0,
-                                     transform: { image, _ in [image, image] })
+        let loader = try BatchLoader(
+            dataset: IndexedDataset(count: 7), batchSize: 3, shuffle: false, threads: 2, seed: 0,
+            transform: { image, _ in [image, image] })
         let batches = Array(loader.batches(epoch: 1))
         XCTAssertEqual(batches.map(\.indices), [[0, 1, 2], [4, 5], [6]])
         XCTAssertEqual(batches[0].cropsPerSample, 2)
         XCTAssertEqual(batches[0].shape, [6, 1, 2, 2])
-        XCTAssertThrowsError(try BatchLoader(dataset: IndexedDataset(count: 7), batchSize: 0, shuffle: false, threads: 1, seed: 0, transform: jitter))
-        XCTAssertThrowsError(try BatchLoader(dataset: IndexedDataset(count: 0), batchSize: 2, shuffle: false, threads: 1, seed: 0, transform: jitter))
+        XCTAssertThrowsError(
+            try BatchLoader(dataset: IndexedDataset(count: 7), batchSize: 0, shuffle: false, threads: 1, seed: 0, transform: jitter))
+        XCTAssertThrowsError(
+            try BatchLoader(dataset: IndexedDataset(count: 0), batchSize: 2, shuffle: false, threads: 1, seed: 0, transform: jitter))
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
-import XCTest
 import ResNeXtCore
 import ResNeXtData
 import ResNeXtTransforms
+import XCTest
 
 final class MNISTTests: XCTestCase {
     private var root = ""
@@ -17,16 +17,20 @@ final class MNISTTests: XCTestCase {
     }
 
     private static func bigEndian(_ value: UInt32) -> [UInt8] {
-        [UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
-         UInt8(truncatingIfNeeded: value)]
+        [
+            UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
+            UInt8(truncatingIfNeeded: value)
+        ]
     }
 
     private static func pixels(_ seed: Int, size: Int = 784) -> [UInt8] {
         (0..<size).map { UInt8(truncatingIfNeeded: seed * 13 + $0 * 5) }
     }
 
-    private static func imageFile(count: Int, rows: Int = 28, columns: Int = 28, seedBase: Int = 0,
-                                  magic: UInt32 = 0x803) -> [UInt8] {
+    private static func imageFile(
+        count: Int, rows: Int = 28, columns: Int = 28, seedBase: Int = 0,
+        magic: UInt32 = 0x803
+    ) -> [UInt8] {
         var bytes = bigEndian(magic) + bigEndian(UInt32(count)) + bigEndian(UInt32(rows)) + bigEndian(UInt32(columns))
         for i in 0..<count { bytes += pixels(seedBase + i, size: rows * columns) }
         return bytes
@@ -47,8 +51,10 @@ final class MNISTTests: XCTestCase {
         try write(Self.labelFile([9, 0]), "t10k-labels-idx1-ubyte")
     }
 
-    private func assertIOError<T>(_ body: @autoclosure () throws -> T, mentions fragments: [String],
-                                  file: StaticString = #filePath, line: UInt = #line) {
+    private func assertIOError<T>(
+        _ body: @autoclosure () throws -> T, mentions fragments: [String],
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertThrowsError(try body(), file: file, line: line) { error in
             guard case ResNeXtError.io(let message) = error else {
                 return XCTFail("expected ResNeXtError.io, got \(error)", file: file, line: line)
@@ -100,7 +106,7 @@ final class MNISTTests: XCTestCase {
         assertIOError(try MNISTDataset(directory: root, split: .train), mentions: [images, "magic", "0x00000801"])
         try write(Self.imageFile(count: 5), "train-images-idx3-ubyte")
 
-        try write(Self.labelFile([1, 2, 3, 4, 5], magic: 0x1f8b0808), "train-labels-idx1-ubyte")
+        try write(Self.labelFile([1, 2, 3, 4, 5], magic: 0x1f8b_0808), "train-labels-idx1-ubyte")
         assertIOError(try MNISTDataset(directory: root, split: .train), mentions: [labels, "magic"])
 
         try write(Array(Self.imageFile(count: 5).dropLast(10)), "train-images-idx3-ubyte")
@@ -120,8 +126,9 @@ final class MNISTTests: XCTestCase {
 
         try FileManager.default.removeItem(atPath: root + "/t10k-labels-idx1-ubyte")
         try write([0x1f, 0x8b], "t10k-labels-idx1-ubyte.gz")
-        assertIOError(try MNISTDataset(directory: root, split: .test),
-                      mentions: [root + "/t10k-labels-idx1-ubyte", "missing", "gunzip"])
+        assertIOError(
+            try MNISTDataset(directory: root, split: .test),
+            mentions: [root + "/t10k-labels-idx1-ubyte", "missing", "gunzip"])
         assertIOError(try MNISTDataset(directory: root + "/absent", split: .test), mentions: ["missing"])
     }
 }

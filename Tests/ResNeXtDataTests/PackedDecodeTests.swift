@@ -32,19 +32,22 @@ final class PackedDecodeTests: XCTestCase {
         for (index, fixture) in JPEGFixtures.all.enumerated() {
             try ImageTestSupport.write(fixture.jpegBytes, to: "\(root)/train/c\(index % 2)/\(fixture.name).jpg")
         }
-        try ImageTestSupport.write(ppm, to: "\(root)/train/c0/picture.ppm")   // no byte form: the float path
+        try ImageTestSupport.write(ppm, to: "\(root)/train/c0/picture.ppm")  // no byte form: the float path
         try ImageTestSupport.write(Array("garbage".utf8), to: "\(root)/train/c1/broken.jpg")
         let dataset = try ImageFolderDataset(root: root, split: "train")
         let train: (SampleTransform, PackedSampleTransform) = (
             { image, rng in [Transforms.imagenetTrain(image, rng: &rng)] },
-            PackedSampleTransform(shape: [3, 224, 224]) { Transforms.imagenetTrain($0, rng: &$1, into: $2) })
+            PackedSampleTransform(shape: [3, 224, 224]) { Transforms.imagenetTrain($0, rng: &$1, into: $2) }
+        )
         let eval: (SampleTransform, PackedSampleTransform) = (
             { image, _ in [Transforms.imagenetEval(image)] },
-            PackedSampleTransform(shape: [3, 224, 224]) { image, _, out in Transforms.imagenetEval(image, into: out) })
+            PackedSampleTransform(shape: [3, 224, 224]) { image, _, out in Transforms.imagenetEval(image, into: out) }
+        )
         for ((floats, bytes), epoch) in [(train, 1), (train, 2), (eval, 1)] {
             let reference = try BatchLoader(dataset: dataset, batchSize: 3, shuffle: true, threads: 2, seed: 4, transform: floats)
-            let fast = try BatchLoader(dataset: dataset, batchSize: 3, shuffle: true, threads: 2, seed: 4, transform: floats,
-                                       packedTransform: bytes)
+            let fast = try BatchLoader(
+                dataset: dataset, batchSize: 3, shuffle: true, threads: 2, seed: 4, transform: floats,
+                packedTransform: bytes)
             let expected = Array(reference.batches(epoch: epoch)), actual = Array(fast.batches(epoch: epoch))
             XCTAssertEqual(expected.count, actual.count)
             for (e, a) in zip(expected, actual) {
@@ -64,18 +67,21 @@ final class PackedDecodeTests: XCTestCase {
         let root = try ImageTestSupport.makeTemporaryDirectory("packed-shape")
         defer { try? FileManager.default.removeItem(atPath: root) }
         try ImageTestSupport.write(JPEGFixtures.rgb64x48.jpegBytes, to: "\(root)/train/a/x.jpg")
-        try ImageTestSupport.write(ImageTestSupport.ppm(width: 300, height: 260) { x, y in (UInt8(x % 256), UInt8(y % 256), 7) },
-                                   to: "\(root)/train/a/y.ppm")
+        try ImageTestSupport.write(
+            ImageTestSupport.ppm(width: 300, height: 260) { x, y in (UInt8(x % 256), UInt8(y % 256), 7) },
+            to: "\(root)/train/a/y.ppm")
         let dataset = try ImageFolderDataset(root: root, split: "train")
         let tenCrop: SampleTransform = { image, _ in Transforms.imagenetTenCrop(image) }
         let bytes = PackedSampleTransform(shape: [3, 224, 224]) { image, _, out in Transforms.imagenetEval(image, into: out) }
-        let loader = try BatchLoader(dataset: dataset, batchSize: 2, shuffle: false, threads: 1, seed: 0, transform: tenCrop,
-                                     packedTransform: bytes)
+        let loader = try BatchLoader(
+            dataset: dataset, batchSize: 2, shuffle: false, threads: 1, seed: 0, transform: tenCrop,
+            packedTransform: bytes)
         let batch = try XCTUnwrap(Array(loader.batches(epoch: 1)).first)
         XCTAssertEqual(batch.indices, [0])
         XCTAssertEqual(batch.shape, [1, 3, 224, 224])
         XCTAssertEqual(batch.skipped.map(\.index), [1])
-        XCTAssertTrue(batch.skipped.first?.reason.contains("transformed to 10 image(s) of [3, 224, 224], expected one of [3, 224, 224]") == true,
-                      "\(batch.skipped)")
+        XCTAssertTrue(
+            batch.skipped.first?.reason.contains("transformed to 10 image(s) of [3, 224, 224], expected one of [3, 224, 224]") == true,
+            "\(batch.skipped)")
     }
 }

@@ -115,8 +115,9 @@ final class FileIOTests: XCTestCase {
 
         try FileIO.writeAtomically([0], to: dir.path + "/a/file")
         let blocked = dir.path + "/a/file/d/e"
-        assertIOError(try FileIO.makeDirectories(blocked),
-                      contains: [blocked, dir.path + "/a/file exists and is not a directory"])
+        assertIOError(
+            try FileIO.makeDirectories(blocked),
+            contains: [blocked, dir.path + "/a/file exists and is not a directory"])
         assertIOError(try FileIO.makeDirectories(dir.path + "/a/file"), contains: ["exists and is not a directory"])
         XCTAssertFalse(FileIO.fileExists(dir.path + "/a/file/d"))
 
@@ -178,8 +179,9 @@ final class FileIOTests: XCTestCase {
 
         try FileIO.requireDirectory(dir.path, what: "data folder")
         assertIOError(try FileIO.requireDirectory(file, what: "data folder"), contains: [file + ": data folder is not a directory"])
-        assertIOError(try FileIO.requireDirectory(broken, what: "data folder"),
-                      contains: [broken + ": data folder not found: No such file or directory"])
+        assertIOError(
+            try FileIO.requireDirectory(broken, what: "data folder"),
+            contains: [broken + ": data folder not found: No such file or directory"])
     }
 
     func testListRenameAndRemoveTree() throws {
@@ -195,8 +197,9 @@ final class FileIOTests: XCTestCase {
         for entry in entries where entry.kind != .unknown {  // file systems without d_type report .unknown
             XCTAssertEqual(entry.kind, ["file": .regularFile, "sub": .directory, "up": .symbolicLink][entry.name])
         }
-        assertIOError(try FileIO.listDirectory(dir.path + "/missing"),
-                      contains: [dir.path + "/missing: cannot open directory: No such file or directory"])
+        assertIOError(
+            try FileIO.listDirectory(dir.path + "/missing"),
+            contains: [dir.path + "/missing: cannot open directory: No such file or directory"])
 
         let moved = dir.path + "/moved"
         try FileIO.rename(tree, over: moved)

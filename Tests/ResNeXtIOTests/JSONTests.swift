@@ -13,7 +13,7 @@ final class JSONTests: XCTestCase {
             (key: "z", value: .array([.number(1), .object([(key: "b", value: .null), (key: "c", value: .bool(true))]), .array([])])),
             (key: "a", value: .string("x")),
             (key: "e", value: .bool(false)),
-            (key: "o", value: .object([])),
+            (key: "o", value: .object([]))
         ])
         XCTAssertEqual(value, expected)
         XCTAssertEqual(value.object?.map(\.key), ["z", "a", "e", "o"])
@@ -104,20 +104,26 @@ final class JSONTests: XCTestCase {
             (key: "d", value: .bool(true)),
             (key: "big", value: .number(12_345_678_901)),
             (key: "neg", value: .number(-3)),
-            (key: "inf", value: .number(.infinity)),
+            (key: "inf", value: .number(.infinity))
         ])
-        XCTAssertEqual(value.serialized(),
-                       #"{"a":1,"b":[-0.5,"q\"\\\n\t\u0001/é"],"c":null,"d":true,"big":12345678901,"neg":-3,"inf":null}"#)
+        XCTAssertEqual(
+            value.serialized(),
+            #"{"a":1,"b":[-0.5,"q\"\\\n\t\u0001/é"],"c":null,"d":true,"big":12345678901,"neg":-3,"inf":null}"#)
         XCTAssertEqual(JSONValue.number(0.001).serialized(), "0.001")
     }
 
     func testSerializeParseRoundTrip() throws {
         let value = JSONValue.object([
             (key: "text", value: .string("line\nquote\" back\\ ctrl\u{1F} emoji \u{1F600} é")),
-            (key: "numbers", value: .array([.number(0), .number(-0.0005), .number(1e20), .number(1e-7),
-                                            .number(123456.789), .number(-9_007_199_254_740_992), .number(.pi)])),
+            (
+                key: "numbers",
+                value: .array([
+                    .number(0), .number(-0.0005), .number(1e20), .number(1e-7),
+                    .number(123456.789), .number(-9_007_199_254_740_992), .number(.pi)
+                ])
+            ),
             (key: "nested", value: .object([(key: "", value: .array([.null, .bool(false), .object([])]))])),
-            (key: "text", value: .string("duplicate")),
+            (key: "text", value: .string("duplicate"))
         ])
         let text = value.serialized()
         let back = try parse(text)

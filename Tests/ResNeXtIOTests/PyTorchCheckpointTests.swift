@@ -7,7 +7,8 @@ final class PyTorchCheckpointTests: XCTestCase {
     private let source = "test.pth"
 
     /// Compares a parse result with `PyTorchFixtures.valuesExpected` exactly (F32 bit patterns, integers).
-    private func assertExpectedValues(_ tensors: [(name: String, tensor: StoredTensor)], file: StaticString = #filePath, line: UInt = #line) {
+    private func assertExpectedValues(_ tensors: [(name: String, tensor: StoredTensor)], file: StaticString = #filePath, line: UInt = #line)
+    {
         let expected = PyTorchFixtures.valuesExpected
         XCTAssertEqual(tensors.map(\.name), expected.map(\.name), file: file, line: line)
         for ((name, tensor), want) in zip(tensors, expected) {
@@ -77,34 +78,41 @@ final class PyTorchCheckpointTests: XCTestCase {
             (PyTorchFixtures.osSystem, "os.system"),
             (PyTorchFixtures.posixSystemReduce, "posix.system"),
             (PyTorchFixtures.builtinsEval, "builtins.eval"),
-            (PyTorchFixtures.customClass, "mytrainer.TrainConfig"),
+            (PyTorchFixtures.customClass, "mytrainer.TrainConfig")
         ]
         for (fixture, global) in cases {
-            let message = assertIOError(try PyTorchCheckpoint.parse(pthFixture(fixture), source: "evil.pth"),
-                                        contains: ["refusing to load evil.pth: pickle references \(global) (only tensors and dicts are allowed)"])
+            let message = assertIOError(
+                try PyTorchCheckpoint.parse(pthFixture(fixture), source: "evil.pth"),
+                contains: ["refusing to load evil.pth: pickle references \(global) (only tensors and dicts are allowed)"])
             XCTAssertNotNil(message, global)
         }
         // Through the file API too.
         let directory = try TempDirectory()
         defer { directory.remove() }
         try FileIO.writeAtomically(pthFixture(PyTorchFixtures.osSystem), to: directory.path + "/evil.pth")
-        assertIOError(try PyTorchCheckpoint.read(directory.path + "/evil.pth"),
-                      contains: ["refusing to load \(directory.path)/evil.pth: pickle references os.system"])
+        assertIOError(
+            try PyTorchCheckpoint.read(directory.path + "/evil.pth"),
+            contains: ["refusing to load \(directory.path)/evil.pth: pickle references os.system"])
         XCTAssertEqual(try pwnedFiles(), [], "a command in a hostile fixture ran")
     }
 
     func testBrokenArchivesAreRejectedClearly() {
-        assertIOError(try PyTorchCheckpoint.parse(pthFixture(PyTorchFixtures.truncated), source: source),
-                      contains: [source, "truncated", "no end-of-central-directory record"])
-        assertIOError(try PyTorchCheckpoint.parse(pthFixture(PyTorchFixtures.compressed), source: source),
-                      contains: [source, "values/data.pkl", "compressed zip entries are not supported"])
-        assertIOError(try PyTorchCheckpoint.parse(pthFixture(PyTorchFixtures.legacy), source: source),
-                      contains: [source, "legacy (non-zip) torch.save format is not supported"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(pthFixture(PyTorchFixtures.truncated), source: source),
+            contains: [source, "truncated", "no end-of-central-directory record"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(pthFixture(PyTorchFixtures.compressed), source: source),
+            contains: [source, "values/data.pkl", "compressed zip entries are not supported"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(pthFixture(PyTorchFixtures.legacy), source: source),
+            contains: [source, "legacy (non-zip) torch.save format is not supported"])
         assertIOError(try PyTorchCheckpoint.parse([], source: source), contains: [source, "not a zip archive"])
-        assertIOError(try PyTorchCheckpoint.parse(Array("PK not really a zip file at all".utf8), source: source),
-                      contains: [source, "no end-of-central-directory record"])
-        assertIOError(try PyTorchCheckpoint.parse(storedZip([("archive/other", [1])]), source: source),
-                      contains: [source, "no archive/data.pkl entry"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(Array("PK not really a zip file at all".utf8), source: source),
+            contains: [source, "no end-of-central-directory record"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(storedZip([("archive/other", [1])]), source: source),
+            contains: [source, "no archive/data.pkl entry"])
         // A storage byte changed: the CRC check catches it.
         var corrupt = pthFixture(PyTorchFixtures.values)
         let archive = try! ZipArchive(bytes: corrupt, source: source)
@@ -123,7 +131,8 @@ final class PyTorchCheckpointTests: XCTestCase {
         XCTAssertEqual(ZipArchive.crc32(Array("123456789".utf8)), 0xCBF4_3926)
         // A deflated entry (method 8), an archive comment, a central directory pointing outside the file.
         let deflated = try ZipArchive(bytes: storedZip([("a/x", [1, 2, 3])], method: 8), source: "t.zip")
-        assertIOError(try deflated.contents(of: deflated.entries[0]), contains: ["t.zip", "a/x", "compressed zip entries are not supported"])
+        assertIOError(
+            try deflated.contents(of: deflated.entries[0]), contains: ["t.zip", "a/x", "compressed zip entries are not supported"])
         var commented = zip
         commented[commented.count - 2] = 4
         commented += Array("note".utf8)
@@ -146,18 +155,23 @@ final class PyTorchCheckpointTests: XCTestCase {
         }
         let signature: [UInt8] = [0x50, 0x4B, 0x06, 0x06]
         let record = try XCTUnwrap((0...(original.count - 4)).last { Array(original[$0..<($0 + 4)]) == signature })
-        assertIOError(try PyTorchCheckpoint.parse(patched([(record + 48, 0xFFFF_FFFF_FFFF_FF00)]), source: source),
-                      contains: [source, "central directory (offset 18446744073709551360", "lies outside"])
-        assertIOError(try PyTorchCheckpoint.parse(patched([(record + 24, 1 << 40), (record + 32, 1 << 40)]), source: source),
-                      contains: [source, "1099511627776 entries exceed the limit"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(patched([(record + 48, 0xFFFF_FFFF_FFFF_FF00)]), source: source),
+            contains: [source, "central directory (offset 18446744073709551360", "lies outside"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(patched([(record + 24, 1 << 40), (record + 32, 1 << 40)]), source: source),
+            contains: [source, "1099511627776 entries exceed the limit"])
         // The first central directory record's zip64 extra field: uncompressed size, compressed size, local header offset.
-        let directory = Int(UInt64(littleEndian: original[(record + 48)..<(record + 56)].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
+        let directory = Int(
+            UInt64(littleEndian: original[(record + 48)..<(record + 56)].withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }))
         let extra = directory + 46 + Int(original[directory + 28]) + Int(original[directory + 29]) << 8
         XCTAssertEqual(Array(original[extra..<(extra + 2)]), [0x01, 0x00], "zip64 extra field expected first")
-        assertIOError(try PyTorchCheckpoint.parse(patched([(extra + 20, 1 << 63)]), source: source),
-                      contains: [source, "values/data.pkl", "size or offset exceeds"])
-        assertIOError(try PyTorchCheckpoint.parse(patched([(extra + 4, UInt64.max), (extra + 12, UInt64.max)]), source: source),
-                      contains: [source, "values/data.pkl", "size or offset exceeds"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(patched([(extra + 20, 1 << 63)]), source: source),
+            contains: [source, "values/data.pkl", "size or offset exceeds"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(patched([(extra + 4, UInt64.max), (extra + 12, UInt64.max)]), source: source),
+            contains: [source, "values/data.pkl", "size or offset exceeds"])
     }
 
     // MARK: - Hand-built pickles
@@ -193,36 +207,50 @@ final class PyTorchCheckpointTests: XCTestCase {
         XCTAssertEqual(tensors[0].tensor.floats(), [1.5, -2])
         // A stride-0 (expanded) view repeats elements.
         let expanded = try PyTorchCheckpoint.parse(
-            pthArchive(pickle: PickleBuilder.singleTensor(count: 2, offset: 1, size: [2, 3], stride: [0, 0]), storages: [("0", f32Bytes([7, 8]))]),
+            pthArchive(
+                pickle: PickleBuilder.singleTensor(count: 2, offset: 1, size: [2, 3], stride: [0, 0]), storages: [("0", f32Bytes([7, 8]))]),
             source: source)
         XCTAssertEqual(expanded[0].tensor.floats(), [8, 8, 8, 8, 8, 8])
         // ... but not past the output limit (checked before allocating).
-        assertIOError(try PyTorchCheckpoint.parse(
-            pthArchive(pickle: PickleBuilder.singleTensor(count: 2, size: [1 << 20, 1 << 20], stride: [0, 0]), storages: [("0", f32Bytes([7, 8]))]),
-            source: source), contains: [source, "would exceed the output limit"])
-        assertIOError(try PyTorchCheckpoint.parse(
-            pthArchive(pickle: PickleBuilder.singleTensor(count: 2, size: [1], stride: [1]), storages: [("0", f32Bytes([7, 8]))], byteorder: "middle"),
-            source: source), contains: [source, "byteorder"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(
+                pthArchive(
+                    pickle: PickleBuilder.singleTensor(count: 2, size: [1 << 20, 1 << 20], stride: [0, 0]),
+                    storages: [("0", f32Bytes([7, 8]))]),
+                source: source), contains: [source, "would exceed the output limit"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(
+                pthArchive(
+                    pickle: PickleBuilder.singleTensor(count: 2, size: [1], stride: [1]), storages: [("0", f32Bytes([7, 8]))],
+                    byteorder: "middle"),
+                source: source), contains: [source, "byteorder"])
     }
 
     func testStorageAndViewErrors() {
         func parse(_ pickle: [UInt8], _ storage: [UInt8] = f32Bytes([1, 2, 3, 4])) throws -> [(name: String, tensor: StoredTensor)] {
             try PyTorchCheckpoint.parse(pthArchive(pickle: pickle, storages: [("0", storage)]), source: source)
         }
-        assertIOError(try parse(PickleBuilder.singleTensor(count: 4, offset: 1, size: [2, 2], stride: [2, 1])),
-                      contains: [source, "reaches element 4 of storage \"0\", which has 4"])
-        assertIOError(try parse(PickleBuilder.singleTensor(count: 5, size: [4], stride: [1])),
-                      contains: [source, "storage \"0\" holds 16 bytes but the pickle declares 5 elements of 4 bytes"])
-        assertIOError(try parse(PickleBuilder.singleTensor(count: 4, size: [2, 2], stride: [1])),
-                      contains: [source, "size has 2 dimensions but stride has 1"])
-        assertIOError(try parse(PickleBuilder.singleTensor(count: 4, size: [Int(Int32.max), Int(Int32.max), Int(Int32.max)], stride: [0, 0, 0])),
-                      contains: [source, "too many elements"])
-        assertIOError(try PyTorchCheckpoint.parse(pthArchive(pickle: PickleBuilder.singleTensor(count: 4, size: [4], stride: [1])), source: source),
-                      contains: [source, "storage \"0\" referenced by the pickle is missing"])
-        assertIOError(try parse(PickleBuilder.singleTensor(count: 4, size: [4], stride: [1], storageType: "ComplexFloatStorage")),
-                      contains: ["refusing to load \(source): pickle references torch.ComplexFloatStorage"])
+        assertIOError(
+            try parse(PickleBuilder.singleTensor(count: 4, offset: 1, size: [2, 2], stride: [2, 1])),
+            contains: [source, "reaches element 4 of storage \"0\", which has 4"])
+        assertIOError(
+            try parse(PickleBuilder.singleTensor(count: 5, size: [4], stride: [1])),
+            contains: [source, "storage \"0\" holds 16 bytes but the pickle declares 5 elements of 4 bytes"])
+        assertIOError(
+            try parse(PickleBuilder.singleTensor(count: 4, size: [2, 2], stride: [1])),
+            contains: [source, "size has 2 dimensions but stride has 1"])
+        assertIOError(
+            try parse(PickleBuilder.singleTensor(count: 4, size: [Int(Int32.max), Int(Int32.max), Int(Int32.max)], stride: [0, 0, 0])),
+            contains: [source, "too many elements"])
+        assertIOError(
+            try PyTorchCheckpoint.parse(pthArchive(pickle: PickleBuilder.singleTensor(count: 4, size: [4], stride: [1])), source: source),
+            contains: [source, "storage \"0\" referenced by the pickle is missing"])
+        assertIOError(
+            try parse(PickleBuilder.singleTensor(count: 4, size: [4], stride: [1], storageType: "ComplexFloatStorage")),
+            contains: ["refusing to load \(source): pickle references torch.ComplexFloatStorage"])
         // Integer storages keep their type; DoubleStorage converts to F32.
-        let longs = try? parse(PickleBuilder.singleTensor(count: 2, size: [2], stride: [1], storageType: "LongStorage"), le(Int64(-3)) + le(Int64(1 << 40)))
+        let longs = try? parse(
+            PickleBuilder.singleTensor(count: 2, size: [2], stride: [1], storageType: "LongStorage"), le(Int64(-3)) + le(Int64(1 << 40)))
         XCTAssertEqual(longs?[0].tensor, try StoredTensor(dtype: .I64, shape: [2], bytes: le(Int64(-3)) + le(Int64(1 << 40))))
     }
 
@@ -233,12 +261,21 @@ final class PyTorchCheckpointTests: XCTestCase {
             return try PyTorchCheckpoint.parse(pthArchive(pickle: p.bytes, storages: [("0", [])]), source: source)
         }
         // STACK_GLOBAL (protocol 4) is checked against the same allow-list.
-        assertIOError(try parse { p in p.string("subprocess"); p.string("Popen"); p.raw(0x93) },
-                      contains: ["refusing to load \(source): pickle references subprocess.Popen"])
+        assertIOError(
+            try parse { p in
+                p.string("subprocess"); p.string("Popen"); p.raw(0x93)
+            },
+            contains: ["refusing to load \(source): pickle references subprocess.Popen"])
         assertIOError(try parse { p in p.global("torch", "load") }, contains: ["pickle references torch.load"])
-        assertIOError(try parse { p in p.global("torch", "FloatStorage"); p.raw(0x29); p.reduce(); p.stop() },
-                      contains: [source, "REDUCE calls torch.FloatStorage, which is not allowed"])
-        assertIOError(try parse { p in p.emptyDict(); p.raw(0x29); p.reduce() }, contains: [source, "REDUCE calls a dict"])
+        assertIOError(
+            try parse { p in
+                p.global("torch", "FloatStorage"); p.raw(0x29); p.reduce(); p.stop()
+            },
+            contains: [source, "REDUCE calls torch.FloatStorage, which is not allowed"])
+        assertIOError(
+            try parse { p in
+                p.emptyDict(); p.raw(0x29); p.reduce()
+            }, contains: [source, "REDUCE calls a dict"])
         assertIOError(try parse { p in p.global("copyreg", "_reconstructor") }, contains: ["pickle references copyreg._reconstructor"])
         assertIOError(try parse { p in p.raw(0x81) }, contains: [source, "NEWOBJ (0x81) is not supported"])
         assertIOError(try parse { p in p.raw(0xFF) }, contains: [source, "unknown pickle opcode 0xff"])
@@ -249,24 +286,41 @@ final class PyTorchCheckpointTests: XCTestCase {
         assertIOError(try parse { p in p.raw(0x58, 0x10, 0, 0, 0, 0x41) }, contains: [source, "truncated"])
         assertIOError(try parse { p in p.raw(0x8C, 2, 0xC3, 0x28) }, contains: [source, "not valid UTF-8"])
         assertIOError(try parse { p in p.raw(0x80, 9) }, contains: [source, "unsupported pickle protocol 9"])
-        assertIOError(try parse { p in p.emptyDict(); p.raw(0x5D); p.raw(0x5D); p.setItem(); p.stop() },
-                      contains: [source, "dict key of type list"])
-        assertIOError(try parse { p in p.raw(0x5D); p.stop() }, contains: [source, "holds a list, not a dict"])
-        assertIOError(try parse { p in p.raw(0x29); p.raw(0x29); p.raw(0x62); p.stop() }, contains: [source, "BUILD on a tuple is not allowed"])
+        assertIOError(
+            try parse { p in
+                p.emptyDict(); p.raw(0x5D); p.raw(0x5D); p.setItem(); p.stop()
+            },
+            contains: [source, "dict key of type list"])
+        assertIOError(
+            try parse { p in
+                p.raw(0x5D); p.stop()
+            }, contains: [source, "holds a list, not a dict"])
+        assertIOError(
+            try parse { p in
+                p.raw(0x29); p.raw(0x29); p.raw(0x62); p.stop()
+            }, contains: [source, "BUILD on a tuple is not allowed"])
         assertIOError(try parse { p in for _ in 0..<70 { p.raw(0x85) } }, contains: [source, "stack underflow"])
-        assertIOError(try parse { p in p.raw(0x29); for _ in 0..<70 { p.raw(0x85) } }, contains: [source, "tuples nested deeper than 64"])
+        assertIOError(
+            try parse { p in
+                p.raw(0x29); for _ in 0..<70 { p.raw(0x85) }
+            }, contains: [source, "tuples nested deeper than 64"])
         assertIOError(try parse { p in p.raw(0x8A, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1) }, contains: [source, "out of the 64-bit range"])
         // A dict that contains itself: flattening stops at the depth limit (and the cycle is freed).
-        assertIOError(try parse { p in p.emptyDict(); p.put(0); p.string("self"); p.get(0); p.setItem(); p.stop() },
-                      contains: [source, "dicts nested deeper than 32"])
+        assertIOError(
+            try parse { p in
+                p.emptyDict(); p.put(0); p.string("self"); p.get(0); p.setItem(); p.stop()
+            },
+            contains: [source, "dicts nested deeper than 32"])
         // Sharing one sub-dict at every level would flatten to 2^40 names: the visit limit stops it.
-        assertIOError(try parse { p in
-            p.emptyDict(); p.string("w"); p.tensor(key: "0", count: 0, size: [0], stride: [1]); p.setItem(); p.put(0)
-            for level in 1...30 {
-                p.emptyDict(); p.string("a"); p.get(UInt8(level - 1)); p.setItem(); p.string("b"); p.get(UInt8(level - 1)); p.setItem(); p.put(UInt8(level))
-            }
-            p.stop()
-        }, contains: [source, "more than 10000000 dict entries to flatten"])
+        assertIOError(
+            try parse { p in
+                p.emptyDict(); p.string("w"); p.tensor(key: "0", count: 0, size: [0], stride: [1]); p.setItem(); p.put(0)
+                for level in 1...30 {
+                    p.emptyDict(); p.string("a"); p.get(UInt8(level - 1)); p.setItem(); p.string("b"); p.get(UInt8(level - 1)); p.setItem();
+                    p.put(UInt8(level))
+                }
+                p.stop()
+            }, contains: [source, "more than 10000000 dict entries to flatten"])
     }
 
     func testPickleMachineValues() throws {
@@ -280,7 +334,7 @@ final class PyTorchCheckpointTests: XCTestCase {
         p.tuple()
         p.reduce()
         p.mark()
-        p.string("n1"); p.raw(0x8A, 2, 0x00, 0xFF)                 // -256
+        p.string("n1"); p.raw(0x8A, 2, 0x00, 0xFF)  // -256
         p.string("n2"); p.raw(0x8A, 9, 1, 0, 0, 0, 0, 0, 0, 0, 0)  // 1 (9 bytes, sign extension)
         p.string("n3"); p.raw(0x4D, 0x34, 0x12); p.string("n4"); p.raw(0x4A, 0xFF, 0xFF, 0xFF, 0xFF)
         p.string("f"); p.raw(0x47, 0x3F, 0xF8, 0, 0, 0, 0, 0, 0); p.string("z"); p.raw(0x4E)

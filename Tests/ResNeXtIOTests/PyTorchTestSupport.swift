@@ -14,15 +14,18 @@ func storedZip(_ entries: [(name: String, data: [UInt8])], method: UInt16 = 0) -
     var out: [UInt8] = [], central: [UInt8] = []
     for (name, data) in entries {
         let nameBytes = Array(name.utf8), crc = ZipArchive.crc32(data), offset = out.count
-        let common: [UInt8] = le(UInt16(20)) + le(UInt16(0)) + le(method) + le(UInt32(0)) + le(crc)
+        let common: [UInt8] =
+            le(UInt16(20)) + le(UInt16(0)) + le(method) + le(UInt32(0)) + le(crc)
             + le(UInt32(data.count)) + le(UInt32(data.count)) + le(UInt16(nameBytes.count)) + le(UInt16(0))
         out += le(UInt32(0x0403_4B50)) + common + nameBytes + data
-        central += le(UInt32(0x0201_4B50)) + le(UInt16(20)) + common + le(UInt16(0)) + le(UInt16(0)) + le(UInt16(0))
+        central +=
+            le(UInt32(0x0201_4B50)) + le(UInt16(20)) + common + le(UInt16(0)) + le(UInt16(0)) + le(UInt16(0))
             + le(UInt32(0)) + le(UInt32(offset)) + nameBytes
     }
     let directoryOffset = out.count
     out += central
-    out += le(UInt32(0x0605_4B50)) + le(UInt16(0)) + le(UInt16(0)) + le(UInt16(entries.count)) + le(UInt16(entries.count))
+    out +=
+        le(UInt32(0x0605_4B50)) + le(UInt16(0)) + le(UInt16(0)) + le(UInt16(entries.count)) + le(UInt16(entries.count))
         + le(UInt32(central.count)) + le(UInt32(directoryOffset)) + le(UInt16(0))
     return out
 }

@@ -6,10 +6,13 @@ final class SafetensorsCorruptionTests: XCTestCase {
     private let source = "corrupt.safetensors"
 
     /// Parses a file made of `header` and `buffer`, expecting an I/O error naming the source and `phrase`.
-    private func assertRejected(_ header: String, buffer: [UInt8] = [UInt8](repeating: 0, count: 16), _ phrase: String,
-                                file: StaticString = #filePath, line: UInt = #line) {
-        assertIOError(try SafetensorsFile.parse(safetensorsBytes(header: header, buffer: buffer), source: source),
-                      contains: [source + ": ", phrase], file: file, line: line)
+    private func assertRejected(
+        _ header: String, buffer: [UInt8] = [UInt8](repeating: 0, count: 16), _ phrase: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
+        assertIOError(
+            try SafetensorsFile.parse(safetensorsBytes(header: header, buffer: buffer), source: source),
+            contains: [source + ": ", phrase], file: file, line: line)
     }
 
     private func entry(_ body: String) -> String { #"{"t":{"# + body + "}}" }
@@ -17,12 +20,15 @@ final class SafetensorsCorruptionTests: XCTestCase {
     func testFramingErrors() {
         assertIOError(try SafetensorsFile.parse([], source: source), contains: [source, "file too short"])
         assertIOError(try SafetensorsFile.parse([2, 0, 0, 0, 0, 0, 0], source: source), contains: [source, "file too short"])
-        assertIOError(try SafetensorsFile.parse(le(UInt64(1000)) + [UInt8](repeating: 0x20, count: 50), source: source),
-                      contains: [source, "header size 1000 exceeds the 50 bytes"])
-        assertIOError(try SafetensorsFile.parse(le(UInt64(200_000_000)) + Array("{}".utf8), source: source),
-                      contains: [source, "100 MB limit"])
-        assertIOError(try SafetensorsFile.parse(le(UInt64.max) + Array("{}".utf8), source: source),
-                      contains: [source, "100 MB limit"])
+        assertIOError(
+            try SafetensorsFile.parse(le(UInt64(1000)) + [UInt8](repeating: 0x20, count: 50), source: source),
+            contains: [source, "header size 1000 exceeds the 50 bytes"])
+        assertIOError(
+            try SafetensorsFile.parse(le(UInt64(200_000_000)) + Array("{}".utf8), source: source),
+            contains: [source, "100 MB limit"])
+        assertIOError(
+            try SafetensorsFile.parse(le(UInt64.max) + Array("{}".utf8), source: source),
+            contains: [source, "100 MB limit"])
         // A header size of 0 leaves an empty header, which is not JSON.
         assertIOError(try SafetensorsFile.parse(le(UInt64(0)), source: source), contains: [source, "not valid JSON"])
     }
@@ -35,8 +41,9 @@ final class SafetensorsCorruptionTests: XCTestCase {
         assertRejected(String(repeating: "[", count: 100), "nesting deeper than 64")
         let badUTF8 = le(UInt64(8)) + [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D, 0x20]  // {"\xff":1}
         assertIOError(try SafetensorsFile.parse(badUTF8, source: source), contains: [source, "not valid JSON", "invalid UTF-8"])
-        assertIOError(try SafetensorsFile.parse(le(UInt64(2)) + [0xC3, 0xA9], source: source),
-                      contains: [source, "not valid JSON"])
+        assertIOError(
+            try SafetensorsFile.parse(le(UInt64(2)) + [0xC3, 0xA9], source: source),
+            contains: [source, "not valid JSON"])
     }
 
     func testEntryErrors() {
@@ -66,15 +73,18 @@ final class SafetensorsCorruptionTests: XCTestCase {
     }
 
     func testWholeFileErrors() {
-        assertRejected(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
-                       + #""b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
-                       #"tensor "b" overlaps tensor "a""#)
-        assertRejected(#"{"b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]},"#
-                       + #""a":{"dtype":"U8","shape":[16],"data_offsets":[0,16]}}"#,
-                       #"tensor "b" overlaps tensor "a""#)
-        assertRejected(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
-                       + #""a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
-                       #"duplicate tensor name "a""#)
+        assertRejected(
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+                + #""b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+            #"tensor "b" overlaps tensor "a""#)
+        assertRejected(
+            #"{"b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]},"#
+                + #""a":{"dtype":"U8","shape":[16],"data_offsets":[0,16]}}"#,
+            #"tensor "b" overlaps tensor "a""#)
+        assertRejected(
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"#
+                + #""a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
+            #"duplicate tensor name "a""#)
         assertRejected(#"{"__metadata__":{"k":"v","n":1}}"#, #"__metadata__ value for "n" is not a string"#)
         assertRejected(#"{"__metadata__":["k"]}"#, "__metadata__ is not a JSON object")
         assertRejected(#"{"__metadata__":{},"__metadata__":{}}"#, #"duplicate tensor name "__metadata__""#)
@@ -82,7 +92,8 @@ final class SafetensorsCorruptionTests: XCTestCase {
 
     func testAcceptedEdgeCases() throws {
         // Empty tensors may share an offset with others; gaps between tensors are allowed; spaces pad the header.
-        let header = #"{"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"#
+        let header =
+            #"{"e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},"#
             + #""a":{"dtype":"U8","shape":[8],"data_offsets":[0,8]},"#
             + #""c":{"dtype":"U8","shape":[2],"data_offsets":[10,12]}}        "#
         let file = try SafetensorsFile.parse(safetensorsBytes(header: header, buffer: Array(0..<12)), source: source)
@@ -112,7 +123,8 @@ final class SafetensorsCorruptionTests: XCTestCase {
             case 2:  // truncate
                 bytes.removeLast(Int.random(in: 1...bytes.count, using: &rng))
             default:  // random header size, small or huge
-                let size: UInt64 = Bool.random(using: &rng)
+                let size: UInt64 =
+                    Bool.random(using: &rng)
                     ? UInt64.random(in: 0...UInt64(bytes.count + 64), using: &rng)
                     : UInt64.random(in: 0...UInt64.max, using: &rng)
                 bytes.replaceSubrange(0..<8, with: le(size))

@@ -3,7 +3,8 @@ import ResNeXtIO
 import XCTest
 
 /// A file built by hand, independent of the serializer: header order differs from data-offset order.
-let handBuiltHeader = #"{"__metadata__":{"format":"pt","note":"hi"},"#
+let handBuiltHeader =
+    #"{"__metadata__":{"format":"pt","note":"hi"},"#
     + #""step":{"dtype":"I64","shape":[],"data_offsets":[22,30]},"#
     + #""w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"#
     + #""h":{"shape":[3],"dtype":"F16","data_offsets":[16,22]},"#
@@ -67,8 +68,9 @@ final class SafetensorsTests: XCTestCase {
 
     func testMetadataRoundTripAndOmittedWhenEmpty() throws {
         let t = StoredTensor(shape: [2], floats: [1, 2])
-        let withMeta = SafetensorsFile(tensors: [(name: "t", tensor: t)],
-                                       metadata: [(key: "z", value: "last\"quote"), (key: "a", value: "é\n")])
+        let withMeta = SafetensorsFile(
+            tensors: [(name: "t", tensor: t)],
+            metadata: [(key: "z", value: "last\"quote"), (key: "a", value: "é\n")])
         let back = try SafetensorsFile.parse(withMeta.serialized(), source: "m")
         XCTAssertEqual(back.metadata.map(\.key), ["z", "a"])
         XCTAssertEqual(back.metadata.map(\.value), ["last\"quote", "é\n"])
@@ -85,11 +87,12 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(empty.serialized().count % 8, 0)
         XCTAssertEqual(try SafetensorsFile.parse(empty.serialized(), source: "e").tensors.count, 0)
 
-        let file = SafetensorsFile(tensors: [
-            (name: "a", tensor: try StoredTensor(dtype: .F32, shape: [2, 0], bytes: [])),
-            (name: "s", tensor: try StoredTensor(dtype: .U8, shape: [], bytes: [9])),
-            (name: "z", tensor: try StoredTensor(dtype: .I16, shape: [0], bytes: [])),
-        ], metadata: [])
+        let file = SafetensorsFile(
+            tensors: [
+                (name: "a", tensor: try StoredTensor(dtype: .F32, shape: [2, 0], bytes: [])),
+                (name: "s", tensor: try StoredTensor(dtype: .U8, shape: [], bytes: [9])),
+                (name: "z", tensor: try StoredTensor(dtype: .I16, shape: [0], bytes: []))
+            ], metadata: [])
         let back = try SafetensorsFile.parse(file.serialized(), source: "z")
         XCTAssertEqual(back, file)
         XCTAssertEqual(back["a"]?.elementCount, 0)
@@ -98,8 +101,9 @@ final class SafetensorsTests: XCTestCase {
 
     func testStoredTensorValidationAndConversions() throws {
         XCTAssertThrowsError(try StoredTensor(dtype: .F32, shape: [2], bytes: [0, 0, 0])) {
-            XCTAssertEqual($0 as? ResNeXtError,
-                           .invalidArgument("stored tensor: F32 shape [2] needs 8 bytes, got 3"))
+            XCTAssertEqual(
+                $0 as? ResNeXtError,
+                .invalidArgument("stored tensor: F32 shape [2] needs 8 bytes, got 3"))
         }
         XCTAssertThrowsError(try StoredTensor(dtype: .U8, shape: [-1], bytes: []))
         XCTAssertThrowsError(try StoredTensor(dtype: .U8, shape: [Int.max, 2], bytes: []))
@@ -111,8 +115,10 @@ final class SafetensorsTests: XCTestCase {
         let f64 = try StoredTensor(dtype: .F64, shape: [2], bytes: le((-0.1).bitPattern) + le(1e300.bitPattern))
         XCTAssertEqual(f64.floats()[0], Float(-0.1))
         XCTAssertEqual(f64.floats()[1], .infinity)
-        let f16 = try StoredTensor(dtype: .F16, shape: [5], bytes: le(UInt16(0x0001)) + le(UInt16(0x8000))
-                                   + le(UInt16(0x7C00)) + le(UInt16(0x3555)) + le(UInt16(0x0400)))
+        let f16 = try StoredTensor(
+            dtype: .F16, shape: [5],
+            bytes: le(UInt16(0x0001)) + le(UInt16(0x8000))
+                + le(UInt16(0x7C00)) + le(UInt16(0x3555)) + le(UInt16(0x0400)))
         let halves = f16.floats()
         XCTAssertEqual(halves[0], 0x1p-24)  // smallest subnormal
         XCTAssertEqual(halves[1], 0)
@@ -127,8 +133,9 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(try StoredTensor(dtype: .I8, shape: [2], bytes: [0xFF, 0x7F]).floats(), [-1, 127])
         XCTAssertEqual(try StoredTensor(dtype: .U8, shape: [2], bytes: [0xFF, 0x01]).floats(), [255, 1])
         XCTAssertEqual(try StoredTensor(dtype: .BOOL, shape: [3], bytes: [0, 1, 2]).floats(), [0, 1, 1])
-        XCTAssertEqual([SafetensorsDType.F64, .F32, .F16, .BF16, .I64, .I32, .I16, .I8, .U8, .BOOL].map(\.byteSize),
-                       [8, 4, 2, 2, 8, 4, 2, 1, 1, 1])
+        XCTAssertEqual(
+            [SafetensorsDType.F64, .F32, .F16, .BF16, .I64, .I32, .I16, .I8, .U8, .BOOL].map(\.byteSize),
+            [8, 4, 2, 2, 8, 4, 2, 1, 1, 1])
     }
 
     func testWriteAndReadFile() throws {
@@ -145,7 +152,8 @@ final class SafetensorsTests: XCTestCase {
             XCTAssertEqual($0 as? ResNeXtError, .invalidArgument("\(path): duplicate tensor name \"x\""))
         }
         XCTAssertThrowsError(try SafetensorsFile(tensors: [(name: "__metadata__", tensor: t)]).write(to: path))
-        assertIOError(try SafetensorsFile.read(dir.path + "/none.safetensors"),
-                      contains: [dir.path + "/none.safetensors", "No such file or directory"])
+        assertIOError(
+            try SafetensorsFile.read(dir.path + "/none.safetensors"),
+            contains: [dir.path + "/none.safetensors", "No such file or directory"])
     }
 }

@@ -5,8 +5,10 @@ import XCTest
 
 /// Asserts that `body` throws `ResNeXtError.io` whose message contains every phrase; returns the message.
 @discardableResult
-func assertIOError<T>(_ body: @autoclosure () throws -> T, contains phrases: [String],
-                      file: StaticString = #filePath, line: UInt = #line) -> String? {
+func assertIOError<T>(
+    _ body: @autoclosure () throws -> T, contains phrases: [String],
+    file: StaticString = #filePath, line: UInt = #line
+) -> String? {
     do {
         _ = try body()
         XCTFail("expected an I/O error containing \(phrases), got success", file: file, line: line)

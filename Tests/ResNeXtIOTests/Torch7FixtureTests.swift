@@ -9,10 +9,12 @@ final class Torch7FixtureTests: XCTestCase {
     }
 
     func testFixtureSizes() {
-        let sizes = ["hello=123.t7": 37, "floattensor.t7": 237, "doubletensor.t7": 175, "list_table.t7": 116, "map_table1.t7": 140,
-                     "map_table2.t7": 147, "custom_class.t7": 35, "recursive_class.t7": 49, "recursive_kv_table.t7": 28,
-                     "function.t7": 242, "function_upvals.t7": 186, "nngraph_node.t7": 335, "tds_vec.t7": 58, "tds_hash.t7": 107,
-                     "gmodule_with_linear_identity.t7": 10_300]
+        let sizes = [
+            "hello=123.t7": 37, "floattensor.t7": 237, "doubletensor.t7": 175, "list_table.t7": 116, "map_table1.t7": 140,
+            "map_table2.t7": 147, "custom_class.t7": 35, "recursive_class.t7": 49, "recursive_kv_table.t7": 28,
+            "function.t7": 242, "function_upvals.t7": 186, "nngraph_node.t7": 335, "tds_vec.t7": 58, "tds_hash.t7": 107,
+            "gmodule_with_linear_identity.t7": 10_300
+        ]
         XCTAssertEqual(Set(sizes.keys), Set(Torch7Fixtures.names))
         for (name, size) in sizes { XCTAssertEqual(Torch7Fixtures.bytes(name).count, size, name) }
     }
@@ -120,7 +122,8 @@ final class Torch7FixtureTests: XCTestCase {
         let data = try XCTUnwrap(node["data"])
         let annotations = try XCTUnwrap(data["annotations"])
         XCTAssertEqual(annotations["hello"]?.number, 123)
-        XCTAssertTrue(try XCTUnwrap(annotations["_debugLabel"]?.string).hasPrefix("[/home/scratch/breord/torch/share/lua/5.1/trepl/init.lua]"))
+        XCTAssertTrue(
+            try XCTUnwrap(annotations["_debugLabel"]?.string).hasPrefix("[/home/scratch/breord/torch/share/lua/5.1/trepl/init.lua]"))
         XCTAssertEqual(data["mapindex"]?.table?.count, 0)
         XCTAssertEqual(node["id"]?.number, 0)
         XCTAssertEqual(node["visited"]?.boolean, false)

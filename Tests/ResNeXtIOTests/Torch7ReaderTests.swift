@@ -25,20 +25,31 @@ final class Torch7ReaderTests: XCTestCase {
     /// one storage, a LongStorage, a boolean and strings.
     private func smallModuleFile() -> [UInt8] {
         let storage = Torch7Storage(floats: (0..<12).map { Float($0) / 4 })
-        let weight = try! Torch7Tensor(className: "torch.FloatTensor", sizes: [2, 1, 2, 2], strides: [4, 4, 2, 1], storageOffset: 1,
-                                       storage: storage)
+        let weight = try! Torch7Tensor(
+            className: "torch.FloatTensor", sizes: [2, 1, 2, 2], strides: [4, 4, 2, 1], storageOffset: 1,
+            storage: storage)
         let view = try! Torch7Tensor(className: "torch.FloatTensor", sizes: [2, 2], strides: [1, 2], storageOffset: 9, storage: storage)
-        let conv = Torch7Value.object(className: "cudnn.SpatialConvolution", version: 1, payload: .table(Torch7Table(fields: [
-            ("nInputPlane", .number(1)), ("nOutputPlane", .number(2)), ("kW", .number(2)), ("kH", .number(2)),
-            ("weight", .tensor(weight)), ("gradWeight", .tensor(view)), ("train", .boolean(true)),
-            ("_type", .string("torch.FloatTensor")), ("output", .tensor(.empty())),
-        ])))
-        let view2 = Torch7Value.object(className: "nn.View", version: 1, payload: .table(Torch7Table(fields: [
-            ("size", .storage(Torch7Storage(int64s: [-1, 8]))), ("numInputDims", .number(3)),
-        ])))
-        return Torch7.serialize(.object(className: "nn.Sequential", version: 1, payload: .table(Torch7Table(fields: [
-            ("modules", .table(Torch7Table(array: [conv, view2]))),
-        ]))))
+        let conv = Torch7Value.object(
+            className: "cudnn.SpatialConvolution", version: 1,
+            payload: .table(
+                Torch7Table(fields: [
+                    ("nInputPlane", .number(1)), ("nOutputPlane", .number(2)), ("kW", .number(2)), ("kH", .number(2)),
+                    ("weight", .tensor(weight)), ("gradWeight", .tensor(view)), ("train", .boolean(true)),
+                    ("_type", .string("torch.FloatTensor")), ("output", .tensor(.empty()))
+                ])))
+        let view2 = Torch7Value.object(
+            className: "nn.View", version: 1,
+            payload: .table(
+                Torch7Table(fields: [
+                    ("size", .storage(Torch7Storage(int64s: [-1, 8]))), ("numInputDims", .number(3))
+                ])))
+        return Torch7.serialize(
+            .object(
+                className: "nn.Sequential", version: 1,
+                payload: .table(
+                    Torch7Table(fields: [
+                        ("modules", .table(Torch7Table(array: [conv, view2])))
+                    ]))))
     }
 
     func testSmallModuleFileRoundTrip() throws {
@@ -83,7 +94,7 @@ final class Torch7ReaderTests: XCTestCase {
             ("no", .boolean(false)), ("text", .string("grüße ✓")), ("empty", .string("")),
             ("nested", .table(Torch7Table([(.boolean(true), .string("bool key")), (.number(2.5), .string("fraction key"))]))),
             ("legacy", .object(className: "Old", version: 0, payload: .number(7))),
-            ("batchnorm", .object(className: "nn.SpatialBatchNormalization", version: 2, payload: .table(Torch7Table()))),
+            ("batchnorm", .object(className: "nn.SpatialBatchNormalization", version: 2, payload: .table(Torch7Table())))
         ])
         let value = try Torch7.parse(Torch7.serialize(.table(fields)), source: source)
         XCTAssertEqual(value["negative"]?.number, -2.25)
@@ -102,8 +113,9 @@ final class Torch7ReaderTests: XCTestCase {
         guard case let .object(bn, bnVersion, _)? = value["batchnorm"] else { return XCTFail("batch norm missing") }
         XCTAssertEqual(bn, "nn.SpatialBatchNormalization")
         XCTAssertEqual(bnVersion, 2)
-        XCTAssertEqual(value.table?.entries.map { $0.key.string ?? "" },
-                       ["negative", "big", "infinity", "yes", "no", "text", "empty", "nested", "legacy", "batchnorm"])
+        XCTAssertEqual(
+            value.table?.entries.map { $0.key.string ?? "" },
+            ["negative", "big", "infinity", "yes", "no", "text", "empty", "nested", "legacy", "batchnorm"])
 
         // A pre-versioning object: the first string is the class name.
         var legacy = T7Bytes()
@@ -131,12 +143,18 @@ final class Torch7ReaderTests: XCTestCase {
         try check("torch.ByteStorage", "torch.ByteTensor", [255, 1], [255, 1])
         try check("torch.CharStorage", "torch.CharTensor", [255, 1], [-1, 1])
         // A CudaTensor may sit on a FloatStorage (same element type), not on a DoubleStorage.
-        XCTAssertNoThrow(try Torch7Tensor(className: "torch.CudaTensor", sizes: [1], strides: [1], storageOffset: 1,
-                                          storage: Torch7Storage(floats: [1])))
-        XCTAssertThrowsError(try Torch7Tensor(className: "torch.FloatTensor", sizes: [1], strides: [1], storageOffset: 1,
-                                              storage: Torch7Storage(doubles: [1])))
-        XCTAssertThrowsError(try Torch7Tensor(className: "torch.FloatTensor", sizes: [3], strides: [1], storageOffset: 2,
-                                              storage: Torch7Storage(floats: [1, 2, 3])))
+        XCTAssertNoThrow(
+            try Torch7Tensor(
+                className: "torch.CudaTensor", sizes: [1], strides: [1], storageOffset: 1,
+                storage: Torch7Storage(floats: [1])))
+        XCTAssertThrowsError(
+            try Torch7Tensor(
+                className: "torch.FloatTensor", sizes: [1], strides: [1], storageOffset: 1,
+                storage: Torch7Storage(doubles: [1])))
+        XCTAssertThrowsError(
+            try Torch7Tensor(
+                className: "torch.FloatTensor", sizes: [3], strides: [1], storageOffset: 2,
+                storage: Torch7Storage(floats: [1, 2, 3])))
         XCTAssertThrowsError(try Torch7Tensor(className: "torch.Nonsense", sizes: [], strides: [], storageOffset: 1, storage: nil))
         XCTAssertThrowsError(try Torch7Storage(className: "torch.FloatStorage", rawBytes: [1, 2, 3]))
         // An empty tensor has no elements.
@@ -145,10 +163,11 @@ final class Torch7ReaderTests: XCTestCase {
     }
 
     func testWindowsFourByteLongs() throws {
-        let value = Torch7Value.table(Torch7Table(fields: [
-            ("tensor", .tensor(Torch7Tensor(shape: [2, 3], floats: [1, 2, 3, 4, 5, 6]))),
-            ("sizes", .storage(Torch7Storage(int64s: [-5, 7]))),
-        ]))
+        let value = Torch7Value.table(
+            Torch7Table(fields: [
+                ("tensor", .tensor(Torch7Tensor(shape: [2, 3], floats: [1, 2, 3, 4, 5, 6]))),
+                ("sizes", .storage(Torch7Storage(int64s: [-5, 7])))
+            ]))
         let wide = Torch7.serialize(value), narrow = Torch7.serialize(value, longSize: 4)
         // 2 sizes + 2 strides + offset + storage count (tensor) and 1 count + 2 elements (LongStorage), 4 bytes fewer each.
         XCTAssertEqual(wide.count - narrow.count, 4 * (2 + 2 + 1 + 1) + 4 * (1 + 2))
@@ -204,7 +223,8 @@ final class Torch7ReaderTests: XCTestCase {
         reject(cycle.bytes, "reference to torch.FloatTensor (object #1) from inside itself")
         // A tensor with a table where its storage should be.
         var notStorage = T7Bytes()
-        notStorage.object(1, "torch.FloatTensor"); notStorage.int(0); notStorage.long(1); notStorage.int(3); notStorage.int(2); notStorage.int(0)
+        notStorage.object(1, "torch.FloatTensor"); notStorage.int(0); notStorage.long(1); notStorage.int(3); notStorage.int(2);
+        notStorage.int(0)
         reject(notStorage.bytes, "tensor torch.FloatTensor has a {…} where its storage should be")
         // A FloatTensor over a DoubleStorage.
         var wrongType = T7Bytes()

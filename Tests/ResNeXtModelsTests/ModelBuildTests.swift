@@ -1,5 +1,5 @@
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtModels
 import ResNeXtNN
 import XCTest
@@ -8,8 +8,9 @@ let cpu: CPUBackend = try! CPUBackend()
 
 /// A small CIFAR-style ResNeXt for tests: 8-channel stem, two stages of one block.
 func tinyConfiguration(_ blockType: BlockType, cardinality: Int = 4, shortcut: ShortcutType = .B, classes: Int = 5) -> ModelConfiguration {
-    ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1], blockType: blockType,
-                       baseWidth: 16, cardinality: cardinality, shortcutType: shortcut, classes: classes)
+    ModelConfiguration(
+        stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1], blockType: blockType,
+        baseWidth: 16, cardinality: cardinality, shortcutType: shortcut, classes: classes)
 }
 
 func randomInput(_ shape: Shape, seed: UInt64) throws -> Tensor {
@@ -24,8 +25,10 @@ final class ModelBuildTests: XCTestCase {
         XCTAssertEqual(model.parameterCount, try config.analyze().parameters)
         let names = model.namedTensors().map(\.name)
         XCTAssertEqual(Array(names.prefix(5)), ["conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var"])
-        for name in ["layer1.0.conv1.weight", "layer1.0.bn3.running_var", "layer1.0.downsample.0.weight", "layer1.0.downsample.1.bias",
-                     "layer2.0.conv2.weight", "layer3.0.downsample.1.running_mean", "fc.weight", "fc.bias"] {
+        for name in [
+            "layer1.0.conv1.weight", "layer1.0.bn3.running_var", "layer1.0.downsample.0.weight", "layer1.0.downsample.1.bias",
+            "layer2.0.conv2.weight", "layer3.0.downsample.1.running_mean", "fc.weight", "fc.bias"
+        ] {
             XCTAssertTrue(names.contains(name), "missing \(name)")
         }
         XCTAssertEqual(names.last, "fc.bias")
@@ -58,7 +61,9 @@ final class ModelBuildTests: XCTestCase {
             let pieces = try (0..<4).map { path -> [Float] in
                 var key = parts
                 key.insert(String(path), at: 3)
-                guard let source = bTensors[key.joined(separator: ".")] else { throw ResNeXtError.invalidArgument("no B tensor for \(name)") }
+                guard let source = bTensors[key.joined(separator: ".")] else {
+                    throw ResNeXtError.invalidArgument("no B tensor for \(name)")
+                }
                 return try cpu.download(source.value)
             }
             p.value = try cpu.upload(pieces.flatMap { $0 }, shape: p.value.shape)
@@ -88,9 +93,11 @@ final class ModelBuildTests: XCTestCase {
     func testSmallCIFARResNeXtTrains() throws {
         let config = try ModelConfiguration.original(dataset: .cifar10, depth: 11, baseWidth: 4, cardinality: 4)
         let model = try ResNeXtModel(config, on: cpu, seed: 9)
-        let x = HostBatch(values: try cpu.download(try randomInput([8, 3, 32, 32], seed: 10)), shape: [8, 3, 32, 32],
-                          labels: [0, 1, 2, 3, 4, 5, 6, 7])
-        let step = TrainingStep(model: model, optimizer: try SGD(cpu, parameters: model.namedParameters(), SGDHyperparameters(weightDecay: 5e-4)))
+        let x = HostBatch(
+            values: try cpu.download(try randomInput([8, 3, 32, 32], seed: 10)), shape: [8, 3, 32, 32],
+            labels: [0, 1, 2, 3, 4, 5, 6, 7])
+        let step = TrainingStep(
+            model: model, optimizer: try SGD(cpu, parameters: model.namedParameters(), SGDHyperparameters(weightDecay: 5e-4)))
         let losses = try (0..<8).map { _ in try step(x, learningRate: 0.02).loss }
         XCTAssertLessThan(losses.last!, 0.5 * losses.first!, "losses \(losses)")
     }
@@ -99,7 +106,7 @@ final class ModelBuildTests: XCTestCase {
     func testInitialisationFollowsTheOriginal() throws {
         let model = try ResNeXtModel(try .original(dataset: .cifar10, depth: 11, baseWidth: 64, cardinality: 4), on: cpu, seed: 11)
         let tensors = Dictionary(uniqueKeysWithValues: model.namedTensors().map { ($0.name, $0.parameter.value) })
-        let w = try cpu.download(tensors["layer3.0.conv2.weight"]!)   // [1024, 256, 3, 3] grouped: fan = 9·1024
+        let w = try cpu.download(tensors["layer3.0.conv2.weight"]!)  // [1024, 256, 3, 3] grouped: fan = 9·1024
         let std = (w.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(w.count)).squareRoot()
         XCTAssertEqual(std, (2.0 / 9216).squareRoot(), accuracy: 0.02 * (2.0 / 9216).squareRoot())
         XCTAssertEqual(Set(try cpu.download(tensors["layer2.0.bn2.weight"]!)), [1])

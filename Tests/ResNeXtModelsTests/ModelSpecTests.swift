@@ -14,10 +14,13 @@ final class ModelSpecTests: XCTestCase {
             (try .preset("resnext101_32x8d"), 88_791_336, 16.41e9, "ResNeXt-101 32x8d"),
             (try .preset("resnext29_8x64d"), 34_426_698, 5.39e9, "ResNeXt-29 8x64d"),
             (try .preset("resnext29_16x64d"), 68_155_210, 10.69e9, "ResNeXt-29 16x64d"),
-            (try .original(dataset: .imagenet, depth: 50, baseWidth: 4, cardinality: 32, blockType: .resnextB), 25_028_904, 4.23e9, "ResNeXt-50 32x4d type B"),
+            (
+                try .original(dataset: .imagenet, depth: 50, baseWidth: 4, cardinality: 32, blockType: .resnextB), 25_028_904, 4.23e9,
+                "ResNeXt-50 32x4d type B"
+            ),
             (try .preset("resnet18"), 11_689_512, 1.82e9, "ResNet-18"),
             (try .preset("resnet34"), 21_797_672, 3.67e9, "ResNet-34"),
-            (try .preset("resnet152"), 60_192_808, 11.56e9, "ResNet-152"),
+            (try .preset("resnet152"), 60_192_808, 11.56e9, "ResNet-152")
         ]
         for (config, params, macs, name) in expected {
             let a = try config.analyze()
@@ -41,10 +44,15 @@ final class ModelSpecTests: XCTestCase {
         XCTAssertEqual(c.blocksPerStage, [3, 3, 3])
         XCTAssertEqual([64, 128, 256].map(c.innerWidth), [1024, 2048, 4096])
         XCTAssertEqual(c.shortcutType, .B)
-        XCTAssertEqual(try ModelConfiguration.preset("resnext50_32x4d").stagePlanes.map { try! ModelConfiguration.preset("resnext50_32x4d").innerWidth(planes: $0) }, [128, 256, 512, 1024])
+        XCTAssertEqual(
+            try ModelConfiguration.preset("resnext50_32x4d").stagePlanes.map {
+                try! ModelConfiguration.preset("resnext50_32x4d").innerWidth(planes: $0)
+            }, [128, 256, 512, 1024])
         // The paper's Table 2 templates: 1x64d .. 32x4d give inner widths 64, 80, 96, 112, 128 at stage 1.
         for (card, width, inner) in [(1, 64, 64), (2, 40, 80), (4, 24, 96), (8, 14, 112), (32, 4, 128)] {
-            XCTAssertEqual(try ModelConfiguration.original(dataset: .imagenet, depth: 50, baseWidth: width, cardinality: card).innerWidth(planes: 64), inner)
+            XCTAssertEqual(
+                try ModelConfiguration.original(dataset: .imagenet, depth: 50, baseWidth: width, cardinality: card).innerWidth(planes: 64),
+                inner)
         }
         let cases: [(() throws -> ModelConfiguration, String)] = [
             ({ try .original(dataset: .imagenet, depth: 34, baseWidth: 4, cardinality: 32) }, "invalid -depth 34 for imagenet"),
@@ -52,9 +60,12 @@ final class ModelSpecTests: XCTestCase {
             ({ try .original(dataset: .cifar10, depth: 21, blockType: .basic) }, "depth must be 6n+2"),
             ({ try .original(dataset: .imagenet, depth: 50, cardinality: 0) }, "cardinality must be at least 1"),
             ({ try .original(dataset: .imagenet, depth: 50, baseWidth: 0) }, "baseWidth must be at least 1"),
-            ({ try .original(dataset: .cifar10, depth: 29, shortcutType: .A) }, "shortcut type A (zero padding) can only keep or double channels"),
+            (
+                { try .original(dataset: .cifar10, depth: 29, shortcutType: .A) },
+                "shortcut type A (zero padding) can only keep or double channels"
+            ),
             ({ try .original(dataset: .cifar10, depth: 29, classes: 0) }, "classes must be at least 1"),
-            ({ try .preset("resnext51_32x4d") }, "unknown model 'resnext51_32x4d'"),
+            ({ try .preset("resnext51_32x4d") }, "unknown model 'resnext51_32x4d'")
         ]
         for (make, message) in cases {
             XCTAssertThrowsError(try make()) { error in

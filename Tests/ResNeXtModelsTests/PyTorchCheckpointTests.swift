@@ -49,8 +49,10 @@ final class PyTorchCheckpointLoadTests: XCTestCase {
     }
 
     func testLoadingIntoAnotherModelNamesTheMismatch() throws {
-        let other = try ResNeXtModel(ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
-                                                        blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 7), on: cpu)
+        let other = try ResNeXtModel(
+            ModelConfiguration(
+                stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
+                blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 7), on: cpu)
         let path = try tinyPthPath()
         XCTAssertThrowsError(try other.loadPyTorch(path, on: cpu)) { error in
             XCTAssertTrue("\(error)".contains("fc.weight is [5, 64]"), "\(error)")
@@ -63,8 +65,10 @@ final class PyTorchCheckpointLoadTests: XCTestCase {
     func testTimmNamesAreTorchvisionNames() {
         // timm 1.0.31's resnet18/50 and resnext50_32x4d state dicts have torchvision's keys (checked with
         // both libraries); only a DataParallel "module." prefix is removed.
-        for name in ["conv1.weight", "bn1.running_var", "layer1.0.conv2.weight", "layer3.5.bn3.num_batches_tracked",
-                     "layer2.0.downsample.0.weight", "layer2.0.downsample.1.bias", "fc.weight", "fc.bias"] {
+        for name in [
+            "conv1.weight", "bn1.running_var", "layer1.0.conv2.weight", "layer3.5.bn3.num_batches_tracked",
+            "layer2.0.downsample.0.weight", "layer2.0.downsample.1.bias", "fc.weight", "fc.bias"
+        ] {
             XCTAssertEqual(WeightNames.torchvisionName(fromTimm: name), name)
             XCTAssertEqual(WeightNames.torchvisionName(fromTimm: "module." + name), name)
         }

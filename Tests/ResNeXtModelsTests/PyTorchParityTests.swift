@@ -1,7 +1,7 @@
 import ResNeXtCore
+import ResNeXtData
 import ResNeXtIO
 import ResNeXtModels
-import ResNeXtData
 import ResNeXtTransforms
 import XCTest
 
@@ -40,19 +40,23 @@ final class PyTorchParityTests: XCTestCase {
             XCTAssertEqual(try cpu.download(pa.value), try cpu.download(pb.value), name)
         }
         // A model with another classifier: shape mismatch names the key and both shapes.
-        let other = try ResNeXtModel(ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
-                                                        blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 7), on: cpu)
+        let other = try ResNeXtModel(
+            ModelConfiguration(
+                stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
+                blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 7), on: cpu)
         XCTAssertThrowsError(try other.loadSafetensors(directory + "/a.safetensors", on: cpu)) { error in
             XCTAssertTrue("\(error)".contains("fc.weight is [5, 64]"), "\(error)")
         }
         // A model of another depth: missing and unexpected keys are listed.
-        let deeper = try ResNeXtModel(ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 2, 1, 1],
-                                                         blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 5), on: cpu)
+        let deeper = try ResNeXtModel(
+            ModelConfiguration(
+                stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 2, 1, 1],
+                blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 5), on: cpu)
         XCTAssertThrowsError(try deeper.loadSafetensors(directory + "/a.safetensors", on: cpu)) { error in
             XCTAssertTrue("\(error)".contains("missing keys: layer2.1.conv1.weight"), "\(error)")
         }
         let report = try deeper.loadSafetensors(directory + "/a.safetensors", on: cpu, strict: false)
-        XCTAssertEqual(report.missing.count, 15)   // 3 convs + 3 batch norms × 4 tensors
+        XCTAssertEqual(report.missing.count, 15)  // 3 convs + 3 batch norms × 4 tensors
         XCTAssertThrowsError(try a.loadSafetensors(directory + "/missing.safetensors", on: cpu)) { error in
             XCTAssertTrue("\(error)".contains("missing.safetensors"), "\(error)")
         }

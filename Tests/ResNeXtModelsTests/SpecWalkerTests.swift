@@ -1,5 +1,5 @@
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtModels
 import ResNeXtNN
 import XCTest
@@ -36,20 +36,26 @@ final class SpecWalkerTests: XCTestCase {
     }
 
     func testWalkerNamesNodesLikeTorchvision() throws {
-        let spec = try ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1], blockType: .resnextB,
-                                          baseWidth: 16, cardinality: 4, shortcutType: .B, classes: 5).spec()
+        let spec = try ModelConfiguration(
+            stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1], blockType: .resnextB,
+            baseWidth: 16, cardinality: 4, shortcutType: .B, classes: 5
+        ).spec()
         var names: [String] = []
         spec.walk { name, _ in names.append(name) }
         XCTAssertEqual(names.first, "")
-        for name in ["layer1", "layer1.0", "layer1.0.paths", "layer1.0.paths.3", "layer1.0.paths.3.bn1", "layer1.0.downsample",
-                     "layer1.0.downsample.1", "layer1.0.relu_out", "fc"] {
+        for name in [
+            "layer1", "layer1.0", "layer1.0.paths", "layer1.0.paths.3", "layer1.0.paths.3.bn1", "layer1.0.downsample",
+            "layer1.0.downsample.1", "layer1.0.relu_out", "fc"
+        ] {
             XCTAssertTrue(names.contains(name), "missing \(name)")
         }
         XCTAssertTrue(spec.tensors().map(\.name).contains("layer1.0.paths.3.bn1.running_mean"))
         XCTAssertEqual(spec.layersWithTensors().first?.name, "conv1")
         XCTAssertEqual(spec.layersWithTensors().last?.name, "fc")
-        guard case let .residual(before, branch, shortcut, after) = spec.children(named: "")[3].spec.children(named: "layer1")[0].spec
-            .named("layer1.0") else { return XCTFail("layer1.0 is not a residual block") }
+        guard
+            case let .residual(before, branch, shortcut, after) = spec.children(named: "")[3].spec.children(named: "layer1")[0].spec
+                .named("layer1.0")
+        else { return XCTFail("layer1.0 is not a residual block") }
         XCTAssertEqual(before.map(\.name), [])
         XCTAssertEqual(branch.map(\.name), ["layer1.0.paths", "layer1.0.conv3", "layer1.0.bn3"])
         XCTAssertEqual(shortcut?.name, "layer1.0.downsample")

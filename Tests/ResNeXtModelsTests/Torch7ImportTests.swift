@@ -1,6 +1,6 @@
 import Foundation
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtIO
 import ResNeXtModels
 import ResNeXtNN
@@ -35,7 +35,8 @@ private func allModules(_ root: Torch7Value) -> [ModuleRef] {
 }
 
 private func sequential(_ modules: [Torch7Value]) -> Torch7Value {
-    .object(className: "nn.Sequential", version: 1, payload: .table(Torch7Table(fields: [("modules", .table(Torch7Table(array: modules)))])))
+    .object(
+        className: "nn.Sequential", version: 1, payload: .table(Torch7Table(fields: [("modules", .table(Torch7Table(array: modules)))])))
 }
 
 final class Torch7ImportTests: XCTestCase {
@@ -93,8 +94,9 @@ final class Torch7ImportTests: XCTestCase {
             let value = try ResNeXtModel.exportTorch7(original, on: backend)
             let parsed = try Torch7.parse(Torch7.serialize(value), source: "model.t7")
             XCTAssertEqual(try ResNeXtModel.torch7Configuration(parsed, source: "model.t7"), configuration)
-            XCTAssertEqual(try ResNeXtModel.torch7Tensors(parsed, configuration: configuration, source: "model.t7").map(\.name),
-                           original.namedTensors().map(\.name))
+            XCTAssertEqual(
+                try ResNeXtModel.torch7Tensors(parsed, configuration: configuration, source: "model.t7").map(\.name),
+                original.namedTensors().map(\.name))
             let imported = try ResNeXtModel.importTorch7(parsed, source: "model.t7", on: backend)
             XCTAssertEqual(imported.configuration, configuration)
             try assertSameTensors(original, imported)
@@ -107,10 +109,12 @@ final class Torch7ImportTests: XCTestCase {
         let value = try ResNeXtModel.exportTorch7(try ResNeXtModel(cifar, on: backend), on: backend)
         XCTAssertEqual(value.className, "nn.Sequential")
         let top = try XCTUnwrap(value["modules"]?.table?.arrayValues)
-        XCTAssertEqual(top.compactMap(\.className), [
-            "cudnn.SpatialConvolution", "nn.SpatialBatchNormalization", "cudnn.ReLU", "nn.Sequential", "nn.Sequential", "nn.Sequential",
-            "cudnn.SpatialAveragePooling", "nn.View", "nn.Linear",
-        ])
+        XCTAssertEqual(
+            top.compactMap(\.className),
+            [
+                "cudnn.SpatialConvolution", "nn.SpatialBatchNormalization", "cudnn.ReLU", "nn.Sequential", "nn.Sequential", "nn.Sequential",
+                "cudnn.SpatialAveragePooling", "nn.View", "nn.Linear"
+            ])
         XCTAssertEqual(top[6]["kW"]?.int, 8)
         XCTAssertEqual(top[7]["size"]?.storage?.doubles(), [1024])
         XCTAssertEqual(top[7]["numInputDims"]?.int, 3)
@@ -128,13 +132,16 @@ final class Torch7ImportTests: XCTestCase {
         let block = try XCTUnwrap(top[3]["modules"]?.table?[1])
         XCTAssertEqual(block["modules"]?.table?.arrayValues?.compactMap(\.className), ["nn.ConcatTable", "nn.CAddTable", "cudnn.ReLU"])
         let paths = try XCTUnwrap(block["modules"]?.table?[1]?["modules"]?.table?.arrayValues)
-        XCTAssertEqual(paths[0]["modules"]?.table?.arrayValues?.compactMap(\.className), [
-            "cudnn.SpatialConvolution", "nn.SpatialBatchNormalization", "cudnn.ReLU", "cudnn.SpatialConvolution",
-            "nn.SpatialBatchNormalization", "cudnn.ReLU", "cudnn.SpatialConvolution", "nn.SpatialBatchNormalization",
-        ])
+        XCTAssertEqual(
+            paths[0]["modules"]?.table?.arrayValues?.compactMap(\.className),
+            [
+                "cudnn.SpatialConvolution", "nn.SpatialBatchNormalization", "cudnn.ReLU", "cudnn.SpatialConvolution",
+                "nn.SpatialBatchNormalization", "cudnn.ReLU", "cudnn.SpatialConvolution", "nn.SpatialBatchNormalization"
+            ])
         XCTAssertEqual(paths[0]["modules"]?.table?[4]?["groups"]?.int, 2)
-        XCTAssertEqual(paths[1]["modules"]?.table?.arrayValues?.compactMap(\.className),
-                       ["cudnn.SpatialConvolution", "nn.SpatialBatchNormalization"])
+        XCTAssertEqual(
+            paths[1]["modules"]?.table?.arrayValues?.compactMap(\.className),
+            ["cudnn.SpatialConvolution", "nn.SpatialBatchNormalization"])
         // The second stage's projection has stride 2.
         let stage2 = try XCTUnwrap(top[4]["modules"]?.table?[1]?["modules"]?.table?[1]?["modules"]?.table?[2])
         XCTAssertEqual(stage2["modules"]?.table?[1]?["dW"]?.int, 2)
@@ -170,16 +177,21 @@ final class Torch7ImportTests: XCTestCase {
 
     func testOtherBlockTypesAndShortcuts() throws {
         let configurations = [
-            ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 2], blockType: .resnextB,
-                               baseWidth: 16, cardinality: 2, shortcutType: .B, classes: 4),
-            ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [2, 1], blockType: .resnet,
-                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3),
-            ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1], blockType: .basic,
-                               baseWidth: 64, cardinality: 1, shortcutType: .A, classes: 6),
-            ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [2, 1], blockType: .resnextC,
-                               baseWidth: 16, cardinality: 4, shortcutType: .C, classes: 5),
-            ModelConfiguration(stem: .imagenet, inputChannels: 1, stemWidth: 4, stagePlanes: [4, 8], blocksPerStage: [1, 1],
-                               blockType: .basic, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 2),
+            ModelConfiguration(
+                stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 2], blockType: .resnextB,
+                baseWidth: 16, cardinality: 2, shortcutType: .B, classes: 4),
+            ModelConfiguration(
+                stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [2, 1], blockType: .resnet,
+                baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3),
+            ModelConfiguration(
+                stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1], blockType: .basic,
+                baseWidth: 64, cardinality: 1, shortcutType: .A, classes: 6),
+            ModelConfiguration(
+                stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [2, 1], blockType: .resnextC,
+                baseWidth: 16, cardinality: 4, shortcutType: .C, classes: 5),
+            ModelConfiguration(
+                stem: .imagenet, inputChannels: 1, stemWidth: 4, stagePlanes: [4, 8], blocksPerStage: [1, 1],
+                blockType: .basic, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 2)
         ]
         for configuration in configurations {
             let original = try randomModel(configuration, seed: 5)
@@ -201,8 +213,10 @@ final class Torch7ImportTests: XCTestCase {
             let variance = try XCTUnwrap(fields["running_var"]?.tensor).floats()
             let eps = try XCTUnwrap(fields["eps"]?.number)
             fields["running_var"] = nil
-            fields["running_std"] = .tensor(Torch7Tensor(shape: [variance.count],
-                                                         floats: variance.map { Float(1 / (Double($0) + eps).squareRoot()) }))
+            fields["running_std"] = .tensor(
+                Torch7Tensor(
+                    shape: [variance.count],
+                    floats: variance.map { Float(1 / (Double($0) + eps).squareRoot()) }))
             module.parent![module.key!] = .object(className: module.className, version: 1, payload: .table(fields))
             converted += 1
         }
@@ -270,10 +284,16 @@ final class Torch7ImportTests: XCTestCase {
         let biases = biased.namedTensors().filter { $0.name.hasSuffix("bias") && $0.name.contains("conv") }
         XCTAssertEqual(biases.first?.name, "conv1.bias")
         XCTAssertEqual(try backend.download(biases[0].parameter.value), [0, 0, 0.5, 0, 0, 0, 0, 0])
-        XCTAssertEqual(try backend.download(biases[1].parameter.value), [Float](repeating: 0, count: biases[1].parameter.value.elementCount))
+        XCTAssertEqual(
+            try backend.download(biases[1].parameter.value), [Float](repeating: 0, count: biases[1].parameter.value.elementCount))
         // … and cannot go into a model without them.
         XCTAssertThrowsError(try ResNeXtModel(tinyImageNetStem, on: backend).loadTorch7(value, source: "model.t7", on: backend)) { error in
-            XCTAssertEqual(error as? ResNeXtError, .io("model.t7: module #1 nn.SpatialConvolutionMM (model.modules[1]) has a non-zero bias (element 3 is 0.5); the model's convolution conv1 has no bias"))
+            XCTAssertEqual(
+                error as? ResNeXtError,
+                .io(
+                    "model.t7: module #1 nn.SpatialConvolutionMM (model.modules[1]) has a non-zero bias (element 3 is 0.5); the model's "
+                        + "convolution conv1 has no bias"
+                ))
         }
     }
 
@@ -289,22 +309,31 @@ final class Torch7ImportTests: XCTestCase {
             }
         }
         // Another cardinality: layer1.0.conv1 is 8 wide in the file, 16 in the model.
-        expectMismatch(try ModelConfiguration.original(dataset: .cifar10, depth: 11, baseWidth: 4, cardinality: 4), [
-            "x.t7: module #3 cudnn.SpatialConvolution (model.modules[4].modules[1].modules[1].modules[1].modules[1])",
-            "weight is [8, 64, 1, 1] in the file but layer1.0.conv1.weight is [16, 64, 1, 1] in the model",
-        ])
+        expectMismatch(
+            try ModelConfiguration.original(dataset: .cifar10, depth: 11, baseWidth: 4, cardinality: 4),
+            [
+                "x.t7: module #3 cudnn.SpatialConvolution (model.modules[4].modules[1].modules[1].modules[1].modules[1])",
+                "weight is [8, 64, 1, 1] in the file but layer1.0.conv1.weight is [16, 64, 1, 1] in the model"
+            ])
         // Another class count.
-        expectMismatch(try ModelConfiguration.original(dataset: .cifar100, depth: 11, baseWidth: 4, cardinality: 2),
-                       ["module #27 nn.Linear (model.modules[9])", "weight is [10, 1024] in the file but fc.weight is [100, 1024]"])
+        expectMismatch(
+            try ModelConfiguration.original(dataset: .cifar100, depth: 11, baseWidth: 4, cardinality: 2),
+            ["module #27 nn.Linear (model.modules[9])", "weight is [10, 1024] in the file but fc.weight is [100, 1024]"])
         // More blocks in the model than in the file: the file's layer2.0.conv1 meets the model's layer1.1.conv1.
-        expectMismatch(try ModelConfiguration.original(dataset: .cifar10, depth: 20, baseWidth: 4, cardinality: 2),
-                       ["module #11 cudnn.SpatialConvolution", "weight is [16, 256, 1, 1] in the file but layer1.1.conv1.weight is [8, 256, 1, 1]"])
+        expectMismatch(
+            try ModelConfiguration.original(dataset: .cifar10, depth: 20, baseWidth: 4, cardinality: 2),
+            ["module #11 cudnn.SpatialConvolution", "weight is [16, 256, 1, 1] in the file but layer1.1.conv1.weight is [8, 256, 1, 1]"])
 
         // A batch norm whose statistics have the wrong length.
         let bn2 = allModules(value).filter { $0.className == "nn.SpatialBatchNormalization" }[2]
         bn2.fields["running_mean"] = .tensor(Torch7Tensor(shape: [3], floats: [0, 0, 0]))
         XCTAssertThrowsError(try reimport(value)) { error in
-            XCTAssertEqual(error as? ResNeXtError, .shapeMismatch("model.t7: module #6 nn.SpatialBatchNormalization (model.modules[4].modules[1].modules[1].modules[1].modules[5]): running_mean is [3] in the file but layer1.0.bn2.running_mean is [8] in the model"))
+            XCTAssertEqual(
+                error as? ResNeXtError,
+                .shapeMismatch(
+                    "model.t7: module #6 nn.SpatialBatchNormalization (model.modules[4].modules[1].modules[1].modules[1].modules[5]): "
+                        + "running_mean is [3] in the file but layer1.0.bn2.running_mean is [8] in the model"
+                ))
         }
         bn2.fields["running_mean"] = .tensor(Torch7Tensor(shape: [8], floats: [Float](repeating: 0, count: 8)))
         XCTAssertNoThrow(try reimport(value))
@@ -323,51 +352,78 @@ final class Torch7ImportTests: XCTestCase {
         let linear = try XCTUnwrap(top[9])
         top[9] = nil
         XCTAssertThrowsError(try ResNeXtModel.torch7Tensors(value, configuration: cifar, source: "x.t7")) { error in
-            XCTAssertEqual(error as? ResNeXtError, .shapeMismatch("x.t7: the file has 26 convolution, batch-norm and linear modules but the model has 27; nothing in the file for fc (linear) and after"))
+            XCTAssertEqual(
+                error as? ResNeXtError,
+                .shapeMismatch(
+                    "x.t7: the file has 26 convolution, batch-norm and linear modules but the model has 27; nothing in the file for fc "
+                        + "(linear) and after"
+                ))
         }
-        assertThrowsIO(try ResNeXtModel.importTorch7(value, source: "x.t7", on: backend),
-                       "x.t7: expected one nn.Linear after the last residual block, found nothing")
+        assertThrowsIO(
+            try ResNeXtModel.importTorch7(value, source: "x.t7", on: backend),
+            "x.t7: expected one nn.Linear after the last residual block, found nothing")
         // One module more.
         top[9] = linear
         top[10] = linear
-        assertThrowsIO(try ResNeXtModel.torch7Tensors(value, configuration: cifar, source: "x.t7"),
-                       "x.t7: model.modules[10] (nn.Linear) appears twice in the module tree")
-        top[10] = .object(className: "nn.Linear", version: 1, payload: .table(Torch7Table(fields: [
-            ("weight", .tensor(Torch7Tensor(shape: [1, 1], floats: [1]))),
-        ])))
+        assertThrowsIO(
+            try ResNeXtModel.torch7Tensors(value, configuration: cifar, source: "x.t7"),
+            "x.t7: model.modules[10] (nn.Linear) appears twice in the module tree")
+        top[10] = .object(
+            className: "nn.Linear", version: 1,
+            payload: .table(
+                Torch7Table(fields: [
+                    ("weight", .tensor(Torch7Tensor(shape: [1, 1], floats: [1])))
+                ])))
         XCTAssertThrowsError(try ResNeXtModel.torch7Tensors(value, configuration: cifar, source: "x.t7")) { error in
-            XCTAssertEqual(error as? ResNeXtError, .shapeMismatch("x.t7: the file has 28 convolution, batch-norm and linear modules but the model has 27; the first extra one is module #28 nn.Linear (model.modules[10])"))
+            XCTAssertEqual(
+                error as? ResNeXtError,
+                .shapeMismatch(
+                    "x.t7: the file has 28 convolution, batch-norm and linear modules but the model has 27; the first extra one is module "
+                        + "#28 nn.Linear (model.modules[10])"
+                ))
         }
         // A batch norm where the model has its classifier.
         top[10] = linear
         top[9] = .object(className: "nn.SpatialBatchNormalization", version: 2, payload: .table(Torch7Table()))
         XCTAssertThrowsError(try ResNeXtModel.torch7Tensors(value, configuration: cifar, source: "x.t7")) { error in
-            XCTAssertTrue("\(error)".contains("x.t7: module #27 nn.SpatialBatchNormalization (model.modules[9]) is a batch norm but the model's layer 27, fc, is a linear"), "\(error)")
+            XCTAssertTrue(
+                "\(error)".contains(
+                    "x.t7: module #27 nn.SpatialBatchNormalization (model.modules[9]) is a batch norm but the model's layer 27, fc, is a "
+                        + "linear"
+                ), "\(error)")
         }
         // Layers with weights that are neither convolutions, batch norms nor linear layers.
-        top[10] = .object(className: "nn.PReLU", version: 1, payload: .table(Torch7Table(fields: [
-            ("weight", .tensor(Torch7Tensor(shape: [1], floats: [0.25]))),
-        ])))
-        assertThrowsIO(try ResNeXtModel.torch7Tensors(value, configuration: cifar, source: "x.t7"),
-                       "x.t7: model.modules[10] (nn.PReLU) has weights but is not a supported layer")
+        top[10] = .object(
+            className: "nn.PReLU", version: 1,
+            payload: .table(
+                Torch7Table(fields: [
+                    ("weight", .tensor(Torch7Tensor(shape: [1], floats: [0.25])))
+                ])))
+        assertThrowsIO(
+            try ResNeXtModel.torch7Tensors(value, configuration: cifar, source: "x.t7"),
+            "x.t7: model.modules[10] (nn.PReLU) has weights but is not a supported layer")
     }
 
     func testNotAModel() throws {
-        assertThrowsIO(try ResNeXtModel.importTorch7(.table(Torch7Table(fields: [("hello", .number(123))])), source: "h.t7", on: backend),
-                       "h.t7: model is {…}, not an nn module")
-        assertThrowsIO(try ResNeXtModel.importTorch7(sequential([]), source: "e.t7", on: backend),
-                       "e.t7: no residual blocks (nn.ConcatTable followed by nn.CAddTable) in the module tree")
+        assertThrowsIO(
+            try ResNeXtModel.importTorch7(.table(Torch7Table(fields: [("hello", .number(123))])), source: "h.t7", on: backend),
+            "h.t7: model is {…}, not an nn module")
+        assertThrowsIO(
+            try ResNeXtModel.importTorch7(sequential([]), source: "e.t7", on: backend),
+            "e.t7: no residual blocks (nn.ConcatTable followed by nn.CAddTable) in the module tree")
         // A module that contains itself.
         let fields = Torch7Table()
         let loop = Torch7Value.object(className: "nn.Sequential", version: 1, payload: .table(fields))
         fields["modules"] = .table(Torch7Table(array: [loop]))
-        assertThrowsIO(try ResNeXtModel.importTorch7(loop, source: "loop.t7", on: backend),
-                       "loop.t7: model.modules[1] (nn.Sequential) appears twice in the module tree")
+        assertThrowsIO(
+            try ResNeXtModel.importTorch7(loop, source: "loop.t7", on: backend),
+            "loop.t7: model.modules[1] (nn.Sequential) appears twice in the module tree")
         // A 5×5 stem is not one of the original's.
         let model = try ResNeXtModel.exportTorch7(try ResNeXtModel(tinyImageNetStem, on: backend), on: backend)
         allModules(model)[1].fields["kW"] = .number(5)
-        assertThrowsIO(try ResNeXtModel.torch7Configuration(model, source: "s.t7"),
-                       "s.t7: module #1 cudnn.SpatialConvolution (model.modules[1]) has a 5×5 kernel")
+        assertThrowsIO(
+            try ResNeXtModel.torch7Configuration(model, source: "s.t7"),
+            "s.t7: module #1 cudnn.SpatialConvolution (model.modules[1]) has a 5×5 kernel")
     }
 
     private func assertThrowsIO<T>(_ body: @autoclosure () throws -> T, _ phrase: String, line: UInt = #line) {

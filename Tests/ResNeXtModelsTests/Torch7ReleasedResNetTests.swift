@@ -1,6 +1,6 @@
 import Foundation
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtIO
 import ResNeXtModels
 import ResNeXtNN
@@ -33,17 +33,21 @@ private struct TwinBuilder {
     mutating func conv(_ i: Int, _ o: Int, _ k: Int, stride s: Int = 1) throws -> (Torch7Value, any Layer) {
         let weights = random(o * i * k * k, -0.5, 0.5)
         var unused = RandomGenerator(seed: 0)
-        let layer = try Conv2d(backend, inChannels: i, outChannels: o, kernelSize: k, stride: s, padding: k / 2, bias: convolutionBias, rng: &unused)
+        let layer = try Conv2d(
+            backend, inChannels: i, outChannels: o, kernelSize: k, stride: s, padding: k / 2, bias: convolutionBias, rng: &unused)
         layer.weight.value = try backend.upload(weights, shape: [o, i, k, k])
         let bias = convolutionBias ? random(o, -0.2, 0.2) : []
         if convolutionBias { layer.bias!.value = try backend.upload(bias, shape: [o]) }
         let biasFields: [(String, Torch7Value)] = convolutionBias ? [("bias", .tensor(Torch7Tensor(shape: [o], floats: bias)))] : []
-        let value = module("cudnn.SpatialConvolution", biasFields + [
-            ("nInputPlane", .number(Double(i))), ("nOutputPlane", .number(Double(o))), ("kW", .number(Double(k))), ("kH", .number(Double(k))),
-            ("dW", .number(Double(s))), ("dH", .number(Double(s))), ("padW", .number(Double(k / 2))), ("padH", .number(Double(k / 2))),
-            ("weight", .tensor(Torch7Tensor(shape: [o, i, k, k], floats: weights))),
-            ("gradWeight", .tensor(Torch7Tensor(shape: [o, i, k, k], floats: [Float](repeating: 0, count: weights.count)))),
-        ])
+        let value = module(
+            "cudnn.SpatialConvolution",
+            biasFields + [
+                ("nInputPlane", .number(Double(i))), ("nOutputPlane", .number(Double(o))), ("kW", .number(Double(k))),
+                ("kH", .number(Double(k))),
+                ("dW", .number(Double(s))), ("dH", .number(Double(s))), ("padW", .number(Double(k / 2))), ("padH", .number(Double(k / 2))),
+                ("weight", .tensor(Torch7Tensor(shape: [o, i, k, k], floats: weights))),
+                ("gradWeight", .tensor(Torch7Tensor(shape: [o, i, k, k], floats: [Float](repeating: 0, count: weights.count))))
+            ])
         return (value, layer)
     }
 
@@ -54,12 +58,14 @@ private struct TwinBuilder {
         layer.bias.value = try backend.upload(beta, shape: [c])
         layer.runningMean.value = try backend.upload(mean, shape: [c])
         layer.runningVariance.value = try backend.upload(variance, shape: [c])
-        let value = module("nn.SpatialBatchNormalization", version: 2, [
-            ("eps", .number(1e-5)), ("momentum", .number(0.1)), ("affine", .boolean(true)),
-            ("running_mean", .tensor(Torch7Tensor(shape: [c], floats: mean))),
-            ("running_var", .tensor(Torch7Tensor(shape: [c], floats: variance))),
-            ("weight", .tensor(Torch7Tensor(shape: [c], floats: gamma))), ("bias", .tensor(Torch7Tensor(shape: [c], floats: beta))),
-        ])
+        let value = module(
+            "nn.SpatialBatchNormalization", version: 2,
+            [
+                ("eps", .number(1e-5)), ("momentum", .number(0.1)), ("affine", .boolean(true)),
+                ("running_mean", .tensor(Torch7Tensor(shape: [c], floats: mean))),
+                ("running_var", .tensor(Torch7Tensor(shape: [c], floats: variance))),
+                ("weight", .tensor(Torch7Tensor(shape: [c], floats: gamma))), ("bias", .tensor(Torch7Tensor(shape: [c], floats: beta)))
+            ])
         return (value, layer)
     }
 
@@ -69,21 +75,35 @@ private struct TwinBuilder {
         let layer = try Linear(backend, inFeatures: i, outFeatures: o, rng: &unused)
         layer.weight.value = try backend.upload(weights, shape: [o, i])
         layer.bias!.value = try backend.upload(bias, shape: [o])
-        let value = module("nn.Linear", [("weight", .tensor(Torch7Tensor(shape: [o, i], floats: weights))),
-                                         ("bias", .tensor(Torch7Tensor(shape: [o], floats: bias)))])
+        let value = module(
+            "nn.Linear",
+            [
+                ("weight", .tensor(Torch7Tensor(shape: [o, i], floats: weights))),
+                ("bias", .tensor(Torch7Tensor(shape: [o], floats: bias)))
+            ])
         return (value, layer)
     }
 
     /// fb.resnet.torch's released ResNet-50 block: the branch ends with its last convolution, the
     /// projection is a bare convolution, and batch norm follows the addition.
     mutating func releasedBottleneck(_ inChannels: Int, planes: Int, stride: Int) throws -> (Torch7Value, [any Layer]) {
-        let parts = [try conv(inChannels, planes, 1), try batchNorm(planes), relu, try conv(planes, planes, 3, stride: stride),
-                     try batchNorm(planes), relu, try conv(planes, planes * 4, 1)]
+        let parts = [
+            try conv(inChannels, planes, 1), try batchNorm(planes), relu, try conv(planes, planes, 3, stride: stride),
+            try batchNorm(planes), relu, try conv(planes, planes * 4, 1)
+        ]
         let projection = stride != 1 || inChannels != planes * 4 ? try conv(inChannels, planes * 4, 1, stride: stride) : nil
         let after = try batchNorm(planes * 4)
-        let concat = module("nn.ConcatTable", [("modules", .table(Torch7Table(array: [
-            sequential(parts.map(\.0)), projection?.0 ?? module("nn.Identity", []),
-        ])))])
+        let concat = module(
+            "nn.ConcatTable",
+            [
+                (
+                    "modules",
+                    .table(
+                        Torch7Table(array: [
+                            sequential(parts.map(\.0)), projection?.0 ?? module("nn.Identity", [])
+                        ]))
+                )
+            ])
         let value = sequential([concat, module("nn.CAddTable", [("inplace", .boolean(true))]), after.0, relu.0])
         let residual = Residual(backend, branch: Sequential(parts.map(\.1)), shortcut: projection?.1)
         return (value, [residual, after.1, ReLU(backend)])
@@ -96,17 +116,31 @@ extension TwinBuilder {
     enum PreActivation { case none, both, branch }
 
     /// preresnet.lua's bottleneck: no last batch norm, no ReLU after the addition, bare projection.
-    mutating func preActivationBottleneck(_ inChannels: Int, planes: Int, stride: Int, _ kind: PreActivation) throws -> (Torch7Value, [any Layer]) {
+    mutating func preActivationBottleneck(_ inChannels: Int, planes: Int, stride: Int, _ kind: PreActivation) throws -> (
+        Torch7Value, [any Layer]
+    ) {
         let activation = kind == .none ? [] : [try batchNorm(inChannels), relu]
-        let core = [try conv(inChannels, planes, 1), try batchNorm(planes), relu, try conv(planes, planes, 3, stride: stride),
-                    try batchNorm(planes), relu, try conv(planes, planes * 4, 1)]
+        let core = [
+            try conv(inChannels, planes, 1), try batchNorm(planes), relu, try conv(planes, planes, 3, stride: stride),
+            try batchNorm(planes), relu, try conv(planes, planes * 4, 1)
+        ]
         let projection = stride != 1 || inChannels != planes * 4 ? try conv(inChannels, planes * 4, 1, stride: stride) : nil
         let branch = kind == .branch ? activation + core : core
-        let concat = Torch7Value.object(className: "nn.ConcatTable", version: 1, payload: .table(Torch7Table(fields: [("modules", .table(Torch7Table(array: [
-            sequential(branch.map(\.0)),
-            projection?.0 ?? .object(className: "nn.Identity", version: 1, payload: .table(Torch7Table())),
-        ])))])))
-        let add = Torch7Value.object(className: "nn.CAddTable", version: 1, payload: .table(Torch7Table(fields: [("inplace", .boolean(true))])))
+        let concat = Torch7Value.object(
+            className: "nn.ConcatTable", version: 1,
+            payload: .table(
+                Torch7Table(fields: [
+                    (
+                        "modules",
+                        .table(
+                            Torch7Table(array: [
+                                sequential(branch.map(\.0)),
+                                projection?.0 ?? .object(className: "nn.Identity", version: 1, payload: .table(Torch7Table()))
+                            ]))
+                    )
+                ])))
+        let add = Torch7Value.object(
+            className: "nn.CAddTable", version: 1, payload: .table(Torch7Table(fields: [("inplace", .boolean(true))])))
         let before = kind == .both ? activation : []
         let value = sequential(before.map(\.0) + [concat, add])
         let residual = Residual(backend, branch: Sequential(branch.map(\.1)), shortcut: projection?.1)
@@ -131,7 +165,7 @@ final class Torch7ReleasedResNetTests: XCTestCase {
     /// logits of the same network composed from plain layers.
     func testReleasedResNet50LayoutMatchesAnIndependentComposition() throws {
         try checkReleasedResNet50Layout(convolutionBias: false)
-        try checkReleasedResNet50Layout(convolutionBias: true)   // trained biases, as the released files have
+        try checkReleasedResNet50Layout(convolutionBias: true)  // trained biases, as the released files have
     }
 
     private func checkReleasedResNet50Layout(convolutionBias: Bool) throws {
@@ -141,11 +175,18 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         let block2 = try twin.releasedBottleneck(8, planes: 4, stride: 2)
         let block3 = try twin.releasedBottleneck(16, planes: 4, stride: 1)
         let fc = try twin.linear(16, 3)
-        let pool = Torch7Value.object(className: "nn.SpatialMaxPooling", version: 1, payload: .table(Torch7Table(fields: [
-            ("kW", .number(3)), ("kH", .number(3)), ("dW", .number(2)), ("dH", .number(2)), ("padW", .number(1)), ("padH", .number(1)),
-        ])))
-        let tree = twin.sequential(stem.map(\.0) + [pool, twin.sequential([block1.0]), twin.sequential([block2.0, block3.0]),
-                                                      .object(className: "nn.View", version: 1, payload: .table(Torch7Table())), fc.0])
+        let pool = Torch7Value.object(
+            className: "nn.SpatialMaxPooling", version: 1,
+            payload: .table(
+                Torch7Table(fields: [
+                    ("kW", .number(3)), ("kH", .number(3)), ("dW", .number(2)), ("dH", .number(2)), ("padW", .number(1)),
+                    ("padH", .number(1))
+                ])))
+        let tree = twin.sequential(
+            stem.map(\.0) + [
+                pool, twin.sequential([block1.0]), twin.sequential([block2.0, block3.0]),
+                .object(className: "nn.View", version: 1, payload: .table(Torch7Table())), fc.0
+            ])
         let file = try Torch7.parse(Torch7.serialize(tree), source: "resnet-50.t7")
 
         let expectedConfiguration = ModelConfiguration(
@@ -161,8 +202,9 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         XCTAssertTrue(names.contains("layer2.1.bn_after_add.running_var"))
         XCTAssertEqual(names.contains("layer2.1.conv3.bias"), convolutionBias)
 
-        let composed = Sequential(stem.map(\.1) + [MaxPool2d(backend, kernelSize: 3, stride: 2, padding: 1)] + block1.1 + block2.1
-                                  + block3.1 + [AvgPool2d(global: backend), Flatten(backend), fc.1])
+        let composed = Sequential(
+            stem.map(\.1) + [MaxPool2d(backend, kernelSize: 3, stride: 2, padding: 1)] + block1.1 + block2.1
+                + block3.1 + [AvgPool2d(global: backend), Flatten(backend), fc.1])
         composed.setTraining(false)
         model.setTraining(false)
         let x = try input([2, 3, 32, 32])
@@ -182,8 +224,10 @@ final class Torch7ReleasedResNetTests: XCTestCase {
     }
 
     /// After a training-mode forward of both: the input gradients, and the γ gradients of one batch norm.
-    private func assertSameGradients(_ model: ResNeXtModel, _ composed: Sequential, batchNorm name: String, _ twin: BatchNorm2d?,
-                                     line: UInt = #line) throws {
+    private func assertSameGradients(
+        _ model: ResNeXtModel, _ composed: Sequential, batchNorm name: String, _ twin: BatchNorm2d?,
+        line: UInt = #line
+    ) throws {
         let dy = try input([2, 3])
         let dxModel = try backend.download(try model.backward(dy))
         let dxComposed = try backend.download(try composed.backward(dy))
@@ -205,11 +249,16 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         let block3 = try twin.preActivationBottleneck(16, planes: 4, stride: 1, .branch)
         let final = [try twin.batchNorm(16), twin.relu]
         let fc = try twin.linear(16, 3)
-        let pool = Torch7Value.object(className: "nn.SpatialMaxPooling", version: 1, payload: .table(Torch7Table(fields: [
-            ("kW", .number(3)), ("kH", .number(3)), ("dW", .number(2)), ("dH", .number(2)), ("padW", .number(1)), ("padH", .number(1)),
-        ])))
-        let tree = twin.sequential(stem.map(\.0) + [pool, twin.sequential([block1.0]), twin.sequential([block2.0, block3.0])]
-                                   + final.map(\.0) + [.object(className: "nn.View", version: 1, payload: .table(Torch7Table())), fc.0])
+        let pool = Torch7Value.object(
+            className: "nn.SpatialMaxPooling", version: 1,
+            payload: .table(
+                Torch7Table(fields: [
+                    ("kW", .number(3)), ("kH", .number(3)), ("dW", .number(2)), ("dH", .number(2)), ("padW", .number(1)),
+                    ("padH", .number(1))
+                ])))
+        let tree = twin.sequential(
+            stem.map(\.0) + [pool, twin.sequential([block1.0]), twin.sequential([block2.0, block3.0])]
+                + final.map(\.0) + [.object(className: "nn.View", version: 1, payload: .table(Torch7Table())), fc.0])
         let file = try Torch7.parse(Torch7.serialize(tree), source: "resnet-200.t7")
         let expectedConfiguration = ModelConfiguration(
             stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 2], blockType: .resnet, baseWidth: 64,
@@ -223,8 +272,9 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         XCTAssertFalse(names.contains("layer1.0.bn0.weight"), "no pre-activation right after the stem's ReLU")
         XCTAssertFalse(names.contains("layer2.1.bn3.weight"))
 
-        let composed = Sequential(stem.map(\.1) + [MaxPool2d(backend, kernelSize: 3, stride: 2, padding: 1)] + block1.1 + block2.1
-                                  + block3.1 + final.map(\.1) + [AvgPool2d(global: backend), Flatten(backend), fc.1])
+        let composed = Sequential(
+            stem.map(\.1) + [MaxPool2d(backend, kernelSize: 3, stride: 2, padding: 1)] + block1.1 + block2.1
+                + block3.1 + final.map(\.1) + [AvgPool2d(global: backend), Flatten(backend), fc.1])
         let x = try input([2, 3, 32, 32])
         for training in [false, true] {
             composed.setTraining(training)
@@ -242,25 +292,32 @@ final class Torch7ReleasedResNetTests: XCTestCase {
     func testVariantsRoundTripThroughTorch7AndSafetensorsMetadata() throws {
         let configurations = [
             // ResNet-18/34 as released: bare projection convolutions.
-            ModelConfiguration(stem: .imagenet, stemWidth: 4, stagePlanes: [8, 16], blocksPerStage: [2, 1], blockType: .basic,
-                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 5, shortcutBatchNorm: false),
+            ModelConfiguration(
+                stem: .imagenet, stemWidth: 4, stagePlanes: [8, 16], blocksPerStage: [2, 1], blockType: .basic,
+                baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 5, shortcutBatchNorm: false),
             // ResNet-50 as released.
-            ModelConfiguration(stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 2], blockType: .resnet,
-                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false,
-                               batchNormAfterAddition: true),
+            ModelConfiguration(
+                stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 2], blockType: .resnet,
+                baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false,
+                batchNormAfterAddition: true),
             // Pre-activation (ResNet-200 as released), CIFAR basic-block pre-activation, and a pre-activation ResNeXt.
-            ModelConfiguration(stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [2, 2], blockType: .resnet,
-                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false, preActivation: true),
-            ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [16, 32], blocksPerStage: [2, 2], blockType: .basic,
-                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 10, shortcutBatchNorm: false, preActivation: true),
-            ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [1, 2], blockType: .resnextC,
-                               baseWidth: 32, cardinality: 2, shortcutType: .B, classes: 4, preActivation: true),
+            ModelConfiguration(
+                stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [2, 2], blockType: .resnet,
+                baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, shortcutBatchNorm: false, preActivation: true),
+            ModelConfiguration(
+                stem: .cifar, stemWidth: 8, stagePlanes: [16, 32], blocksPerStage: [2, 2], blockType: .basic,
+                baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 10, shortcutBatchNorm: false, preActivation: true),
+            ModelConfiguration(
+                stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [1, 2], blockType: .resnextC,
+                baseWidth: 32, cardinality: 2, shortcutType: .B, classes: 4, preActivation: true),
             // Convolution biases (randomized below, so that they matter).
-            ModelConfiguration(stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 1], blockType: .resnet,
-                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, convolutionBias: true),
+            ModelConfiguration(
+                stem: .imagenet, stemWidth: 4, stagePlanes: [2, 4], blocksPerStage: [1, 1], blockType: .resnet,
+                baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, convolutionBias: true),
             // Each variant alone, on a ResNeXt.
-            ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [2, 1], blockType: .resnextC,
-                               baseWidth: 32, cardinality: 2, shortcutType: .C, classes: 4, batchNormAfterAddition: true),
+            ModelConfiguration(
+                stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [2, 1], blockType: .resnextC,
+                baseWidth: 32, cardinality: 2, shortcutType: .C, classes: 4, batchNormAfterAddition: true)
         ]
         for configuration in configurations {
             let original = try ResNeXtModel(configuration, on: backend, seed: 9)
@@ -273,11 +330,13 @@ final class Torch7ReleasedResNetTests: XCTestCase {
             let block = try XCTUnwrap(tree["modules"]?.table?[firstStage]?["modules"]?.table?[1])
             let blockModules = try XCTUnwrap(block["modules"]?.table?.arrayValues?.compactMap(\.className))
             let preActivatedStart = configuration.preActivation && configuration.stem == .cifar
-            XCTAssertEqual(blockModules, configuration.preActivation
-                           ? (preActivatedStart ? ["nn.SpatialBatchNormalization", "cudnn.ReLU"] : []) + ["nn.ConcatTable", "nn.CAddTable"]
-                           : configuration.batchNormAfterAddition
-                           ? ["nn.ConcatTable", "nn.CAddTable", "nn.SpatialBatchNormalization", "cudnn.ReLU"]
-                           : ["nn.ConcatTable", "nn.CAddTable", "cudnn.ReLU"])
+            XCTAssertEqual(
+                blockModules,
+                configuration.preActivation
+                    ? (preActivatedStart ? ["nn.SpatialBatchNormalization", "cudnn.ReLU"] : []) + ["nn.ConcatTable", "nn.CAddTable"]
+                    : configuration.batchNormAfterAddition
+                        ? ["nn.ConcatTable", "nn.CAddTable", "nn.SpatialBatchNormalization", "cudnn.ReLU"]
+                        : ["nn.ConcatTable", "nn.CAddTable", "cudnn.ReLU"])
             let concat = try XCTUnwrap(block["modules"]?.table?[preActivatedStart ? 3 : 1])
             let shortcut = try XCTUnwrap(concat["modules"]?.table?[2])
             XCTAssertEqual(shortcut.className, configuration.shortcutBatchNorm ? "nn.Sequential" : "cudnn.SpatialConvolution")
@@ -296,9 +355,10 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         // Metadata written before these fields existed still reads, with the code's defaults.
         let old = try ModelConfiguration.original(dataset: .cifar10, depth: 11, baseWidth: 4, cardinality: 2)
         guard case .object(let fields) = old.json else { return XCTFail("configuration JSON is not an object") }
-        let legacy = JSONValue.object(fields.filter {
-            !["shortcutBatchNorm", "batchNormAfterAddition", "preActivation", "convolutionBias"].contains($0.0)
-        })
+        let legacy = JSONValue.object(
+            fields.filter {
+                !["shortcutBatchNorm", "batchNormAfterAddition", "preActivation", "convolutionBias"].contains($0.0)
+            })
         XCTAssertEqual(try ModelConfiguration(json: legacy, source: "old"), old)
         let bad = fields.filter { $0.0 != "batchNormAfterAddition" } + [("batchNormAfterAddition", .string("yes"))]
         XCTAssertThrowsError(try ModelConfiguration(json: .object(bad), source: "m.json")) { error in
@@ -309,8 +369,9 @@ final class Torch7ReleasedResNetTests: XCTestCase {
     /// The released ResNets' parameter counts: torchvision's minus the projection batch norms they lack.
     func testReleasedParameterCounts() throws {
         func released(_ depth: Int) throws -> ModelConfiguration {
-            var c = try ModelConfiguration.original(dataset: .imagenet, depth: depth, baseWidth: 64, cardinality: 1,
-                                                    blockType: depth < 50 ? .basic : .resnet)
+            var c = try ModelConfiguration.original(
+                dataset: .imagenet, depth: depth, baseWidth: 64, cardinality: 1,
+                blockType: depth < 50 ? .basic : .resnet)
             c.shortcutBatchNorm = false
             c.batchNormAfterAddition = depth == 50
             return c
@@ -324,24 +385,27 @@ final class Torch7ReleasedResNetTests: XCTestCase {
         resnet200.blocksPerStage = [3, 24, 36, 3]
         resnet200.shortcutBatchNorm = false
         resnet200.preActivation = true
-        var expected = 3 * 64 * 49 + 2 * 64   // stem
+        var expected = 3 * 64 * 49 + 2 * 64  // stem
         var channels = 64
         for (stage, (planes, count)) in zip([64, 128, 256, 512], [3, 24, 36, 3]).enumerated() {
             for index in 0..<count {
                 let preActivated = !(stage == 0 && index == 0)
-                expected += (preActivated ? 2 * channels : 0) + channels * planes + 2 * planes + 9 * planes * planes + 2 * planes
+                expected +=
+                    (preActivated ? 2 * channels : 0) + channels * planes + 2 * planes + 9 * planes * planes + 2 * planes
                     + planes * 4 * planes + (index == 0 ? channels * 4 * planes : 0)
                 channels = 4 * planes
             }
         }
         expected += 2 * 2048 + 2048 * 1000 + 1000
         XCTAssertEqual(try resnet200.analyze().parameters, expected)
-        XCTAssertEqual(try released(50).description.hasSuffix("shortcut convolutions without batch norm, batch norm after the addition"), true)
+        XCTAssertEqual(
+            try released(50).description.hasSuffix("shortcut convolutions without batch norm, batch norm after the addition"), true)
     }
 
     func testInconsistentVariantsAreRejected() throws {
-        let configuration = ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [1, 1], blockType: .resnet,
-                                               baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, batchNormAfterAddition: true)
+        let configuration = ModelConfiguration(
+            stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [1, 1], blockType: .resnet,
+            baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3, batchNormAfterAddition: true)
         let tree = try ResNeXtModel.exportTorch7(try ResNeXtModel(configuration, on: backend), on: backend)
         // Drop the second block's post-addition batch norm: blocks disagree.
         let block2 = try XCTUnwrap(tree["modules"]?.table?[5]?["modules"]?.table?[1]?["modules"]?.table)

@@ -1,5 +1,5 @@
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtNN
 import XCTest
 
@@ -22,7 +22,7 @@ final class NetworkTests: XCTestCase {
             ReLU(cpu),
             MaxPool2d(cpu, kernelSize: 2, stride: 2),
             Flatten(cpu),
-            try Linear(cpu, inFeatures: 16 * 4 * 4, outFeatures: 5, rng: &rng),
+            try Linear(cpu, inFeatures: 16 * 4 * 4, outFeatures: 5, rng: &rng)
         ])
         let values = (0..<(10 * 3 * 8 * 8)).map { _ in Float(rng.normal()) }
         let labels: [Int32] = [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
@@ -48,15 +48,19 @@ final class NetworkTests: XCTestCase {
     func testBackwardMatchesFiniteDifferences() throws {
         var rng = RandomGenerator(seed: 21)
         func convBN(_ i: Int, _ o: Int, _ k: Int, stride: Int = 1, groups: Int = 1) throws -> [any Layer] {
-            [try Conv2d(cpu, inChannels: i, outChannels: o, kernelSize: k, stride: stride, padding: k / 2, groups: groups, rng: &rng),
-             try BatchNorm2d(cpu, channels: o)]
+            [
+                try Conv2d(cpu, inChannels: i, outChannels: o, kernelSize: k, stride: stride, padding: k / 2, groups: groups, rng: &rng),
+                try BatchNorm2d(cpu, channels: o)
+            ]
         }
         let branch = Sequential(try convBN(8, 8, 1) + (try convBN(8, 8, 3, stride: 2, groups: 4)) + (try convBN(8, 16, 1)))
         let paths = try ConcatBranches(cpu, branches: [Sequential(try convBN(16, 4, 3)), Sequential(try convBN(16, 4, 1))])
-        let net = Sequential(try convBN(3, 8, 3) + [
-            Residual(cpu, branch: branch, shortcut: Sequential(try convBN(8, 16, 1, stride: 2))),
-            paths, AvgPool2d(global: cpu), Flatten(cpu),
-            try Linear(cpu, inFeatures: 8, outFeatures: 3, rng: &rng)])
+        let net = Sequential(
+            try convBN(3, 8, 3) + [
+                Residual(cpu, branch: branch, shortcut: Sequential(try convBN(8, 16, 1, stride: 2))),
+                paths, AvgPool2d(global: cpu), Flatten(cpu),
+                try Linear(cpu, inFeatures: 8, outFeatures: 3, rng: &rng)
+            ])
 
         let xValues = (0..<(2 * 3 * 7 * 7)).map { _ in Float(rng.normal()) }
         let labels: [Int32] = [2, 0]
@@ -98,17 +102,23 @@ final class NetworkTests: XCTestCase {
         var rng = RandomGenerator(seed: 22)
         let block = Sequential(named: [
             ("conv1", try Conv2d(cpu, inChannels: 4, outChannels: 4, kernelSize: 1, rng: &rng)),
-            ("bn1", try BatchNorm2d(cpu, channels: 4)),
+            ("bn1", try BatchNorm2d(cpu, channels: 4))
         ])
-        let downsample = Sequential([try Conv2d(cpu, inChannels: 4, outChannels: 8, kernelSize: 1, rng: &rng), try BatchNorm2d(cpu, channels: 8)])
-        let net = Sequential(named: [("layer1", Sequential([Residual(cpu, branch: block, shortcut: downsample)])),
-                                     ("fc", try Linear(cpu, inFeatures: 8, outFeatures: 2, rng: &rng))])
-        XCTAssertEqual(net.namedTensors().map(\.name), [
-            "layer1.0.branch.conv1.weight", "layer1.0.branch.bn1.weight", "layer1.0.branch.bn1.bias",
-            "layer1.0.branch.bn1.running_mean", "layer1.0.branch.bn1.running_var",
-            "layer1.0.downsample.0.weight", "layer1.0.downsample.1.weight", "layer1.0.downsample.1.bias",
-            "layer1.0.downsample.1.running_mean", "layer1.0.downsample.1.running_var", "fc.weight", "fc.bias",
+        let downsample = Sequential([
+            try Conv2d(cpu, inChannels: 4, outChannels: 8, kernelSize: 1, rng: &rng), try BatchNorm2d(cpu, channels: 8)
         ])
+        let net = Sequential(named: [
+            ("layer1", Sequential([Residual(cpu, branch: block, shortcut: downsample)])),
+            ("fc", try Linear(cpu, inFeatures: 8, outFeatures: 2, rng: &rng))
+        ])
+        XCTAssertEqual(
+            net.namedTensors().map(\.name),
+            [
+                "layer1.0.branch.conv1.weight", "layer1.0.branch.bn1.weight", "layer1.0.branch.bn1.bias",
+                "layer1.0.branch.bn1.running_mean", "layer1.0.branch.bn1.running_var",
+                "layer1.0.downsample.0.weight", "layer1.0.downsample.1.weight", "layer1.0.downsample.1.bias",
+                "layer1.0.downsample.1.running_mean", "layer1.0.downsample.1.running_var", "fc.weight", "fc.bias"
+            ])
         XCTAssertEqual(net.namedParameters().count, 8)
         XCTAssertEqual(net.parameterCount, 90)  // 16 + 4 + 4 + 32 + 8 + 8 + 16 + 2
     }
@@ -133,7 +143,7 @@ final class NetworkTests: XCTestCase {
         let mean = w.reduce(0, +) / Double(w.count)
         let squares: Double = w.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
         let std = (squares / Double(w.count)).squareRoot()
-        let expected: Double = (2.0 / 2304.0).squareRoot()   // fan = 3·3·256
+        let expected: Double = (2.0 / 2304.0).squareRoot()  // fan = 3·3·256
         XCTAssertEqual(std, expected, accuracy: 0.02 * expected)
         XCTAssertEqual(mean, 0, accuracy: 1e-3)
         let fc = try Linear(cpu, inFeatures: 100, outFeatures: 50, zeroBias: true, rng: &rng)

@@ -1,6 +1,6 @@
 import Foundation
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtModels
 import ResNeXtONNX
 import XCTest
@@ -18,7 +18,8 @@ final class ONNXExportTests: XCTestCase {
         graph.node.reduce(into: [:]) { $0[$1.opType, default: 0] += 1 }
     }
 
-    private func node(_ graph: Onnx_GraphProto, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> Onnx_NodeProto {
+    private func node(_ graph: Onnx_GraphProto, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> Onnx_NodeProto
+    {
         try XCTUnwrap(graph.node.first { $0.name == name }, "no node \(name)", file: file, line: line)
     }
 
@@ -27,7 +28,9 @@ final class ONNXExportTests: XCTestCase {
     }
 
     /// Every initializer's data is the model's tensor, bit for bit, and every model tensor is an initializer.
-    private func checkInitializers(_ proto: Onnx_ModelProto, _ model: ResNeXtModel, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func checkInitializers(_ proto: Onnx_ModelProto, _ model: ResNeXtModel, file: StaticString = #filePath, line: UInt = #line)
+        throws
+    {
         let byName = Dictionary(uniqueKeysWithValues: proto.graph.initializer.map { ($0.name, $0) })
         for (name, parameter) in model.namedTensors() {
             let t = try XCTUnwrap(byName[name], "no initializer \(name)", file: file, line: line)
@@ -35,7 +38,8 @@ final class ONNXExportTests: XCTestCase {
             XCTAssertEqual(t.dims.map(Int.init), parameter.value.shape.dims, name, file: file, line: line)
             let floats = stride(from: 0, to: t.rawData.count, by: 4).map { i -> Float in
                 let b = t.rawData.index(t.rawData.startIndex, offsetBy: i)
-                let bits = UInt32(t.rawData[b]) | UInt32(t.rawData[b + 1]) << 8 | UInt32(t.rawData[b + 2]) << 16 | UInt32(t.rawData[b + 3]) << 24
+                let bits =
+                    UInt32(t.rawData[b]) | UInt32(t.rawData[b + 1]) << 8 | UInt32(t.rawData[b + 2]) << 16 | UInt32(t.rawData[b + 3]) << 24
                 return Float(bitPattern: bits)
             }
             XCTAssertEqual(floats, try cpu.download(parameter.value), name, file: file, line: line)
@@ -80,8 +84,12 @@ final class ONNXExportTests: XCTestCase {
 
         // Stem conv + 3 blocks × 3 convs + 3 projection shortcuts; a BN after each; stem ReLU + 2 per block
         // + 1 after each add.
-        XCTAssertEqual(counts(graph), ["Conv": 13, "BatchNormalization": 13, "Relu": 10, "Add": 3, "GlobalAveragePool": 1,
-                                       "Flatten": 1, "Gemm": 1])
+        XCTAssertEqual(
+            counts(graph),
+            [
+                "Conv": 13, "BatchNormalization": 13, "Relu": 10, "Add": 3, "GlobalAveragePool": 1,
+                "Flatten": 1, "Gemm": 1
+            ])
         checkTopology(graph)
 
         let grouped = try node(graph, "layer2.0.conv2")
@@ -99,8 +107,12 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertEqual(attribute(projection, "group")?.i, 1)
         let bn = try node(graph, "layer1.0.bn3")
         XCTAssertEqual(bn.opType, "BatchNormalization")
-        XCTAssertEqual(bn.input, ["layer1.0.conv3", "layer1.0.bn3.weight", "layer1.0.bn3.bias", "layer1.0.bn3.running_mean",
-                                  "layer1.0.bn3.running_var"])
+        XCTAssertEqual(
+            bn.input,
+            [
+                "layer1.0.conv3", "layer1.0.bn3.weight", "layer1.0.bn3.bias", "layer1.0.bn3.running_mean",
+                "layer1.0.bn3.running_var"
+            ])
         XCTAssertEqual(attribute(bn, "epsilon")?.f, 1e-5)
         let add = try node(graph, "layer1.0.add")
         XCTAssertEqual(add.input, ["layer1.0.bn3", "layer1.0.downsample.1"])
@@ -114,14 +126,19 @@ final class ONNXExportTests: XCTestCase {
     }
 
     func testTypeBPathsConcatenate() throws {
-        let config = ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1], blockType: .resnextB,
-                                        baseWidth: 16, cardinality: 2, shortcutType: .B, classes: 5)
+        let config = ModelConfiguration(
+            stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1], blockType: .resnextB,
+            baseWidth: 16, cardinality: 2, shortcutType: .B, classes: 5)
         let model = try ResNeXtModel(config, on: cpu, seed: 4)
         let proto = try roundTrip(model)
         let graph = proto.graph
         // Per block: 2 paths × 2 convs + conv3 + projection shortcut.
-        XCTAssertEqual(counts(graph), ["Conv": 13, "BatchNormalization": 13, "Relu": 1 + 2 * (4 + 1), "Concat": 2, "Add": 2,
-                                       "GlobalAveragePool": 1, "Flatten": 1, "Gemm": 1])
+        XCTAssertEqual(
+            counts(graph),
+            [
+                "Conv": 13, "BatchNormalization": 13, "Relu": 1 + 2 * (4 + 1), "Concat": 2, "Add": 2,
+                "GlobalAveragePool": 1, "Flatten": 1, "Gemm": 1
+            ])
         let concat = try node(graph, "layer2.0.paths")
         XCTAssertEqual(concat.opType, "Concat")
         XCTAssertEqual(concat.input, ["layer2.0.paths.0.relu2", "layer2.0.paths.1.relu2"])
@@ -139,8 +156,12 @@ final class ONNXExportTests: XCTestCase {
         let proto = try roundTrip(model)
         let graph = proto.graph
         // Basic blocks: 2 convs each, no projection; type-A shortcuts in stages 2 and 3.
-        XCTAssertEqual(counts(graph), ["Conv": 7, "BatchNormalization": 7, "Relu": 1 + 3 * 2, "Add": 3, "AveragePool": 2, "Pad": 2,
-                                       "GlobalAveragePool": 1, "Flatten": 1, "Gemm": 1])
+        XCTAssertEqual(
+            counts(graph),
+            [
+                "Conv": 7, "BatchNormalization": 7, "Relu": 1 + 3 * 2, "Add": 3, "AveragePool": 2, "Pad": 2,
+                "GlobalAveragePool": 1, "Flatten": 1, "Gemm": 1
+            ])
         let pool = try node(graph, "layer2.0.downsample.subsample")
         XCTAssertEqual(pool.input, ["layer1.0.relu_out"])
         XCTAssertEqual(attribute(pool, "kernel_shape")?.ints, [1, 1])
@@ -159,8 +180,9 @@ final class ONNXExportTests: XCTestCase {
     }
 
     func testImageNetStemMaxPoolAndOpsets() throws {
-        let config = ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
-                                        blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 5)
+        let config = ModelConfiguration(
+            stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
+            blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 5)
         let model = try ResNeXtModel(config, on: cpu, seed: 6)
         let proto = try roundTrip(model, opset: 13)
         XCTAssertEqual(proto.irVersion, 7)
@@ -187,9 +209,10 @@ final class ONNXExportTests: XCTestCase {
 
     /// fb.resnet.torch's released ResNet-50 layout: bare projection convolutions, batch norm after the add.
     func testBatchNormAfterAdditionAndBareProjection() throws {
-        let config = ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [1, 1], blockType: .resnet,
-                                        baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3,
-                                        shortcutBatchNorm: false, batchNormAfterAddition: true)
+        let config = ModelConfiguration(
+            stem: .cifar, stemWidth: 8, stagePlanes: [4, 8], blocksPerStage: [1, 1], blockType: .resnet,
+            baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3,
+            shortcutBatchNorm: false, batchNormAfterAddition: true)
         let model = try ResNeXtModel(config, on: cpu, seed: 5)
         let proto = try roundTrip(model)
         checkTopology(proto.graph)
@@ -206,9 +229,10 @@ final class ONNXExportTests: XCTestCase {
     /// Pre-activation (fb.resnet.torch's preresnet.lua): batch norm + ReLU before the split at a stage's start,
     /// inside the branch later, no ReLU after the addition, a final batch norm + ReLU before the pooling.
     func testPreActivationGraph() throws {
-        let config = ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [2, 2], blockType: .basic,
-                                        baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3,
-                                        shortcutBatchNorm: false, preActivation: true, convolutionBias: true)
+        let config = ModelConfiguration(
+            stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [2, 2], blockType: .basic,
+            baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 3,
+            shortcutBatchNorm: false, preActivation: true, convolutionBias: true)
         let model = try ResNeXtModel(config, on: cpu, seed: 6)
         let proto = try roundTrip(model)
         checkTopology(proto.graph)
@@ -216,9 +240,11 @@ final class ONNXExportTests: XCTestCase {
         XCTAssertEqual(try node(proto.graph, "layer2.0.conv1").input, ["layer2.0.relu0", "layer2.0.conv1.weight", "layer2.0.conv1.bias"])
         XCTAssertEqual(try node(proto.graph, "layer2.0.bn0").input.first, "layer1.1.add")
         XCTAssertEqual(try node(proto.graph, "layer2.0.conv1").input.first, "layer2.0.relu0")
-        XCTAssertEqual(try node(proto.graph, "layer2.0.downsample.0").input.first, "layer2.0.relu0", "the shortcut takes the activated input")
+        XCTAssertEqual(
+            try node(proto.graph, "layer2.0.downsample.0").input.first, "layer2.0.relu0", "the shortcut takes the activated input")
         XCTAssertEqual(try node(proto.graph, "layer2.1.bn0").input.first, "layer2.0.add")
-        XCTAssertEqual(try node(proto.graph, "layer2.1.add").input, ["layer2.1.conv2", "layer2.0.add"], "identity shortcut of the raw input")
+        XCTAssertEqual(
+            try node(proto.graph, "layer2.1.add").input, ["layer2.1.conv2", "layer2.0.add"], "identity shortcut of the raw input")
         XCTAssertEqual(try node(proto.graph, "bn_final").input.first, "layer2.1.add")
         XCTAssertEqual(try node(proto.graph, "avgpool").input, ["relu_final"])
         XCTAssertFalse(proto.graph.node.contains { $0.name.hasSuffix("relu_out") })
@@ -249,17 +275,33 @@ final class ONNXDumpForOnnxruntime: XCTestCase {
         }
         let cases: [(String, ModelConfiguration)] = [
             ("cifar_resnext_c_d11_2x4d", try .original(dataset: .cifar10, depth: 11, baseWidth: 4, cardinality: 2)),
-            ("cifar_resnext_b_tiny", ModelConfiguration(stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1],
-                                                        blockType: .resnextB, baseWidth: 16, cardinality: 2, shortcutType: .B, classes: 5)),
+            (
+                "cifar_resnext_b_tiny",
+                ModelConfiguration(
+                    stem: .cifar, stemWidth: 8, stagePlanes: [8, 16], blocksPerStage: [1, 1],
+                    blockType: .resnextB, baseWidth: 16, cardinality: 2, shortcutType: .B, classes: 5)
+            ),
             ("cifar_resnet8_type_a", try .original(dataset: .cifar10, depth: 8, blockType: .basic)),
-            ("imagenet_stem_tiny", ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
-                                                      blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 5)),
-            ("fb_resnet50_layout_tiny", ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4], blocksPerStage: [1, 2],
-                                                           blockType: .resnet, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 4,
-                                                           shortcutBatchNorm: false, batchNormAfterAddition: true)),
-            ("fb_resnet200_layout_tiny", ModelConfiguration(stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4], blocksPerStage: [2, 2],
-                                                            blockType: .resnet, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 4,
-                                                            shortcutBatchNorm: false, preActivation: true, convolutionBias: true)),
+            (
+                "imagenet_stem_tiny",
+                ModelConfiguration(
+                    stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4, 8, 16], blocksPerStage: [1, 1, 1, 1],
+                    blockType: .resnextC, baseWidth: 32, cardinality: 4, shortcutType: .B, classes: 5)
+            ),
+            (
+                "fb_resnet50_layout_tiny",
+                ModelConfiguration(
+                    stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4], blocksPerStage: [1, 2],
+                    blockType: .resnet, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 4,
+                    shortcutBatchNorm: false, batchNormAfterAddition: true)
+            ),
+            (
+                "fb_resnet200_layout_tiny",
+                ModelConfiguration(
+                    stem: .imagenet, stemWidth: 8, stagePlanes: [2, 4], blocksPerStage: [2, 2],
+                    blockType: .resnet, baseWidth: 64, cardinality: 1, shortcutType: .B, classes: 4,
+                    shortcutBatchNorm: false, preActivation: true, convolutionBias: true)
+            )
         ]
         var rng = RandomGenerator(seed: 42)
         for (index, (name, config)) in cases.enumerated() {

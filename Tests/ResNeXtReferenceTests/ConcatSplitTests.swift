@@ -15,8 +15,10 @@ final class ConcatSplitTests: XCTestCase {
 
     func testConcatThenSplitRoundTripsExactly() {
         var rng = SplitMix64(seed: 100)
-        let parts = [randomTensor([2, 3, 5, 7], &rng), randomTensor([2, 1, 5, 7], &rng),
-                     randomTensor([2, 4, 5, 7], &rng)]
+        let parts = [
+            randomTensor([2, 3, 5, 7], &rng), randomTensor([2, 1, 5, 7], &rng),
+            randomTensor([2, 4, 5, 7], &rng)
+        ]
         let joined = Reference.concatChannels(parts)
         XCTAssertEqual(joined.shape, [2, 8, 5, 7])
         // Spot-check the layout: element (n, c, h, w) of the joined tensor.
@@ -27,9 +29,10 @@ final class ConcatSplitTests: XCTestCase {
                 let offsets = [0, 3, 4]
                 let jc = offsets[part] + pc
                 for i in [0, 17, 34] {
-                    XCTAssertEqual(joined.data[(n * 8 + jc) * plane + i],
-                                   parts[part].data[(n * parts[part].shape[1] + pc) * plane + i],
-                                   "joined n \(n) c \(jc) i \(i)")
+                    XCTAssertEqual(
+                        joined.data[(n * 8 + jc) * plane + i],
+                        parts[part].data[(n * parts[part].shape[1] + pc) * plane + i],
+                        "joined n \(n) c \(jc) i \(i)")
                 }
             }
         }

@@ -15,11 +15,14 @@ final class TrainerTests: XCTestCase {
         defer { for d in [data, straight, interrupted] { try? FileManager.default.removeItem(atPath: d) } }
 
         let a = LineCollector()
-        let full = try Trainer(options: tinyCIFAROptions(data: data, save: straight), backend: cpu, log: a.log(metrics: straight + "/metrics.jsonl")).run()
+        let full = try Trainer(
+            options: tinyCIFAROptions(data: data, save: straight), backend: cpu, log: a.log(metrics: straight + "/metrics.jsonl")
+        ).run()
         XCTAssertEqual(full.epochs.map(\.epoch), [1, 2])
 
         let b = LineCollector()
-        let first = try Trainer(options: tinyCIFAROptions(data: data, save: interrupted), backend: cpu, log: b.log(metrics: nil)).run(stopAfter: 1)
+        let first = try Trainer(options: tinyCIFAROptions(data: data, save: interrupted), backend: cpu, log: b.log(metrics: nil)).run(
+            stopAfter: 1)
         XCTAssertEqual(first.epochs.map(\.epoch), [1])
         var resume = tinyCIFAROptions(data: data, save: interrupted)
         resume.resume = interrupted
@@ -32,10 +35,13 @@ final class TrainerTests: XCTestCase {
         changed.batchSize = 4
         let c = LineCollector()
         _ = try Trainer(options: changed, backend: cpu, log: c.log(metrics: nil))
-        XCTAssertTrue(c.lines.contains { $0.contains("note: -batchSize was 8 when the checkpoint was written and is 4 now") }, c.lines.joined(separator: "\n"))
+        XCTAssertTrue(
+            c.lines.contains { $0.contains("note: -batchSize was 8 when the checkpoint was written and is 4 now") },
+            c.lines.joined(separator: "\n"))
 
         XCTAssertEqual(try FileIO.readAll(straight + "/model_2.safetensors"), try FileIO.readAll(interrupted + "/model_2.safetensors"))
-        XCTAssertEqual(try FileIO.readAll(straight + "/optimState_2.safetensors"), try FileIO.readAll(interrupted + "/optimState_2.safetensors"))
+        XCTAssertEqual(
+            try FileIO.readAll(straight + "/optimState_2.safetensors"), try FileIO.readAll(interrupted + "/optimState_2.safetensors"))
         let (s, r) = (full.epochs[1], rest.epochs[0])
         XCTAssertEqual(s.train.loss, r.train.loss)
         XCTAssertEqual(s.train.top1Error, r.train.top1Error)
@@ -51,7 +57,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(line["epoch"]?.int, 2)
         XCTAssertNotNil(line["train"]?["top1Error"]?.double)
         XCTAssertNotNil(line["validation"]?["top5Error"]?.double)
-        XCTAssertEqual(line["learningRate"]?.double ?? 0, 0.0005, accuracy: 1e-9)   // epoch 2 of 2: past 0.74 → LR/100
+        XCTAssertEqual(line["learningRate"]?.double ?? 0, 0.0005, accuracy: 1e-9)  // epoch 2 of 2: past 0.74 → LR/100
     }
 
     func testMissingCheckpointAndUnwritableSaveDirectoryAreErrors() throws {
@@ -94,7 +100,8 @@ final class TrainerTests: XCTestCase {
         imagenet.dataset = .imagenet
         XCTAssertEqual(imagenet.effectiveEpochs, 100)
         for (epoch, lr) in [(1, 0.1), (30, 0.1), (31, 0.01), (61, 0.001), (91, 0.0001), (100, 0.0001)] {
-            XCTAssertEqual(Double(LearningRateSchedule.rate(epoch: epoch, options: imagenet)), lr, accuracy: lr * 1e-6, "ImageNet epoch \(epoch)")
+            XCTAssertEqual(
+                Double(LearningRateSchedule.rate(epoch: epoch, options: imagenet)), lr, accuracy: lr * 1e-6, "ImageNet epoch \(epoch)")
         }
     }
 }

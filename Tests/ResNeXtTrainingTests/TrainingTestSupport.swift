@@ -1,6 +1,6 @@
 import Foundation
-import ResNeXtCore
 import ResNeXtCPU
+import ResNeXtCore
 import ResNeXtIO
 import ResNeXtModels
 import ResNeXtTraining

@@ -70,8 +70,9 @@ final class BicubicTests: XCTestCase {
         for c in fixture.cases {
             let out = Transforms.resizeBicubic(c.input.image, width: c.width, height: c.height)
             assertShape(out, c.input.channels, c.height, c.width)
-            assertClose(out.pixels, c.expected, tolerance: 1e-5,
-                        "\(c.input.width)x\(c.input.height) → \(c.width)x\(c.height)")
+            assertClose(
+                out.pixels, c.expected, tolerance: 1e-5,
+                "\(c.input.width)x\(c.input.height) → \(c.width)x\(c.height)")
         }
     }
 

@@ -26,8 +26,9 @@ final class FixtureTests: XCTestCase {
         assertClose(Transforms.grayscale(img), f.grayscale, tolerance: 1e-6)
         XCTAssertEqual(f.colorJitter.count, 5)
         for j in f.colorJitter {
-            assertClose(Transforms.colorJitter(img, alphas: j.alphas, order: j.order).pixels, j.expected,
-                        "order \(j.order)")
+            assertClose(
+                Transforms.colorJitter(img, alphas: j.alphas, order: j.order).pixels, j.expected,
+                "order \(j.order)")
         }
         // The three blends are linear and commute (the grey weights sum to 1, so grey(grey(x)) = grey(x)):
         // the random order only changes float rounding.

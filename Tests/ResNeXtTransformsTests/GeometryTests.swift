@@ -53,31 +53,35 @@ final class GeometryTests: XCTestCase {
         XCTAssertEqual(c[0, 0, 0], Float(17 * 257 + 17))
         XCTAssertEqual(c[0, 223, 223], Float(240 * 257 + 240))
         // 256 → 224: offset 16. 6 × 5 → 3: x = ceil(3/2) = 2, y = ceil(2/2) = 1.
-        XCTAssertEqual(Transforms.centerCrop(arangeImage(channels: 1, height: 256, width: 256), size: 224)[0, 0, 0],
-                       Float(16 * 256 + 16))
-        XCTAssertEqual(Transforms.centerCrop(arangeImage(channels: 1, height: 5, width: 6), size: 3).pixels,
-                       [8, 9, 10, 14, 15, 16, 20, 21, 22])
+        XCTAssertEqual(
+            Transforms.centerCrop(arangeImage(channels: 1, height: 256, width: 256), size: 224)[0, 0, 0],
+            Float(16 * 256 + 16))
+        XCTAssertEqual(
+            Transforms.centerCrop(arangeImage(channels: 1, height: 5, width: 6), size: 3).pixels,
+            [8, 9, 10, 14, 15, 16, 20, 21, 22])
     }
 
     func testTenCropOrderAndPositions() {
         let crops = Transforms.tenCrop(arangeImage(channels: 1, height: 4, width: 5), size: 2)
-        XCTAssertEqual(crops.map(\.pixels), [
-            [7, 8, 12, 13],      // centre (x = ceil(3/2) = 2, y = ceil(2/2) = 1)
-            [0, 1, 5, 6],        // top-left
-            [3, 4, 8, 9],        // top-right
-            [10, 11, 15, 16],    // bottom-left
-            [13, 14, 18, 19],    // bottom-right
-            [7, 6, 12, 11],      // mirrored: centre
-            [4, 3, 9, 8],        // mirrored: top-left
-            [1, 0, 6, 5],        // mirrored: top-right
-            [14, 13, 19, 18],    // mirrored: bottom-left
-            [11, 10, 16, 15],    // mirrored: bottom-right
-        ])
+        XCTAssertEqual(
+            crops.map(\.pixels),
+            [
+                [7, 8, 12, 13],  // centre (x = ceil(3/2) = 2, y = ceil(2/2) = 1)
+                [0, 1, 5, 6],  // top-left
+                [3, 4, 8, 9],  // top-right
+                [10, 11, 15, 16],  // bottom-left
+                [13, 14, 18, 19],  // bottom-right
+                [7, 6, 12, 11],  // mirrored: centre
+                [4, 3, 9, 8],  // mirrored: top-left
+                [1, 0, 6, 5],  // mirrored: top-right
+                [14, 13, 19, 18],  // mirrored: bottom-left
+                [11, 10, 16, 15]  // mirrored: bottom-right
+            ])
     }
 
     func testScaleShorterSideSizes() {
         let landscape = Transforms.scaleShorterSide(Image(channels: 1, height: 375, width: 500), to: 256)
-        assertShape(landscape, 1, 256, 341)   // 500 / 375 · 256 = 341.33 → 341
+        assertShape(landscape, 1, 256, 341)  // 500 / 375 · 256 = 341.33 → 341
         let portrait = Transforms.scaleShorterSide(Image(channels: 1, height: 500, width: 375), to: 256)
         assertShape(portrait, 1, 341, 256)
         assertShape(Transforms.scaleShorterSide(Image(channels: 1, height: 300, width: 300), to: 256), 1, 256, 256)
@@ -87,7 +91,7 @@ final class GeometryTests: XCTestCase {
     }
 
     func testEvalPipelinesShapesAndComposition() {
-        let img = randomImage(channels: 3, height: 300, width: 257, seed: 5)   // shorter side 257 → 256 × 298
+        let img = randomImage(channels: 3, height: 300, width: 257, seed: 5)  // shorter side 257 → 256 × 298
         let scaled = Transforms.scaleShorterSide(img, to: 256)
         assertShape(scaled, 3, 298, 256)
         let normalized = Transforms.normalize(scaled, mean: Transforms.imagenetMean, std: Transforms.imagenetStd)

@@ -11,8 +11,9 @@ final class PackedImageTests: XCTestCase {
 
     private func assertBitIdentical(_ a: Image, _ b: Image, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual([a.channels, a.height, a.width], [b.channels, b.height, b.width], message, file: file, line: line)
-        XCTAssertTrue(a.pixels.map(\.bitPattern) == b.pixels.map(\.bitPattern),
-                      "\(message): max difference \(zip(a.pixels, b.pixels).map { abs($0 - $1) }.max() ?? 0)", file: file, line: line)
+        XCTAssertTrue(
+            a.pixels.map(\.bitPattern) == b.pixels.map(\.bitPattern),
+            "\(message): max difference \(zip(a.pixels, b.pixels).map { abs($0 - $1) }.max() ?? 0)", file: file, line: line)
     }
 
     func testPlanarIsBytesOver255InCHWOrder() {
@@ -52,10 +53,12 @@ final class PackedImageTests: XCTestCase {
     func testEdgeCaseWindowsMatchResizeBicubic() {
         let packed = randomPacked(width: 300, height: 260, seed: 8)
         let planar = packed.planar()
-        let boxes = [CropBox(x: 10, y: 20, width: 224, height: 224), CropBox(x: 0, y: 0, width: 224, height: 100),
-                     CropBox(x: 5, y: 7, width: 100, height: 224), CropBox(x: 299, y: 259, width: 1, height: 1),
-                     CropBox(x: 3, y: 4, width: 1, height: 50), CropBox(x: 3, y: 4, width: 2, height: 3),
-                     CropBox(x: 0, y: 0, width: 300, height: 260), CropBox(x: 76, y: 0, width: 3, height: 260)]
+        let boxes = [
+            CropBox(x: 10, y: 20, width: 224, height: 224), CropBox(x: 0, y: 0, width: 224, height: 100),
+            CropBox(x: 5, y: 7, width: 100, height: 224), CropBox(x: 299, y: 259, width: 1, height: 1),
+            CropBox(x: 3, y: 4, width: 1, height: 50), CropBox(x: 3, y: 4, width: 2, height: 3),
+            CropBox(x: 0, y: 0, width: 300, height: 260), CropBox(x: 76, y: 0, width: 3, height: 260)
+        ]
         for box in boxes {
             let reference = Transforms.randomSizedCrop(planar, box: box, size: 224)
             let pixels = Transforms.resizedCropForTesting(packed, box: box, size: 224)
@@ -70,8 +73,9 @@ final class PackedImageTests: XCTestCase {
         for (index, (w, h)) in sizes.enumerated() {
             let packed = randomPacked(width: w, height: h, seed: UInt64(100 + index))
             assertBitIdentical(Transforms.imagenetEval(packed), Transforms.imagenetEval(packed.planar()), "\(w)x\(h)")
-            assertBitIdentical(Transforms.evalResizeCrop(packed, resize: 320, crop: 288),
-                               Transforms.evalResizeCrop(packed.planar(), resize: 320, crop: 288), "\(w)x\(h) at 320/288")
+            assertBitIdentical(
+                Transforms.evalResizeCrop(packed, resize: 320, crop: 288),
+                Transforms.evalResizeCrop(packed.planar(), resize: 320, crop: 288), "\(w)x\(h) at 320/288")
         }
     }
 }

@@ -19,8 +19,9 @@ final class RandomTransformTests: XCTestCase {
             if i < 100 {
                 let flip = copy.uniform() < 0.5
                 let x = copy.integer(in: 0...8), y = copy.integer(in: 0...8)
-                let expected = Transforms.crop(Transforms.zeroPad(flip ? Transforms.horizontalFlip(img) : img, by: 4),
-                                               x: x, y: y, width: 32, height: 32)
+                let expected = Transforms.crop(
+                    Transforms.zeroPad(flip ? Transforms.horizontalFlip(img) : img, by: 4),
+                    x: x, y: y, width: 32, height: 32)
                 XCTAssertEqual(out, expected)
                 XCTAssertEqual(copy, rng, "exactly three draws")
             }
@@ -49,8 +50,9 @@ final class RandomTransformTests: XCTestCase {
             let out = Transforms.mnistTrain(img, rng: &rng)
             let x = copy.integer(in: 0...4), y = copy.integer(in: 0...4)
             XCTAssertEqual(copy, rng)
-            let expected = Transforms.crop(Transforms.zeroPad(Transforms.mnistEval(img), by: 2),
-                                           x: x, y: y, width: 28, height: 28)
+            let expected = Transforms.crop(
+                Transforms.zeroPad(Transforms.mnistEval(img), by: 2),
+                x: x, y: y, width: 28, height: 28)
             XCTAssertEqual(out, expected)
             XCTAssertGreaterThan(out[0, 14, 15], out[0, 14, 14])
             xs.insert(x)
@@ -245,6 +247,6 @@ final class RandomTransformTests: XCTestCase {
     }
 }
 
-private extension Double {
-    var squared: Double { self * self }
+extension Double {
+    fileprivate var squared: Double { self * self }
 }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ResNeXtCore
 import ResNeXtIO
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Downloads and unpacks the official CIFAR binary releases with the `curl` and `tar` programs.
 ///
@@ -52,8 +53,10 @@ public enum CIFARDownload {
     /// - Throws: `ResNeXtError.io` when curl or tar is missing, the download fails (naming the URL and
     ///   curl's exit status), the checksum differs (naming expected and actual), or extraction fails;
     ///   `ResNeXtError.invalidArgument` for a malformed `expectedMD5`. Nothing is left behind on failure.
-    public static func ensure(directory: String, variant: CIFARDataset.Variant, baseURL: String? = nil,
-                              expectedMD5: String? = nil, progress: Bool = true) throws {
+    public static func ensure(
+        directory: String, variant: CIFARDataset.Variant, baseURL: String? = nil,
+        expectedMD5: String? = nil, progress: Bool = true
+    ) throws {
         guard !directory.isEmpty else { throw ResNeXtError.invalidArgument("CIFARDownload: empty directory path") }
         let folder = folderName(variant)
         let target = FileIO.join(directory, folder)
@@ -70,8 +73,9 @@ public enum CIFARDownload {
         let url = base + "/" + archiveName(variant)
 
         guard let curl = ExternalProgram.findExecutable("curl") else {
-            throw ResNeXtError.io("\(url): cannot download: the curl program was not found on PATH "
-                                  + "(install curl, or download the archive and unpack it into \(directory))")
+            throw ResNeXtError.io(
+                "\(url): cannot download: the curl program was not found on PATH "
+                    + "(install curl, or download the archive and unpack it into \(directory))")
         }
         guard let tar = ExternalProgram.findExecutable("tar") else {
             throw ResNeXtError.io("\(url): cannot unpack: the tar program was not found on PATH")
@@ -103,8 +107,9 @@ public enum CIFARDownload {
         // 2. Verify.
         let actual = try MD5.hexDigest(ofFile: archive)
         guard actual == md5 else {
-            throw ResNeXtError.io("\(url): checksum mismatch: expected MD5 \(md5), got \(actual) "
-                                  + "(the download was deleted; retry, or check the mirror)")
+            throw ResNeXtError.io(
+                "\(url): checksum mismatch: expected MD5 \(md5), got \(actual) "
+                    + "(the download was deleted; retry, or check the mirror)")
         }
 
         // 3. Extract into a hidden folder, then rename the release folder into place.

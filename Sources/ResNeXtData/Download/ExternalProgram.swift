@@ -1,19 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import ResNeXtCore
 import ResNeXtIO
 import Subprocess
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// Runs external programs (curl, tar) through swift-subprocess and waits for them.
@@ -59,8 +60,10 @@ enum ExternalProgram {
         let status: TerminationStatus
         do {
             status = try waitFor {
-                try await Subprocess.run(.path(FilePath(executable)), arguments: Arguments(arguments), input: .none,
-                                         output: .currentStandardOutput, error: .currentStandardError).terminationStatus
+                try await Subprocess.run(
+                    .path(FilePath(executable)), arguments: Arguments(arguments), input: .none,
+                    output: .currentStandardOutput, error: .currentStandardError
+                ).terminationStatus
             }
         } catch {
             throw ResNeXtError.io("\(executable): cannot start it: \(error)")

@@ -26,7 +26,8 @@ extension ResNeXtModel {
         }
         if lower.hasSuffix(".pth") || lower.hasSuffix(".pt") {
             guard let configuration else {
-                throw ResNeXtError.invalidArgument("\(path): PyTorch state dicts do not record their architecture: give --arch NAME or the original's flags")
+                throw ResNeXtError.invalidArgument(
+                    "\(path): PyTorch state dicts do not record their architecture: give --arch NAME or the original's flags")
             }
             let model = try ResNeXtModel(configuration, on: backend)
             try model.loadPyTorch(path, on: backend)

@@ -27,16 +27,21 @@ extension Layer {
     /// torchvision's `num_batches_tracked` counters are ignored. With `strict`, a missing or unexpected
     /// key is an error that lists them (as `torch.nn.Module.load_state_dict`).
     @discardableResult
-    public func loadStateDict(_ tensors: [(name: String, tensor: StoredTensor)], on backend: any Backend, strict: Bool = true,
-                              source: String = "state dict") throws -> StateDictReport {
+    public func loadStateDict(
+        _ tensors: [(name: String, tensor: StoredTensor)], on backend: any Backend, strict: Bool = true,
+        source: String = "state dict"
+    ) throws -> StateDictReport {
         var byName = [String: StoredTensor]()
         for (name, t) in tensors where !name.hasSuffix("num_batches_tracked") { byName[name] = t }
         let own = namedTensors()
         let ownNames = Set(own.map(\.name))
-        let report = StateDictReport(missing: own.map(\.name).filter { byName[$0] == nil },
-                                     unexpected: tensors.map(\.name).filter { !ownNames.contains($0) && !$0.hasSuffix("num_batches_tracked") })
+        let report = StateDictReport(
+            missing: own.map(\.name).filter { byName[$0] == nil },
+            unexpected: tensors.map(\.name).filter { !ownNames.contains($0) && !$0.hasSuffix("num_batches_tracked") })
         if strict, !report.missing.isEmpty || !report.unexpected.isEmpty {
-            func list(_ keys: [String]) -> String { keys.prefix(8).joined(separator: ", ") + (keys.count > 8 ? ", … (\(keys.count) in all)" : "") }
+            func list(_ keys: [String]) -> String {
+                keys.prefix(8).joined(separator: ", ") + (keys.count > 8 ? ", … (\(keys.count) in all)" : "")
+            }
             var parts = [String]()
             if !report.missing.isEmpty { parts.append("missing keys: \(list(report.missing))") }
             if !report.unexpected.isEmpty { parts.append("unexpected keys: \(list(report.unexpected))") }

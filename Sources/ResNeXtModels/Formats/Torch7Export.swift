@@ -34,8 +34,10 @@ struct Torch7Exporter {
     let configuration: ModelConfiguration
 
     func module(_ className: String, version: Int = 1, _ fields: [(String, Torch7Value)]) -> Torch7Value {
-        let common: [(String, Torch7Value)] = [("output", .tensor(.empty())), ("gradInput", .tensor(.empty())),
-                                               ("_type", .string("torch.FloatTensor")), ("train", .boolean(training))]
+        let common: [(String, Torch7Value)] = [
+            ("output", .tensor(.empty())), ("gradInput", .tensor(.empty())),
+            ("_type", .string("torch.FloatTensor")), ("train", .boolean(training))
+        ]
         return .object(className: className, version: version, payload: .table(Torch7Table(fields: fields + common)))
     }
 
@@ -71,11 +73,13 @@ struct Torch7Exporter {
     }
 
     private func averagePool(kernel: Int, stride: Int) -> Torch7Value {
-        module("cudnn.SpatialAveragePooling", [
-            ("kW", number(kernel)), ("kH", number(kernel)), ("dW", number(stride)), ("dH", number(stride)),
-            ("padW", number(0)), ("padH", number(0)), ("ceil_mode", .boolean(false)), ("count_include_pad", .boolean(true)),
-            ("mode", .string("CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING")),
-        ])
+        module(
+            "cudnn.SpatialAveragePooling",
+            [
+                ("kW", number(kernel)), ("kH", number(kernel)), ("dW", number(stride)), ("dH", number(stride)),
+                ("padW", number(0)), ("padH", number(0)), ("ceil_mode", .boolean(false)), ("count_include_pad", .boolean(true)),
+                ("mode", .string("CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING"))
+            ])
     }
 
     /// The final feature map size at the native resolution (7 for ImageNet, 8 for CIFAR).
@@ -112,11 +116,19 @@ struct Torch7Exporter {
                 }
             }
             let concat = module("nn.ConcatTable", [("modules", .table(Torch7Table(array: [sequential(try modules(branch))] + skip)))])
-            return [sequential(try modules(before) + [concat, module("nn.CAddTable", [("inplace", .boolean(true))])] + (try modules(after)))]
+            return [
+                sequential(try modules(before) + [concat, module("nn.CAddTable", [("inplace", .boolean(true))])] + (try modules(after)))
+            ]
         case .parallel(let paths):
-            return [module("nn.ConcatTable", [("modules", .table(Torch7Table(array: try modules(paths))))]),
-                    module("nn.JoinTable", [("dimension", number(2)), ("nInputDims", number(3)),
-                                            ("size", .storage(Torch7Storage(int64s: [])))])]
+            return [
+                module("nn.ConcatTable", [("modules", .table(Torch7Table(array: try modules(paths))))]),
+                module(
+                    "nn.JoinTable",
+                    [
+                        ("dimension", number(2)), ("nInputDims", number(3)),
+                        ("size", .storage(Torch7Storage(int64s: [])))
+                    ])
+            ]
         }
     }
 
@@ -128,40 +140,70 @@ struct Torch7Exporter {
             var fields: [(String, Torch7Value)] = [
                 ("nInputPlane", number(i)), ("nOutputPlane", number(o)), ("kW", number(k)), ("kH", number(k)),
                 ("dW", number(s)), ("dH", number(s)), ("padW", number(p)), ("padH", number(p)), ("groups", number(g)),
-                ("weight", try tensor(weights[0])), ("gradWeight", zeros(like: weights[0])),
+                ("weight", try tensor(weights[0])), ("gradWeight", zeros(like: weights[0]))
             ]
             if weights.count > 1 { fields += [("bias", try tensor(weights[1])), ("gradBias", zeros(like: weights[1]))] }
             return [module("cudnn.SpatialConvolution", fields)]
         case .batchNorm:
-            let t = try parameters(spec, name)   // weight, bias, running_mean, running_var
-            return [module("nn.SpatialBatchNormalization", version: 2, [
-                ("eps", .number(decimal(LayerSpec.batchNormEpsilon))), ("momentum", .number(decimal(LayerSpec.batchNormMomentum))),
-                ("affine", .boolean(true)), ("running_mean", try tensor(t[2])), ("running_var", try tensor(t[3])),
-                ("weight", try tensor(t[0])), ("bias", try tensor(t[1])), ("gradWeight", zeros(like: t[0])), ("gradBias", zeros(like: t[1])),
-            ])]
+            let t = try parameters(spec, name)  // weight, bias, running_mean, running_var
+            return [
+                module(
+                    "nn.SpatialBatchNormalization", version: 2,
+                    [
+                        ("eps", .number(decimal(LayerSpec.batchNormEpsilon))), ("momentum", .number(decimal(LayerSpec.batchNormMomentum))),
+                        ("affine", .boolean(true)), ("running_mean", try tensor(t[2])), ("running_var", try tensor(t[3])),
+                        ("weight", try tensor(t[0])), ("bias", try tensor(t[1])), ("gradWeight", zeros(like: t[0])),
+                        ("gradBias", zeros(like: t[1]))
+                    ])
+            ]
         case .relu:
             return [relu]
         case let .maxPool(k, s, p):
-            return [module("nn.SpatialMaxPooling", [
-                ("kW", number(k)), ("kH", number(k)), ("dW", number(s)), ("dH", number(s)), ("padW", number(p)), ("padH", number(p)),
-                ("ceil_mode", .boolean(false)), ("indices", .tensor(.empty("torch.LongTensor"))),
-            ])]
+            return [
+                module(
+                    "nn.SpatialMaxPooling",
+                    [
+                        ("kW", number(k)), ("kH", number(k)), ("dW", number(s)), ("dH", number(s)), ("padW", number(p)),
+                        ("padH", number(p)),
+                        ("ceil_mode", .boolean(false)), ("indices", .tensor(.empty("torch.LongTensor")))
+                    ])
+            ]
         case .globalAveragePool:
             return [averagePool(kernel: finalMapSize, stride: 1)]
         case .flatten:
             let features = configuration.featureChannels
-            return [module("nn.View", [("size", .storage(Torch7Storage(int64s: [Int64(features)]))),
-                                       ("numElements", number(features)), ("numInputDims", number(3))])]
+            return [
+                module(
+                    "nn.View",
+                    [
+                        ("size", .storage(Torch7Storage(int64s: [Int64(features)]))),
+                        ("numElements", number(features)), ("numInputDims", number(3))
+                    ])
+            ]
         case .linear:
-            let t = try parameters(spec, name)   // weight, bias
-            return [module("nn.Linear", [("weight", try tensor(t[0])), ("gradWeight", zeros(like: t[0])),
-                                         ("bias", try tensor(t[1])), ("gradBias", zeros(like: t[1]))])]
+            let t = try parameters(spec, name)  // weight, bias
+            return [
+                module(
+                    "nn.Linear",
+                    [
+                        ("weight", try tensor(t[0])), ("gradWeight", zeros(like: t[0])),
+                        ("bias", try tensor(t[1])), ("gradBias", zeros(like: t[1]))
+                    ])
+            ]
         case .zeroPadShortcut(let s, _):
-            let pad = module("nn.Concat", [
-                ("dimension", number(2)), ("outputSize", .storage(Torch7Storage(int64s: []))),
-                ("modules", .table(Torch7Table(array: [module("nn.Identity", []),
-                                                       module("nn.MulConstant", [("constant_scalar", number(0)), ("inplace", .boolean(false))])]))),
-            ])
+            let pad = module(
+                "nn.Concat",
+                [
+                    ("dimension", number(2)), ("outputSize", .storage(Torch7Storage(int64s: []))),
+                    (
+                        "modules",
+                        .table(
+                            Torch7Table(array: [
+                                module("nn.Identity", []),
+                                module("nn.MulConstant", [("constant_scalar", number(0)), ("inplace", .boolean(false))])
+                            ]))
+                    )
+                ])
             return [sequential([averagePool(kernel: 1, stride: s), pad])]
         case .sequential, .residual, .parallel:
             throw ResNeXtError.invalidArgument("internal: \(name) is a container, not a layer")

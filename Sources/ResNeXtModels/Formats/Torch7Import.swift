@@ -43,7 +43,10 @@ extension ResNeXtModel {
         let own = namedTensors().map(\.name)
         guard own == tensors.map(\.name) else {
             let first = zip(own, tensors.map(\.name)).first { $0 != $1 }
-            throw ResNeXtError.invalidArgument("internal: the layer order of the configuration (\(first?.1 ?? "end")) differs from the model's tensors (\(first?.0 ?? "end"))")
+            throw ResNeXtError.invalidArgument(
+                "internal: the layer order of the configuration (\(first?.1 ?? "end")) differs from the model's tensors "
+                    + "(\(first?.0 ?? "end"))"
+            )
         }
         try loadStateDict(tensors, on: backend, strict: true, source: source)
     }
@@ -53,14 +56,19 @@ extension ResNeXtModel {
     /// order; kinds, shapes, strides, paddings and groups must agree. Version-1 batch norms (`running_std`
     /// = 1/√(var+eps)) are converted to variances; a file eps other than ours (1e-5) is folded into the
     /// variance so that var + eps is unchanged. Convolution biases must be absent or zero.
-    public static func torch7Tensors(_ value: Torch7Value, configuration: ModelConfiguration,
-                                     source: String) throws -> [(name: String, tensor: StoredTensor)] {
+    public static func torch7Tensors(
+        _ value: Torch7Value, configuration: ModelConfiguration,
+        source: String
+    ) throws -> [(name: String, tensor: StoredTensor)] {
         let walk = try Torch7ModuleWalk(value, source: source)
         let targets = try configuration.spec().layersWithTensors()
         var result: [(name: String, tensor: StoredTensor)] = []
         for (module, target) in zip(walk.modules, targets) {
             guard module.kind == Torch7LayerKind(target.spec) else {
-                throw ResNeXtError.shapeMismatch("\(source): \(module.label) is a \(module.kind.rawValue) but the model's layer \(module.ordinal), \(target.name), is a \(Torch7LayerKind(target.spec).rawValue)")
+                throw ResNeXtError.shapeMismatch(
+                    "\(source): \(module.label) is a \(module.kind.rawValue) but the model's layer \(module.ordinal), \(target.name), is "
+                        + "a \(Torch7LayerKind(target.spec).rawValue)"
+                )
             }
             result += try module.tensors(for: target, source: source)
         }
@@ -69,7 +77,10 @@ extension ResNeXtModel {
             if walk.modules.count > targets.count {
                 throw ResNeXtError.shapeMismatch("\(source): \(counts); the first extra one is \(walk.modules[targets.count].label)")
             }
-            throw ResNeXtError.shapeMismatch("\(source): \(counts); nothing in the file for \(targets[walk.modules.count].name) (\(Torch7LayerKind(targets[walk.modules.count].spec).rawValue)) and after")
+            throw ResNeXtError.shapeMismatch(
+                "\(source): \(counts); nothing in the file for \(targets[walk.modules.count].name) "
+                    + "(\(Torch7LayerKind(targets[walk.modules.count].spec).rawValue)) and after"
+            )
         }
         return result
     }
@@ -171,15 +182,19 @@ struct Torch7Module {
             let expected = [o, i / g, k, k]
             let w = try requiredTensor("weight", source: source)
             // nn.SpatialConvolutionMM keeps [out, in·kH·kW]; old grouped cudnn convolutions [groups, out/groups, in/groups, kH, kW].
-            let acceptable = w.sizes == expected
+            let acceptable =
+                w.sizes == expected
                 || (w.sizes.count == 2 && w.sizes[0] == o && w.sizes[1] == (i / g) * k * k)
                 || (w.sizes.count == 5 && w.sizes[0] == g && w.sizes[0] * w.sizes[1] == o && Array(w.sizes[2...]) == [i / g, k, k])
             guard acceptable else { throw mismatch("weight", w.sizes, "weight", expected) }
-            let checks: [(String, Int)] = [("nInputPlane", i), ("nOutputPlane", o), ("kW", k), ("kH", k), ("dW", s), ("dH", s),
-                                           ("padW", p), ("padH", p), ("groups", g)]
+            let checks: [(String, Int)] = [
+                ("nInputPlane", i), ("nOutputPlane", o), ("kW", k), ("kH", k), ("dW", s), ("dH", s),
+                ("padW", p), ("padH", p), ("groups", g)
+            ]
             for (field, want) in checks {
                 if let have = int(field), have != want {
-                    throw ResNeXtError.shapeMismatch("\(source): \(label): \(field) is \(have) in the file but \(want) for \(target.name) in the model")
+                    throw ResNeXtError.shapeMismatch(
+                        "\(source): \(label): \(field) is \(have) in the file but \(want) for \(target.name) in the model")
                 }
             }
             var bias: [Float]?
@@ -188,11 +203,14 @@ struct Torch7Module {
                 bias = try b.floats()
             }
             let weight = try w.floats()
-            if hasBias {   // a convolution stored without one has a zero bias
+            if hasBias {  // a convolution stored without one has a zero bias
                 return [weight, bias ?? [Float](repeating: 0, count: o)]
             }
             if let values = bias, let index = values.firstIndex(where: { $0 != 0 }) {
-                throw ResNeXtError.io("\(source): \(label) has a non-zero bias (element \(index + 1) is \(values[index])); the model's convolution \(target.name) has no bias")
+                throw ResNeXtError.io(
+                    "\(source): \(label) has a non-zero bias (element \(index + 1) is \(values[index])); the model's convolution "
+                        + "\(target.name) has no bias"
+                )
             }
             return [weight]
 
@@ -211,7 +229,7 @@ struct Torch7Module {
             let mean = try vector("running_mean", "running_mean")
             let fileEps = fields["eps"]?.number ?? 1e-5
             guard fileEps.isFinite, fileEps >= 0 else { throw ResNeXtError.io("\(source): \(label) has eps \(fileEps)") }
-            let ourEps = 1e-5   // LayerSpec.batchNormEpsilon, as the double Lua writes
+            let ourEps = 1e-5  // LayerSpec.batchNormEpsilon, as the double Lua writes
             let variance: [Float]
             if (try tensor("running_var", source: source)) != nil {
                 variance = try vector("running_var", "running_var").map { Float(Double($0) + fileEps - ourEps) }
@@ -279,25 +297,30 @@ struct Torch7ModuleWalk {
             throw bad("\(path) (\(className)) appears twice in the module tree; shared or recursive modules are not supported")
         }
         let kind: Torch7LayerKind? =
-            Torch7Module.convolutionClasses.contains(className) ? .convolution
-            : Torch7Module.batchNormClasses.contains(className) ? .batchNorm
-            : Torch7Module.linearClasses.contains(className) ? .linear : nil
+            Torch7Module.convolutionClasses.contains(className)
+            ? .convolution
+            : Torch7Module.batchNormClasses.contains(className)
+                ? .batchNorm
+                : Torch7Module.linearClasses.contains(className) ? .linear : nil
         if let kind {
-            modules.append(Torch7Module(ordinal: modules.count + 1, className: className, version: version, fields: fields,
-                                        path: path, kind: kind))
+            modules.append(
+                Torch7Module(
+                    ordinal: modules.count + 1, className: className, version: version, fields: fields,
+                    path: path, kind: kind))
             return
         }
         if case .tensor(let w)? = fields["weight"], w.elementCount > 0 {
             throw bad("\(path) (\(className)) has weights but is not a supported layer (convolution, batch norm or nn.Linear)")
         }
         guard let children = try self.children(of: fields, className: className, path: path) else { return }
-        var segmentStart = modules.count   // layers of this container since its last block: a block's `before`
+        var segmentStart = modules.count  // layers of this container since its last block: a block's `before`
         var i = 0
         while i < children.count {
             let (key, child) = children[i]
             let childPath = "\(path).modules[\(key)]"
             if child.className == "nn.ConcatTable", i + 1 < children.count, children[i + 1].value.className == "nn.CAddTable",
-               let concat = child.fields {
+                let concat = child.fields
+            {
                 // A residual block: ConcatTable(branch, shortcut) then the addition.
                 guard visited.insert(ObjectIdentifier(concat)).inserted else {
                     throw bad("\(childPath) (nn.ConcatTable) appears twice in the module tree")
@@ -318,8 +341,10 @@ struct Torch7ModuleWalk {
                     next += 1
                 }
                 let relu = next < children.count && children[next].value.className.map(Torch7Module.isReLU) == true
-                blocks.append(Torch7Block(stage: parent.map { ObjectIdentifier($0) }, before: segmentStart..<start, branch: start..<middle,
-                                          shortcut: middle..<end, afterAdd: end..<modules.count, reluAfterAdd: relu, path: path))
+                blocks.append(
+                    Torch7Block(
+                        stage: parent.map { ObjectIdentifier($0) }, before: segmentStart..<start, branch: start..<middle,
+                        shortcut: middle..<end, afterAdd: end..<modules.count, reluAfterAdd: relu, path: path))
                 segmentStart = modules.count
                 i = next - 1
             } else {

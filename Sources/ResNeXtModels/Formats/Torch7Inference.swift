@@ -20,7 +20,8 @@ extension Torch7ModuleWalk {
             throw bad("some residual blocks have a ReLU after their addition and others do not")
         }
         let stem = modules[0..<first.before.lowerBound]
-        let stemFits = stem.first?.kind == .convolution
+        let stemFits =
+            stem.first?.kind == .convolution
             && ((stem.count == 2 && stem.last?.kind == .batchNorm) || (stem.count == 1 && preActivation))
         guard stemFits else {
             throw bad("expected one convolution and one batch norm before the first residual block, found \(list(stem))")
@@ -30,22 +31,31 @@ extension Torch7ModuleWalk {
         switch stemConv.kernel {
         case 7: stemType = .imagenet
         case 3: stemType = .cifar
-        default: throw bad("\(stem[stem.startIndex].label) has a \(stemConv.kernel)×\(stemConv.kernel) kernel; only 7×7 (ImageNet) and 3×3 (CIFAR) stems are known")
+        default:
+            throw bad(
+                "\(stem[stem.startIndex].label) has a \(stemConv.kernel)×\(stemConv.kernel) kernel; only 7×7 (ImageNet) and 3×3 (CIFAR) "
+                    + "stems are known"
+            )
         }
         var next = first.before.lowerBound
         for block in blocks {
             guard block.before.lowerBound == next else {
-                throw bad("layers with weights outside residual blocks before \(block.path): \(list(modules[next..<block.before.lowerBound]))")
+                throw bad(
+                    "layers with weights outside residual blocks before \(block.path): \(list(modules[next..<block.before.lowerBound]))")
             }
             guard modules[block.before].allSatisfy({ $0.kind == .batchNorm }), block.before.count <= 1 else {
-                throw bad("the residual block at \(block.path) has \(list(modules[block.before])) before its split; only a batch norm (pre-activation) is known")
+                throw bad(
+                    "the residual block at \(block.path) has \(list(modules[block.before])) before its split; only a batch norm "
+                        + "(pre-activation) is known"
+                )
             }
             next = block.afterAdd.upperBound
         }
         let head = modules[next...]
         let expectedHead = preActivation ? "one batch norm and one nn.Linear" : "one nn.Linear"
         guard head.count == (preActivation ? 2 : 1), let fc = head.last, fc.kind == .linear,
-              !preActivation || head.first?.kind == .batchNorm else {
+            !preActivation || head.first?.kind == .batchNorm
+        else {
             throw bad("expected \(expectedHead) after the last residual block, found \(list(head))")
         }
         let fcWeight = try fc.requiredTensor("weight", source: source)
@@ -65,7 +75,10 @@ extension Torch7ModuleWalk {
             case 3: family = .bottleneck
             case let n where n >= 5 && n % 2 == 1: family = .pathsB((n - 1) / 2)
             default:
-                throw bad("the residual block at \(block.path) has \(convs.count) convolutions in its branch; expected 2 (basic), 3 (bottleneck) or 2·C+1 (ResNeXt form B)")
+                throw bad(
+                    "the residual block at \(block.path) has \(convs.count) convolutions in its branch; expected 2 (basic), 3 "
+                        + "(bottleneck) or 2·C+1 (ResNeXt form B)"
+                )
             }
             let last = convs[convs.count - 1]
             let planes: Int, width: Int, groups: Int, stride: Int
@@ -73,19 +86,26 @@ extension Torch7ModuleWalk {
             case .basic:
                 (planes, width, groups, stride) = (last.outChannels, last.outChannels, 1, convs[0].stride)
             case .bottleneck:
-                guard last.outChannels % 4 == 0 else { throw bad("the bottleneck at \(block.path) outputs \(last.outChannels) channels, not a multiple of 4") }
+                guard last.outChannels % 4 == 0 else {
+                    throw bad("the bottleneck at \(block.path) outputs \(last.outChannels) channels, not a multiple of 4")
+                }
                 (planes, width, groups, stride) = (last.outChannels / 4, convs[0].outChannels, convs[1].groups, convs[1].stride)
             case .pathsB(let c):
-                guard last.outChannels % 4 == 0 else { throw bad("the bottleneck at \(block.path) outputs \(last.outChannels) channels, not a multiple of 4") }
+                guard last.outChannels % 4 == 0 else {
+                    throw bad("the bottleneck at \(block.path) outputs \(last.outChannels) channels, not a multiple of 4")
+                }
                 (planes, width, groups, stride) = (last.outChannels / 4, convs[0].outChannels * c, c, convs[1].stride)
             }
             let projection = modules[block.shortcut].contains { $0.kind == .convolution }
             guard block.afterAdd.count <= 1 else {
-                throw bad("the residual block at \(block.path) has \(block.afterAdd.count) batch norms after its addition; at most one is known")
+                throw bad(
+                    "the residual block at \(block.path) has \(block.afterAdd.count) batch norms after its addition; at most one is known")
             }
-            infos.append(BlockInfo(family: family, planes: planes, width: width, groups: groups, stride: stride, projection: projection,
-                                   shortcutBatchNorm: modules[block.shortcut].contains { $0.kind == .batchNorm },
-                                   batchNormAfterAddition: !block.afterAdd.isEmpty))
+            infos.append(
+                BlockInfo(
+                    family: family, planes: planes, width: width, groups: groups, stride: stride, projection: projection,
+                    shortcutBatchNorm: modules[block.shortcut].contains { $0.kind == .batchNorm },
+                    batchNormAfterAddition: !block.afterAdd.isEmpty))
         }
         let family = infos[0].family
         guard infos.allSatisfy({ $0.family == family }) else { throw bad("residual blocks of different types in one network") }
@@ -106,7 +126,10 @@ extension Torch7ModuleWalk {
             if let previous, previous == block.stage {
                 blocksPerStage[blocksPerStage.count - 1] += 1
                 guard info.planes == stagePlanes.last, info.width == stageWidths.last, info.groups == stageGroups.last else {
-                    throw bad("the residual block at \(block.path) has \(info.planes) planes and width \(info.width), unlike the first block of its stage")
+                    throw bad(
+                        "the residual block at \(block.path) has \(info.planes) planes and width \(info.width), unlike the first block of "
+                            + "its stage"
+                    )
                 }
             } else {
                 stagePlanes.append(info.planes)

@@ -1,10 +1,11 @@
 import Foundation
-import XCTest
-#if canImport(Glibc)
-import Glibc
-#endif
 import ResNeXtCore
 import ResNeXtData
+import XCTest
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `CIFARDownload.ensure` end to end against `python3 -m http.server` on 127.0.0.1 serving a small
 /// fake release archive made with `tar`.
@@ -161,8 +162,9 @@ final class DownloadTests: XCTestCase {
     // MARK: - Tests
 
     func testDownloadsVerifiesExtractsAndReads() throws {
-        try CIFARDownload.ensure(directory: destination, variant: .cifar10, baseURL: baseURL,
-                                 expectedMD5: archiveMD5, progress: false)
+        try CIFARDownload.ensure(
+            directory: destination, variant: .cifar10, baseURL: baseURL,
+            expectedMD5: archiveMD5, progress: false)
         XCTAssertEqual(destinationEntries(), ["cifar-10-batches-bin"], "no temporary files left behind")
 
         let train = try CIFARDataset(directory: destination, variant: .cifar10, split: .train)
@@ -176,18 +178,21 @@ final class DownloadTests: XCTestCase {
 
         // Present now: no network access at all (this base URL would fail).
         try CIFARDownload.ensure(directory: destination, variant: .cifar10, baseURL: "http://127.0.0.1:1", progress: false)
-        try CIFARDownload.ensure(directory: destination + "/cifar-10-batches-bin", variant: .cifar10,
-                                 baseURL: "http://127.0.0.1:1", progress: false)
+        try CIFARDownload.ensure(
+            directory: destination + "/cifar-10-batches-bin", variant: .cifar10,
+            baseURL: "http://127.0.0.1:1", progress: false)
     }
 
     func testRemovesTemporariesOfDeadRuns() throws {
         // pid 2^22 + 1 is above Linux's pid_max limit, so no such process exists.
         let stale = destination + "/.cifar-10-binary.tar.gz.part-4194305"
-        try FileManager.default.createDirectory(atPath: destination + "/.cifar-10-batches-bin.extract-4194305/x",
-                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: destination + "/.cifar-10-batches-bin.extract-4194305/x",
+            withIntermediateDirectories: true)
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: stale))
-        try CIFARDownload.ensure(directory: destination, variant: .cifar10, baseURL: baseURL,
-                                 expectedMD5: archiveMD5, progress: false)
+        try CIFARDownload.ensure(
+            directory: destination, variant: .cifar10, baseURL: baseURL,
+            expectedMD5: archiveMD5, progress: false)
         XCTAssertEqual(destinationEntries(), ["cifar-10-batches-bin"])
     }
 
@@ -201,8 +206,9 @@ final class DownloadTests: XCTestCase {
     func testChecksumMismatchLeavesNothing() {
         let wrong = String(repeating: "0", count: 32)
         let message = ioMessage {
-            try CIFARDownload.ensure(directory: destination, variant: .cifar10, baseURL: baseURL,
-                                     expectedMD5: wrong, progress: false)
+            try CIFARDownload.ensure(
+                directory: destination, variant: .cifar10, baseURL: baseURL,
+                expectedMD5: wrong, progress: false)
         }
         XCTAssertTrue(message.contains("checksum"), message)
         XCTAssertTrue(message.contains(wrong), message)
@@ -222,8 +228,9 @@ final class DownloadTests: XCTestCase {
 
     func testHTTP404NamesTheURL() {
         let message = ioMessage {
-            try CIFARDownload.ensure(directory: destination, variant: .cifar10, baseURL: baseURL + "/missing",
-                                     expectedMD5: archiveMD5, progress: false)
+            try CIFARDownload.ensure(
+                directory: destination, variant: .cifar10, baseURL: baseURL + "/missing",
+                expectedMD5: archiveMD5, progress: false)
         }
         XCTAssertTrue(message.contains(baseURL + "/missing/cifar-10-binary.tar.gz"), message)
         XCTAssertTrue(message.contains("exit status 22"), message)
@@ -233,8 +240,9 @@ final class DownloadTests: XCTestCase {
     func testCorruptArchiveFailsInTarAndLeavesNothing() throws {
         let md5 = try MD5.hexDigest(ofFile: served + "/bad/cifar-100-binary.tar.gz")
         let message = ioMessage {
-            try CIFARDownload.ensure(directory: destination, variant: .cifar100, baseURL: baseURL + "/bad",
-                                     expectedMD5: md5, progress: false)
+            try CIFARDownload.ensure(
+                directory: destination, variant: .cifar100, baseURL: baseURL + "/bad",
+                expectedMD5: md5, progress: false)
         }
         XCTAssertTrue(message.contains("tar"), message)
         XCTAssertEqual(destinationEntries(), [])
@@ -243,24 +251,29 @@ final class DownloadTests: XCTestCase {
     func testArchiveWithoutTheReleaseFolder() throws {
         // The CIFAR-10 archive served under the CIFAR-100 name has no cifar-100-binary/ folder.
         let message = ioMessage {
-            try CIFARDownload.ensure(directory: destination, variant: .cifar100, baseURL: baseURL,
-                                     expectedMD5: archiveMD5, progress: false)
+            try CIFARDownload.ensure(
+                directory: destination, variant: .cifar100, baseURL: baseURL,
+                expectedMD5: archiveMD5, progress: false)
         }
         XCTAssertTrue(message.contains("cifar-100-binary/"), message)
         XCTAssertEqual(destinationEntries(), [])
     }
 
     func testCurlMissingAndBadChecksumArgument() throws {
-        XCTAssertThrowsError(try CIFARDownload.ensure(directory: destination, variant: .cifar10, baseURL: baseURL,
-                                                      expectedMD5: "xyz", progress: false)) { error in
+        XCTAssertThrowsError(
+            try CIFARDownload.ensure(
+                directory: destination, variant: .cifar10, baseURL: baseURL,
+                expectedMD5: "xyz", progress: false)
+        ) { error in
             guard case ResNeXtError.invalidArgument = error else { return XCTFail("\(error)") }
         }
         let savedPath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         setenv("PATH", root + "/no-such-bin", 1)
         defer { setenv("PATH", savedPath, 1) }
         let message = ioMessage {
-            try CIFARDownload.ensure(directory: destination, variant: .cifar10, baseURL: baseURL,
-                                     expectedMD5: archiveMD5, progress: false)
+            try CIFARDownload.ensure(
+                directory: destination, variant: .cifar10, baseURL: baseURL,
+                expectedMD5: archiveMD5, progress: false)
         }
         XCTAssertTrue(message.contains("curl"), message)
         XCTAssertTrue(message.contains("not found"), message)

@@ -1,7 +1,7 @@
 import Foundation
-import XCTest
 import ResNeXtCore
 import ResNeXtData
+import XCTest
 
 /// `MD5` (swift-crypto's `Insecure.MD5` behind the project's helpers) against known digests.
 final class MD5Tests: XCTestCase {
@@ -14,8 +14,10 @@ final class MD5Tests: XCTestCase {
             ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
             ("abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"),
             ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", "d174ab98d277d9f5a5611c2c9f419d9f"),
-            ("12345678901234567890123456789012345678901234567890123456789012345678901234567890",
-             "57edf4a22be3c955ac49da2e2107b67a"),
+            (
+                "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                "57edf4a22be3c955ac49da2e2107b67a"
+            )
         ]
         for (message, expected) in vectors {
             XCTAssertEqual(MD5.hexDigest(Array(message.utf8)), expected, "MD5(\"\(message)\")")
@@ -23,8 +25,9 @@ final class MD5Tests: XCTestCase {
     }
 
     func testMillionAs() {
-        XCTAssertEqual(MD5.hexDigest([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)),
-                       "7707d6ae4e027c70eea2a935c2296f21")
+        XCTAssertEqual(
+            MD5.hexDigest([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)),
+            "7707d6ae4e027c70eea2a935c2296f21")
     }
 
     /// Files that end just before, on and after the 1 MiB read chunks (and the 64-byte MD5 blocks) give
