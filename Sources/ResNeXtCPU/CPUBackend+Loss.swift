@@ -35,8 +35,9 @@ extension CPUBackend {
         for r in 0..<rows {
             let row = x + r * classes
             let target = row[Int(labels[r])]
-            var larger = 0
-            for c in 0..<classes where row[c] > target { larger += 1 }
+            // NaN ranks above every number (torch.topk); a NaN label logit is never correct.
+            var larger = target.isNaN ? classes : 0
+            if !target.isNaN { for c in 0..<classes where row[c] > target || row[c].isNaN { larger += 1 } }
             for (i, k) in ks.enumerated() where larger < Swift.min(k, classes) { correct[i] += 1 }
         }
         return correct

@@ -369,7 +369,8 @@ public enum Kernels {
                         }
                     """)
         case .topKLarger:
-            // larger[r] = how many logits of row r are strictly larger than the label's.
+            // larger[r] = how many logits of row r rank above the label's: strictly larger ones and NaNs (NaN ranks
+            // highest, as in torch.topk); a NaN label logit ranks last (never correct).
             return KernelDefinition(
                 kernel: kernel, set: .loss,
                 parameters: [.input("logits"), .inputInts("labels"), .outputInts("larger"), .int64("rows"), .int64("classes")],
@@ -379,7 +380,11 @@ public enum Kernels {
                             const float* row = logits + r * classes;
                             const float target = row[labels[r]];
                             int count = 0;
-                            for (long long c = 0; c < classes; ++c) count += row[c] > target ? 1 : 0;
+                            if (isnan(target)) {
+                                count = (int)classes;
+                            } else {
+                                for (long long c = 0; c < classes; ++c) count += (row[c] > target || isnan(row[c])) ? 1 : 0;
+                            }
                             larger[r] = count;
                         }
                     """)

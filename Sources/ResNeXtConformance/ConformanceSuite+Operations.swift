@@ -271,6 +271,13 @@ extension ConformanceSuite {
                 ]
             }
         }
+        check("top-k correct (NaN)", "[4, 3] with NaN logits k [1, 2, 3]", exact: true) {
+            let v: [Float] = [.nan, 1, 2, 1, .nan, 0, .nan, .nan, .nan, 3, 2, 1]
+            let labels: [Int32] = [0, 0, 1, 0]
+            let tested = try backend.topKCorrect(try backend.upload(v, shape: [4, 3]), labels: labels, ks: [1, 2, 3])
+            let trusted = try reference.topKCorrect(try reference.upload(v, shape: [4, 3]), labels: labels, ks: [1, 2, 3])
+            return [("counts", tested.map(Float.init), trusted.map(Float.init))]
+        }
         check("top-k correct (ties)", "[6, 4] integer logits k [1, 2]", exact: true) {
             let v: [Float] = [1, 1, 0, 2, 3, 3, 3, 1, 0, 0, 0, 0, 2, 1, 2, 1, 5, 4, 5, 5, 1, 2, 2, 2]
             let labels: [Int32] = [0, 1, 3, 0, 1, 2]

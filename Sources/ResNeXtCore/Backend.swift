@@ -112,7 +112,8 @@ public protocol Backend: AnyObject, Sendable {
     func softmaxCrossEntropy(_ logits: Tensor, labels: [Int32]) throws -> CrossEntropyResult
     /// For each k in `ks`, how many rows have their label among the k largest logits (k is clamped to the
     /// number of classes, so top-5 works with fewer than 5 classes). Ties rank the label first only when
-    /// strictly larger values number fewer than k.
+    /// strictly larger values number fewer than k. NaN ranks above every number (as in `torch.topk`), so a row
+    /// whose label logit is NaN is never correct: a diverged model cannot score well.
     func topKCorrect(_ logits: Tensor, labels: [Int32], ks: [Int]) throws -> [Int]
 
     // MARK: Optimizer

@@ -49,8 +49,9 @@ extension Reference {
             precondition(label >= 0 && label < classes, "topKCorrect: label \(label) out of range 0..<\(classes)")
             let base = r * classes
             let target = ld[base + label]
-            var larger = 0
-            for j in 0..<classes where ld[base + j] > target { larger += 1 }
+            // NaN ranks above every number (torch.topk); a NaN label logit is never correct.
+            var larger = target.isNaN ? classes : 0
+            if !target.isNaN { for j in 0..<classes where ld[base + j] > target || ld[base + j].isNaN { larger += 1 } }
             if larger < kk { correct += 1 }
         }
         return correct

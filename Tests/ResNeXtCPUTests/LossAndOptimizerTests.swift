@@ -38,6 +38,20 @@ final class LossAndOptimizerTests: XCTestCase {
         XCTAssertEqual(got, ref)
     }
 
+    /// A diverged model never scores: a NaN label logit is never correct, and NaN elsewhere ranks above
+    /// the label (as torch.topk ranks NaN highest). Before, NaN compared false and counted as correct.
+    func testTopKNeverCountsNaNAsCorrect() throws {
+        let logits = try cpu.upload([.nan, 1, 2, 1, .nan, 0, .nan, .nan, .nan, 3, 2, 1], shape: [4, 3])
+        let labels: [Int32] = [0, 0, 1, 0]
+        // Row 0: label NaN (never). Row 1: one NaN above the label (top-2, top-3). Row 2: all NaN (never).
+        // Row 3: the label is the largest (always).
+        XCTAssertEqual(try cpu.topKCorrect(logits, labels: labels, ks: [1, 2, 3]), [1, 2, 2])
+        let all = try cpu.full([8, 10], value: .nan)
+        XCTAssertEqual(try cpu.topKCorrect(all, labels: [Int32](repeating: 3, count: 8), ks: [1, 5]), [0, 0])
+        let reference = RefTensor(shape: [4, 3], floats: try cpu.download(logits))
+        XCTAssertEqual([1, 2, 3].map { Reference.topKCorrect(reference, labels: labels.map(Int.init), k: $0) }, [1, 2, 2])
+    }
+
     /// Three Nesterov steps with weight decay equal the closed form from the reference implementation.
     func testSGDNesterovThreeStepsEqualClosedForm() throws {
         var rng = RandomGenerator(seed: 12)

@@ -116,6 +116,7 @@ enum FakeCUDA {
         #include <vector>
         #include <random>
         #include <algorithm>
+        using std::isnan;   // a global device function in CUDA
         struct Dim3 { unsigned x = 1, y = 1, z = 1; };
         inline thread_local Dim3 threadIdx, blockIdx;
         inline Dim3 blockDim, gridDim;
