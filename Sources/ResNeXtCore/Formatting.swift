@@ -1,10 +1,14 @@
 /// Number formatting for reports, without Foundation.
 public enum NumberFormat {
     /// `value` with exactly `digits` decimals, rounded half away from zero.
+    /// Values too large for that (|value| · 10^digits ≥ 9e18, e.g. a diverged loss) print in scientific
+    /// notation instead of trapping.
     public static func fixed(_ value: Double, _ digits: Int = 3) -> String {
         guard value.isFinite else { return String(value) }
+        let digits = min(max(digits, 0), 15)
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
+        guard abs(value) * scale < 9e18 else { return scientific(value) }
         let scaled = Int64((abs(value) * scale).rounded())
         let whole = String(scaled / Int64(scale)), fraction = String(scaled % Int64(scale))
         let sign = value < 0 && scaled != 0 ? "-" : ""

@@ -8,6 +8,11 @@ final class NumberFormatTests: XCTestCase {
         XCTAssertEqual(NumberFormat.fixed(0.001), "0.001")
         XCTAssertEqual(NumberFormat.fixed(7, 2), "7.00")
         XCTAssertEqual(NumberFormat.fixed(2.5, 0), "3")
+        // Finite values past Int64 range used to trap (SIGILL) in the divergence message; now scientific.
+        XCTAssertEqual(NumberFormat.fixed(1e15, 4), "1.00e+15")
+        XCTAssertEqual(NumberFormat.fixed(-3.2e36), "-3.20e+36")
+        XCTAssertEqual(NumberFormat.fixed(Double.greatestFiniteMagnitude, 2), "1.80e+308")
+        XCTAssertEqual(NumberFormat.fixed(8.9e14, 3), "890000000000000.000")
         XCTAssertEqual(NumberFormat.fixed(-2.5, 0), "-3")
         XCTAssertEqual(NumberFormat.fixed(-1.25, 1), "-1.3")
         XCTAssertEqual(NumberFormat.fixed(-0.0004), "0.000")  // no "-0.000"
