@@ -55,9 +55,10 @@ public struct MNISTDataset: Dataset {
         guard rows > 0 && columns > 0 else {
             throw ResNeXtError.io("\(imagesPath): invalid image size \(rows)x\(columns)")
         }
-        // Each factor is below 2^32, so the products cannot overflow 64-bit Int until the last step.
-        let (pixelCount, overflow) = (rows * columns).multipliedReportingOverflow(by: imageCount)
-        guard !overflow else {
+        // Each factor is below 2^32, but rows · columns alone can exceed 2^63 (0xFFFFFFFF²): both products checked.
+        let (imagePixels, overflow1) = rows.multipliedReportingOverflow(by: columns)
+        let (pixelCount, overflow2) = imagePixels.multipliedReportingOverflow(by: imageCount)
+        guard !overflow1, !overflow2 else {
             throw ResNeXtError.io("\(imagesPath): header claims \(imageCount) images of \(rows)x\(columns): too large")
         }
         let available = imageBytes.count - 16

@@ -131,4 +131,15 @@ final class MNISTTests: XCTestCase {
             mentions: [root + "/t10k-labels-idx1-ubyte", "missing", "gunzip"])
         assertIOError(try MNISTDataset(directory: root + "/absent", split: .test), mentions: ["missing"])
     }
+
+    /// A 16-byte header claiming 0xFFFFFFFF × 0xFFFFFFFF images used to overflow (a trap) before any check.
+    func testHugeHeaderDimensionsAreAnErrorNotACrash() throws {
+        try writeStandardFiles()
+        let images = root + "/train-images-idx3-ubyte"
+        for (count, rows, columns) in [(UInt32(1), UInt32.max, UInt32.max), (UInt32.max, UInt32.max, 2), (UInt32.max, 65_536, 65_536)] {
+            try write(
+                Self.bigEndian(0x803) + Self.bigEndian(count) + Self.bigEndian(rows) + Self.bigEndian(columns), "train-images-idx3-ubyte")
+            assertIOError(try MNISTDataset(directory: root, split: .train), mentions: [images])
+        }
+    }
 }
