@@ -52,7 +52,9 @@ public final class ResNeXtModel: Layer {
 
     /// Builds the network with freshly initialised weights from `seed`.
     public init(_ configuration: ModelConfiguration, on backend: any Backend, seed: UInt64 = 0) throws {
-        guard case .sequential(let layers) = try configuration.spec() else {
+        let spec = try configuration.spec()
+        try configuration.checkSize()
+        guard case .sequential(let layers) = spec else {
             throw ResNeXtError.invalidArgument("model spec must be a sequence of layers")
         }
         var rng = RandomGenerator(seed: seed)

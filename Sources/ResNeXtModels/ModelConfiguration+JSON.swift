@@ -53,6 +53,11 @@ extension ModelConfiguration {
             batchNormAfterAddition: try optionalBool("batchNormAfterAddition") ?? false,
             preActivation: try optionalBool("preActivation") ?? false,
             convolutionBias: try optionalBool("convolutionBias") ?? false)
-        do { try validate() } catch { throw ResNeXtError.io("\(source): \(error)") }
+        do {
+            try validate()
+            try checkSize()
+        } catch {
+            throw ResNeXtError.io("\(source): \(error)")
+        }
     }
 }

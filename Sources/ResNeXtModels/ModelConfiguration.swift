@@ -127,6 +127,7 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
         guard cardinality > 0 else { throw bad("cardinality must be at least 1, got \(cardinality)") }
         guard baseWidth > 0 else { throw bad("baseWidth must be at least 1, got \(baseWidth)") }
         guard classes > 0 else { throw bad("the number of classes must be at least 1, got \(classes)") }
+        try checkBounds()
         if blockType == .resnextB || blockType == .resnextC, let planes = stagePlanes.first, planes * baseWidth / 64 < 1 {
             throw bad("baseWidth \(baseWidth) gives a group width of 0 at \(planes) planes (floor(planes·baseWidth/64) must be ≥ 1)")
         }
@@ -148,6 +149,54 @@ public struct ModelConfiguration: Sendable, Hashable, Codable, CustomStringConve
                 }
                 channels = out
             }
+        }
+    }
+}
+
+/// Bounds on what a configuration may describe, checked before anything is allocated: a flag such as
+/// `-depth 900000002` or a crafted configuration in a file must give an error, not an allocation of
+/// hundreds of gigabytes. They are far above every published ResNet/ResNeXt (ResNet-1202 has 600 blocks,
+/// ResNeXt-101 64×4d 83.5 M parameters).
+public enum ModelLimits {
+    public static let stages = 16
+    public static let blocks = 10_000
+    public static let channels = 1 << 16
+    public static let classes = 1_000_000
+    public static let parameters = 2_000_000_000
+}
+
+extension ModelConfiguration {
+    /// Every count and width within ``ModelLimits`` (each factor bounded before any product is formed).
+    func checkBounds() throws {
+        func bad(_ m: String) -> ResNeXtError { .invalidArgument(m) }
+        let channelFields = [
+            ("input channels", inputChannels), ("stem width", stemWidth), ("baseWidth", baseWidth), ("cardinality", cardinality)
+        ]
+        for (name, value) in channelFields where value > ModelLimits.channels {
+            throw bad("\(name) \(value) is above the limit of \(ModelLimits.channels)")
+        }
+        guard stagePlanes.count <= ModelLimits.stages else { throw bad("\(stagePlanes.count) stages; at most \(ModelLimits.stages)") }
+        if let planes = stagePlanes.first(where: { $0 > ModelLimits.channels }) {
+            throw bad("a stage of \(planes) planes is above the limit of \(ModelLimits.channels)")
+        }
+        guard blocksPerStage.allSatisfy({ $0 <= ModelLimits.blocks }), blocksPerStage.reduce(0, +) <= ModelLimits.blocks else {
+            throw bad("blocks per stage \(blocksPerStage): more than \(ModelLimits.blocks) blocks in all (check -depth)")
+        }
+        guard classes <= ModelLimits.classes else { throw bad("\(classes) classes; at most \(ModelLimits.classes)") }
+        for planes in stagePlanes where innerWidth(planes: planes) > ModelLimits.channels {
+            throw bad(
+                "a block \(innerWidth(planes: planes)) channels wide (\(cardinality) groups × \(planes * baseWidth / 64)) is above "
+                    + "the limit of \(ModelLimits.channels) (check -baseWidth and -cardinality)")
+        }
+    }
+
+    /// Throws when the network would have more than ``ModelLimits/parameters`` parameters.
+    public func checkSize() throws {
+        let count = try spec().parameterCount
+        guard count <= ModelLimits.parameters else {
+            throw ResNeXtError.invalidArgument(
+                "the network would have \(NumberFormat.thousands(count)) parameters, more than the limit of "
+                    + "\(NumberFormat.thousands(ModelLimits.parameters))")
         }
     }
 }

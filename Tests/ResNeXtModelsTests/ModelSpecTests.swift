@@ -65,12 +65,33 @@ final class ModelSpecTests: XCTestCase {
                 "shortcut type A (zero padding) can only keep or double channels"
             ),
             ({ try .original(dataset: .cifar10, depth: 29, classes: 0) }, "classes must be at least 1"),
-            ({ try .preset("resnext51_32x4d") }, "unknown model 'resnext51_32x4d'")
+            ({ try .preset("resnext51_32x4d") }, "unknown model 'resnext51_32x4d'"),
+            // Sizes are bounded before anything is allocated (these used to abort allocating hundreds of GB).
+            ({ try .original(dataset: .cifar10, depth: 900_000_002) }, "more than 10000 blocks in all (check -depth)"),
+            ({ try .original(dataset: .cifar10, depth: 29, baseWidth: 100_000_000) }, "baseWidth 100000000 is above the limit of 65536"),
+            ({ try .original(dataset: .imagenet, depth: 50, baseWidth: 4096, cardinality: 64) }, "(check -baseWidth and -cardinality)"),
+            ({ try .original(dataset: .imagenet, depth: 50, cardinality: Int.max) }, "cardinality 9223372036854775807 is above the limit"),
+            ({ try .original(dataset: .cifar10, depth: 29, classes: 5_000_000) }, "5000000 classes; at most 1000000")
         ]
         for (make, message) in cases {
             XCTAssertThrowsError(try make()) { error in
                 XCTAssertTrue("\(error)".contains(message), "\(error) should mention \(message)")
             }
+        }
+    }
+
+    /// A configuration within every width and count bound can still be too large in total: refused before
+    /// building (a crafted file's configuration goes through the same check, naming the file).
+    func testParameterLimit() throws {
+        let huge = try ModelConfiguration.original(dataset: .imagenet, depth: 152, classes: 1_000_000)
+        XCTAssertThrowsError(try huge.checkSize()) {
+            XCTAssertTrue("\($0)".contains("parameters, more than the limit of 2,000,000,000"), "\($0)")
+        }
+        XCTAssertNoThrow(try ModelConfiguration.preset("resnext101_64x4d").checkSize())
+        let json = huge.json
+        XCTAssertThrowsError(try ModelConfiguration(json: json, source: "crafted.safetensors")) {
+            XCTAssertTrue("\($0)".contains("crafted.safetensors: "), "\($0)")
+            XCTAssertTrue("\($0)".contains("more than the limit"), "\($0)")
         }
     }
 
