@@ -76,7 +76,9 @@ struct ClassifyCommand: ParsableCommand {
         model.setTraining(false)
         let classes = model.configuration.classes
         let names = classes == ImageNetClasses.names.count ? ImageNetClasses.names : (0..<classes).map { "class \($0)" }
-        for (paths, input) in try options.batches(images, backend: backend) {
+        let batches = try options.batches(images, backend: backend)
+        guard !batches.isEmpty else { throw ValidationError("no readable images") }
+        for (paths, input) in batches {
             let logits = try backend.download(try model.forward(try backend.optimizedLayout(input)))
             for (row, path) in paths.enumerated() {
                 let probabilities = softmax(Array(logits[row * classes..<(row + 1) * classes]))

@@ -22,6 +22,9 @@ struct ResNeXtCLI: ParsableCommand {
     static func main() {
         tuneAllocator()
         do {
+            if let (argument, suggestion) = MisspelledOptionGuard.misreadAsHelp(Array(CommandLine.arguments.dropFirst()), root: Self.self) {
+                throw ValidationError("unknown option '\(argument)'" + (suggestion.map { " (did you mean \($0)?)" } ?? ""))
+            }
             var command = try parseAsRoot()
             try command.run()
         } catch {

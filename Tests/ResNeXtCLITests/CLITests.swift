@@ -58,6 +58,13 @@ final class CLITests: XCTestCase {
         let unknown = try runResNeXt(["info", "-depth", "50", "-bogus", "1"])
         XCTAssertNotEqual(unknown.status, 0)
         XCTAssertTrue(unknown.output.contains("-bogus"), unknown.output)
+        for (flags, message) in [
+            (["-depth", "900000002"], "more than 10000 blocks"), (["-depth", "29", "-baseWidth", "100000000"], "above the limit of 65536")
+        ] {
+            let huge = try runResNeXt(["info", "-dataset", "cifar10"] + flags)
+            XCTAssertNotEqual(huge.status, 0, huge.output)
+            XCTAssertTrue(huge.output.contains(message), huge.output)
+        }
         let dataset = try runResNeXt(["info", "-dataset", "svhn", "-depth", "29"])
         XCTAssertTrue(dataset.output.contains("unknown -dataset 'svhn'"), dataset.output)
         let missingWeights = try runResNeXt([
@@ -66,6 +73,23 @@ final class CLITests: XCTestCase {
         ])
         XCTAssertNotEqual(missingWeights.status, 0)
         XCTAssertTrue(missingWeights.output.contains("/nonexistent/w.safetensors: No such file or directory"), missingWeights.output)
+    }
+
+    /// Misspelled single-dash options holding an `h` used to print the help and exit 0 (read as `-b -a -t -c -h …`).
+    func testMisspelledOptionsWithAnHAreErrorsNotHelp() throws {
+        for (misspelled, meant) in [
+            ("-batchsize", "-batchSize"), ("-nthreads", "-nThreads"), ("-nEpoch", nil), ("-weightdecay", "-weightDecay")
+        ] {
+            let r = try runResNeXt(["-dataset", "cifar10", "-depth", "29", misspelled, "4"])
+            XCTAssertNotEqual(r.status, 0, "\(misspelled): \(r.output)")
+            XCTAssertTrue(r.output.contains("unknown option '\(misspelled)'"), r.output)
+            if let meant { XCTAssertTrue(r.output.contains("did you mean \(meant)?"), r.output) }
+            XCTAssertFalse(r.output.contains("OVERVIEW"), "\(misspelled) printed the help:\n\(r.output)")
+        }
+        let info = try runResNeXt(["info", "-depth", "50", "-cardinalitty", "32"])
+        XCTAssertNotEqual(info.status, 0)
+        XCTAssertTrue(info.output.contains("-cardinalitty"), info.output)
+        XCTAssertEqual(try runResNeXt(["info", "-h"]).status, 0, "-h still asks for help")
     }
 
     /// `resnext forward` refuses weights of another architecture, naming the file and the keys.
@@ -177,6 +201,14 @@ final class ClassifyCLITests: XCTestCase {
         let missing = try runResNeXt(["classify", dir + "/nope.safetensors", photo])
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.output.contains("nope.safetensors: No such file or directory"), missing.output)
+        // Every image unreadable: an error (exit 64), as extract-features, not a silent success.
+        try FileIO.writeAtomically(Array("not a picture".utf8), to: dir + "/bad.jpg")
+        for command in ["classify", "extract-features"] {
+            let unreadable = try runResNeXt([command, dir + "/model.safetensors", dir + "/bad.jpg", dir + "/absent.jpg"])
+            XCTAssertEqual(unreadable.status, 64, "\(command): \(unreadable.output)")
+            XCTAssertTrue(unreadable.output.contains("no readable images"), unreadable.output)
+            XCTAssertTrue(unreadable.output.contains("skipping \(dir)/bad.jpg"), unreadable.output)
+        }
     }
 }
 
