@@ -11,10 +11,19 @@ if ! swift format lint --strict --configuration .swift-format "${files[@]}"; the
     echo "check_format: swift-format found the problems above (fix: swift format format -i --configuration .swift-format FILE...)" >&2
     status=1
 fi
-# Lines inside multi-line string literals (the CUDA C sources the tests compile) are data, not Swift.
-long=$(awk 'FNR == 1 { inside = 0 }
-            { quotes = gsub(/"""/, "&"); if (!inside && length > 140) printf "%s:%d: %d characters\n", FILENAME, FNR, length
-              if (quotes % 2 == 1) inside = !inside }' "${files[@]}")
+# Characters, not bytes; lines inside multi-line string literals (the CUDA C sources the tests compile) are
+# data, not Swift.
+long=$(python3 - "${files[@]}" <<'PY'
+import sys
+for path in sys.argv[1:]:
+    inside = False
+    for number, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
+        if not inside and len(line) > 140:
+            print(f"{path}:{number}: {len(line)} characters")
+        if line.count('"""') % 2 == 1:
+            inside = not inside
+PY
+)
 if [ -n "$long" ]; then
     echo "$long" >&2
     echo "check_format: lines longer than 140 characters" >&2
