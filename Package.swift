@@ -60,7 +60,8 @@ let package = Package(
                                                     .product(name: "SystemPackage", package: "swift-system",
                                                              condition: .when(platforms: [.linux]))]),
         // The training loop: the original's options, schedules, metrics, checkpoints and resume.
-        .target(name: "ResNeXtTraining", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTransforms"]),
+        .target(name: "ResNeXtTraining", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTransforms",
+                                                        .product(name: "Crypto", package: "swift-crypto")]),
         // ONNX export (opset 17) through swift-protobuf; onnx.pb.swift is generated from onnx/onnx.proto and committed.
         .target(name: "ResNeXtONNX", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels",
                                                     .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

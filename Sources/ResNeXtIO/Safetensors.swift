@@ -280,10 +280,11 @@ public struct SafetensorsFile: Sendable, Equatable {
         return out
     }
 
-    /// Writes `serialized()` to `path` atomically.
+    /// Writes `serialized()` to `path` atomically, returning the bytes written.
     /// - Throws: `ResNeXtError.invalidArgument` for duplicate or reserved (`__metadata__`) tensor names;
     ///   `ResNeXtError.io` if the file cannot be written.
-    public func write(to path: String) throws {
+    @discardableResult
+    public func write(to path: String) throws -> [UInt8] {
         var names = Set<String>()
         for (name, _) in tensors {
             guard name != "__metadata__" else {
@@ -293,6 +294,8 @@ public struct SafetensorsFile: Sendable, Equatable {
                 throw ResNeXtError.invalidArgument("\(path): duplicate tensor name \"\(name)\"")
             }
         }
-        try FileIO.writeAtomically(serialized(), to: path)
+        let bytes = serialized()
+        try FileIO.writeAtomically(bytes, to: path)
+        return bytes
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import ResNeXtCore
 import ResNeXtIO
 import ResNeXtModels
@@ -41,15 +42,25 @@ public struct TrainingState: Sendable, Equatable {
 }
 
 /// The files of a checkpoint directory, as the original's checkpoints.lua but in safetensors and JSON:
-/// `model_N.safetensors` (weights, with the model configuration in its metadata), `optimState_N.safetensors`
-/// (momentum buffers by parameter name, with the training state in its metadata), `latest.json` pointing
-/// at the newest pair, and `model_best.safetensors`. Every file is written atomically, `latest.json` last,
-/// so a crash at any moment leaves the previous checkpoint loadable.
+/// `model_N.safetensors` (weights, with the model configuration, the epoch and `dataSHA256` in its
+/// metadata), `optimState_N.safetensors` (momentum buffers by parameter name, with the training state
+/// and `dataSHA256` in its metadata), `latest.json` pointing at the newest pair (with each file's SHA-256
+/// and epoch), and `model_best.safetensors`.
+///
+/// Commit order: every file is written atomically (``FileIO/writeAtomically(_:to:)``), in the order
+/// `model_N`, `optimState_N`, `latest.json`, and only then `model_best`; so a crash or a failure at any
+/// moment, writing the best copy included, leaves the last complete epoch loadable.
+///
+/// Integrity: `dataSHA256` is the SHA-256 of a file's tensors (name, dtype, shape and bytes of each, in
+/// file order); `latest.json`'s `modelSHA256` / `optimSHA256` are of the whole files. ``loadLatest(directory:)``
+/// checks all of them and that the epochs agree; when the pair `latest.json` names is damaged it falls
+/// back to the newest intact pair in the directory, saying so. Older checkpoints without these fields
+/// still load (the checks they cannot support are skipped).
 public enum Checkpoint {
     public static let formatTag = "resnext-swift/1"
 
-    /// Writes epoch `state.epoch`'s checkpoint into `directory` (created if needed). `afterWeights` runs
-    /// between the weights file and the rest (crash tests stop the process there).
+    /// Writes epoch `state.epoch`'s checkpoint into `directory` (created if needed), in the commit order
+    /// above. `afterWeights` runs between the weights file and the rest (crash tests stop the process there).
     public static func save(
         model: ResNeXtModel, optimizer: SGD, state: TrainingState, options: [(key: String, value: String)] = [],
         isBest: Bool, directory: String, afterWeights: (_ epoch: Int) -> Void = { _ in }
@@ -57,30 +68,65 @@ public enum Checkpoint {
         try FileIO.makeDirectories(directory)
         let backend = model.backend
         let modelFile = "model_\(state.epoch).safetensors", optimFile = "optimState_\(state.epoch).safetensors"
-        let weights = SafetensorsFile(tensors: try model.stateDict(on: backend), metadata: modelMetadata(model, epoch: state.epoch))
-        try weights.write(to: FileIO.join(directory, modelFile))
+        let weightTensors = try model.stateDict(on: backend)
+        let weights = SafetensorsFile(
+            tensors: weightTensors,
+            metadata: modelMetadata(model, epoch: state.epoch) + [("dataSHA256", dataSHA256(weightTensors))])
+        let modelBytes = try weights.write(to: FileIO.join(directory, modelFile))
         afterWeights(state.epoch)
         let velocities = try zip(optimizer.parameters, optimizer.velocities).map { named, v in
             (name: named.name, tensor: StoredTensor(shape: v.shape.dims, floats: try backend.download(v)))
         }
         let recorded = JSONValue.object(options.map { (key: $0.key, value: JSONValue.string($0.value)) })
-        try SafetensorsFile(
+        let optimBytes = try SafetensorsFile(
             tensors: velocities,
             metadata: [
                 ("format", formatTag), ("state", state.json.serialized()),
-                ("options", recorded.serialized())
+                ("options", recorded.serialized()), ("dataSHA256", dataSHA256(velocities))
             ]
         )
         .write(to: FileIO.join(directory, optimFile))
-        if isBest { try weights.write(to: FileIO.join(directory, "model_best.safetensors")) }
+        let epoch = JSONValue.number(Double(state.epoch))
         let latest = JSONValue.object([
-            ("epoch", .number(Double(state.epoch))), ("modelFile", .string(modelFile)), ("optimFile", .string(optimFile))
+            ("epoch", epoch), ("modelFile", .string(modelFile)), ("modelSHA256", .string(sha256(modelBytes))),
+            ("modelEpoch", epoch), ("optimFile", .string(optimFile)), ("optimSHA256", .string(sha256(optimBytes))),
+            ("optimEpoch", epoch)
         ])
         try FileIO.writeAtomically(Array((latest.serialized() + "\n").utf8), to: FileIO.join(directory, "latest.json"))
+        if isBest { try FileIO.writeAtomically(modelBytes, to: FileIO.join(directory, "model_best.safetensors")) }
     }
 
     static func modelMetadata(_ model: ResNeXtModel, epoch: Int) -> [(key: String, value: String)] {
         [("format", formatTag), ("configuration", model.configuration.json.serialized()), ("epoch", String(epoch))]
+    }
+
+    /// The SHA-256 of a file's tensors, as stored in its `dataSHA256` metadata: each tensor's name, dtype
+    /// and shape (NUL-separated) then its bytes, in file order; 64 lowercase hex digits.
+    public static func dataSHA256(_ tensors: [(name: String, tensor: StoredTensor)]) -> String {
+        var hasher = SHA256()
+        for (name, tensor) in tensors {
+            let header = Array("\(name)\u{0}\(tensor.dtype.rawValue)\u{0}\(tensor.shape)\u{0}".utf8)
+            header.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            tensor.bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        }
+        return hex(hasher.finalize())
+    }
+
+    /// The SHA-256 of `bytes` as 64 lowercase hex digits.
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        var hasher = SHA256()
+        bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+        return hex(hasher.finalize())
+    }
+
+    static func hex(_ digest: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in digest {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The model configuration stored in a weights file, if it has one (torchvision files do not).
@@ -99,30 +145,113 @@ public enum Checkpoint {
         public let directory: String
         /// The options recorded when the checkpoint was written (empty for older files).
         public let options: [(key: String, value: String)]
+        /// Set when the pair `latest.json` names was damaged and an older intact pair was loaded instead:
+        /// "note: <file>: <reason>; resuming from epoch K instead".
+        public var notice: String? = nil
     }
 
-    /// Reads `directory/latest.json` and the files it names; a missing checkpoint is an error.
+    /// What `latest.json` records; the hashes and per-file epochs are absent in older checkpoints.
+    struct Latest {
+        var epoch: Int?
+        var modelFile: String
+        var optimFile: String
+        var modelSHA256: String?
+        var optimSHA256: String?
+        var modelEpoch: Int?
+        var optimEpoch: Int?
+    }
+
+    /// Reads `directory/latest.json` and the files it names, verifying hashes and epochs. When that pair
+    /// (or `latest.json` itself) is damaged, loads the newest intact `model_K` / `optimState_K` pair instead
+    /// and says why in ``Loaded/notice``.
+    /// - Throws: `ResNeXtError.io` when the directory has no checkpoint, or none that is intact.
     public static func loadLatest(directory: String) throws -> Loaded {
         let latestPath = FileIO.join(directory, "latest.json")
-        guard FileIO.fileExists(latestPath) else {
-            throw ResNeXtError.io("\(latestPath): no checkpoint to resume from (the directory has no latest.json)")
+        let candidates = pairEpochs(in: directory)
+        var latest: Latest?
+        let failure: String
+        if !FileIO.fileExists(latestPath) {
+            guard !candidates.isEmpty else {
+                throw ResNeXtError.io("\(latestPath): no checkpoint to resume from (the directory has no latest.json)")
+            }
+            failure = "\(latestPath): missing"
+        } else {
+            do {
+                let record = try readLatest(latestPath)
+                latest = record
+                return try loadPair(
+                    directory: directory, modelFile: record.modelFile, optimFile: record.optimFile, latest: record)
+            } catch {
+                failure = reason(error)
+            }
         }
-        let latest = try JSONValue.parse(try FileIO.readAll(latestPath), source: latestPath)
-        guard let modelFile = latest["modelFile"]?.string, let optimFile = latest["optimFile"]?.string,
+        var tried: [String] = []
+        for k in candidates {
+            let modelFile = "model_\(k).safetensors", optimFile = "optimState_\(k).safetensors"
+            if let latest, latest.modelFile == modelFile, latest.optimFile == optimFile { continue }
+            do {
+                var loaded = try loadPair(directory: directory, modelFile: modelFile, optimFile: optimFile, latest: nil, epoch: k)
+                loaded.notice = "note: \(failure); resuming from epoch \(loaded.state.epoch) instead"
+                return loaded
+            } catch {
+                tried.append(reason(error))
+            }
+        }
+        throw ResNeXtError.io(
+            "\(directory): no intact checkpoint to resume from (\(([failure] + tried).joined(separator: "; ")))")
+    }
+
+    /// The epochs K with both `model_K.safetensors` and `optimState_K.safetensors` in `directory`, newest first.
+    static func pairEpochs(in directory: String) -> [Int] {
+        guard let entries = try? FileIO.listDirectory(directory) else { return [] }
+        let names = Set(entries.map(\.name))
+        return names.compactMap { name -> Int? in
+            guard name.hasPrefix("model_"), name.hasSuffix(".safetensors"),
+                let k = Int(name.dropFirst("model_".count).dropLast(".safetensors".count)), k >= 0,
+                names.contains("optimState_\(k).safetensors")
+            else { return nil }
+            return k
+        }
+        .sorted(by: >)
+    }
+
+    static func readLatest(_ latestPath: String) throws -> Latest {
+        let json = try JSONValue.parse(try FileIO.readAll(latestPath), source: latestPath)
+        guard let modelFile = json["modelFile"]?.string, let optimFile = json["optimFile"]?.string,
             !modelFile.contains("/"), !optimFile.contains("/")
         else {
             throw ResNeXtError.io("\(latestPath): expected {\"epoch\", \"modelFile\", \"optimFile\"} naming files in the same directory")
         }
+        return Latest(
+            epoch: json["epoch"]?.int, modelFile: modelFile, optimFile: optimFile, modelSHA256: json["modelSHA256"]?.string,
+            optimSHA256: json["optimSHA256"]?.string, modelEpoch: json["modelEpoch"]?.int, optimEpoch: json["optimEpoch"]?.int)
+    }
+
+    /// Reads and verifies one weights / optimizer pair: whole-file hashes against `latest` (when it has
+    /// them), each file's tensors against its own `dataSHA256`, and that every recorded epoch agrees.
+    static func loadPair(directory: String, modelFile: String, optimFile: String, latest: Latest?, epoch: Int? = nil) throws -> Loaded {
         let modelPath = FileIO.join(directory, modelFile), optimPath = FileIO.join(directory, optimFile)
-        let weights = try SafetensorsFile.read(modelPath)
+        let weights = try readVerified(modelPath, expectedSHA256: latest?.modelSHA256)
         guard let configuration = try configuration(of: weights, source: modelPath) else {
             throw ResNeXtError.io("\(modelPath): not a resnext-swift checkpoint (no model configuration in its metadata)")
         }
-        let velocities = try SafetensorsFile.read(optimPath)
+        let velocities = try readVerified(optimPath, expectedSHA256: latest?.optimSHA256)
         guard let stateText = velocities.metadata.first(where: { $0.key == "state" })?.value else {
             throw ResNeXtError.io("\(optimPath): no training state in its metadata")
         }
         let state = try TrainingState(json: try JSONValue.parse(Array(stateText.utf8), source: optimPath), source: optimPath)
+        let modelEpoch = weights.metadata.first(where: { $0.key == "epoch" }).flatMap { Int($0.value) }
+        let claims: [(String, Int?)] = [
+            ("\(modelFile) records epoch", modelEpoch), ("latest.json says", latest?.epoch),
+            ("latest.json's modelEpoch is", latest?.modelEpoch), ("latest.json's optimEpoch is", latest?.optimEpoch),
+            ("the file name says", epoch)
+        ]
+        let disagreeing = claims.compactMap { what, value in value.flatMap { $0 == state.epoch ? nil : "\(what) \($0)" } }
+        if !disagreeing.isEmpty {
+            throw ResNeXtError.io(
+                "\(optimPath): epochs disagree: its training state is epoch \(state.epoch) but "
+                    + disagreeing.joined(separator: ", "))
+        }
         var options = [(key: String, value: String)]()
         if let text = velocities.metadata.first(where: { $0.key == "options" })?.value,
             case .object(let fields) = try JSONValue.parse(Array(text.utf8), source: optimPath)
@@ -132,6 +261,26 @@ public enum Checkpoint {
         return Loaded(
             weights: weights, configuration: configuration, velocities: velocities, state: state, modelPath: modelPath,
             directory: directory, options: options)
+    }
+
+    /// Reads a safetensors file, checking the whole file against `expectedSHA256` (when given) and its
+    /// tensors against its own `dataSHA256` metadata (when present).
+    static func readVerified(_ path: String, expectedSHA256: String?) throws -> SafetensorsFile {
+        let bytes = try FileIO.readAll(path)
+        if let expectedSHA256, sha256(bytes) != expectedSHA256 {
+            throw ResNeXtError.io("\(path): SHA-256 does not match the one in latest.json (the file is damaged or was replaced)")
+        }
+        let file = try SafetensorsFile.parse(bytes, source: path)
+        if let recorded = file.metadata.first(where: { $0.key == "dataSHA256" })?.value, dataSHA256(file.tensors) != recorded {
+            throw ResNeXtError.io("\(path): tensor data does not match its recorded SHA-256 (the file is damaged)")
+        }
+        return file
+    }
+
+    /// An error's message without the "I/O error: " prefix (it already starts with the path at fault).
+    static func reason(_ error: any Error) -> String {
+        if case ResNeXtError.io(let message) = error { return message }
+        return "\(error)"
     }
 
     /// Restores momentum buffers by parameter name.

@@ -41,6 +41,7 @@ public final class Trainer {
         self.log = log
         data = try DataSplits.open(options, notice: { log.line("note: " + $0) })
         let checkpoint = try options.resume.map { try Checkpoint.loadLatest(directory: $0) }
+        if let notice = checkpoint?.notice { log.line(notice) }
         model = try ModelSetup.model(options, classNames: data.classNames, checkpoint: checkpoint, backend: backend, log: log)
         (optimizer, state) = try ModelSetup.optimizer(for: model, options, checkpoint: checkpoint, log: log)
         k = min(5, model.fc.weight.value.shape[0])
