@@ -24,6 +24,8 @@ public final class Trainer {
     public let optimizer: SGD
     public let data: DataSplits
     public let log: TrainingLog
+    /// The -save directory's lock, held for the trainer's lifetime (none with -testOnly).
+    public let saveLock: FileIO.DirectoryLock?
     public private(set) var state: TrainingState
     /// Runs between writing a checkpoint's weights and the rest of it (crash tests stop the process there).
     public var afterCheckpointWeights: (_ epoch: Int) -> Void = { _ in }
@@ -35,7 +37,16 @@ public final class Trainer {
 
     public init(options: TrainingOptions, backend: any Backend, log: TrainingLog) throws {
         try options.validate()
-        if !options.testOnly { try FileIO.checkWritableDirectory(options.save) }
+        if !options.testOnly {
+            try FileIO.checkWritableDirectory(options.save)
+            saveLock = try FileIO.lockDirectory(options.save)
+            let removed = try FileIO.removeStaleTemporaryFiles(in: options.save)
+            if removed > 0 {
+                log.line("note: removed \(removed) stale temporary file\(removed == 1 ? "" : "s") from \(options.save)")
+            }
+        } else {
+            saveLock = nil
+        }
         self.options = options
         self.backend = backend
         self.log = log

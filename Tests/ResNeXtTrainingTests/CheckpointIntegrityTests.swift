@@ -5,7 +5,7 @@ import ResNeXtModels
 import ResNeXtTraining
 import XCTest
 
-/// Checkpoint hashes, fallback to an intact pair and commit order.
+/// Checkpoint hashes, fallback to an intact pair, commit order, stale temporary files and the -save lock.
 final class CheckpointIntegrityTests: XCTestCase {
     var scratch: [String] = []
 
@@ -180,5 +180,43 @@ final class CheckpointIntegrityTests: XCTestCase {
         let loaded = try Checkpoint.loadLatest(directory: save)
         XCTAssertEqual(loaded.state.epoch, 1)
         XCTAssertNil(loaded.notice)
+    }
+
+    func testStaleTemporaryFilesAreRemovedAtStart() throws {
+        let data = try directory("ck-data"), save = try directory("ck-save")
+        try writeTinyCIFAR10(data)
+        let dead = save + "/model_1.safetensors.tmp-999999999", dead2 = save + "/latest.json.tmp-999999998"
+        let alive = save + "/latest.json.tmp-\(getpid())", other = save + "/notes.tmp-abc"
+        for path in [dead, dead2, alive, other] { try FileIO.writeAtomically([1, 2, 3], to: path) }
+        let lines = LineCollector()
+        _ = try Trainer(options: tinyCIFAROptions(data: data, save: save), backend: cpu, log: lines.log(metrics: nil))
+        XCTAssertTrue(lines.lines.contains("note: removed 2 stale temporary files from \(save)"), lines.lines.joined(separator: "\n"))
+        XCTAssertFalse(FileIO.fileExists(dead))
+        XCTAssertFalse(FileIO.fileExists(dead2))
+        XCTAssertTrue(FileIO.fileExists(alive))
+        XCTAssertTrue(FileIO.fileExists(other))
+        XCTAssertEqual(try FileIO.removeStaleTemporaryFiles(in: save), 0)
+    }
+
+    func testSecondTrainerOnTheSameSaveDirectoryFails() throws {
+        let data = try directory("ck-data"), save = try directory("ck-save")
+        try writeTinyCIFAR10(data)
+        var first: Trainer? = try Trainer(
+            options: tinyCIFAROptions(data: data, save: save), backend: cpu, log: LineCollector().log(metrics: nil))
+        XCTAssertNotNil(first)
+        XCTAssertEqual(String(decoding: try FileIO.readAll(save + "/.lock"), as: UTF8.self), "\(getpid())\n")
+        XCTAssertThrowsError(
+            try Trainer(options: tinyCIFAROptions(data: data, save: save), backend: cpu, log: LineCollector().log(metrics: nil))
+        ) {
+            error in
+            XCTAssertTrue("\(error)".contains("\(save): the directory is in use by pid \(getpid())"), "\(error)")
+        }
+        // -testOnly writes nothing and takes no lock.
+        var testOnly = tinyCIFAROptions(data: data, save: save)
+        testOnly.testOnly = true
+        XCTAssertNoThrow(try Trainer(options: testOnly, backend: cpu, log: LineCollector().log(metrics: nil)))
+        first = nil
+        XCTAssertNoThrow(
+            try Trainer(options: tinyCIFAROptions(data: data, save: save), backend: cpu, log: LineCollector().log(metrics: nil)))
     }
 }
