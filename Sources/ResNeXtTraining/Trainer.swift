@@ -87,6 +87,7 @@ public final class Trainer {
         while epoch <= last {
             let train = try trainEpoch(epoch)
             let validation = try evaluate(epoch: epoch)
+            try checkHealthy(epoch: epoch, validation: validation)
             let isBest = validation.top1Error < state.bestTop1
             if isBest {
                 state.bestTop1 = validation.top1Error
@@ -130,6 +131,20 @@ public final class Trainer {
             ("loss", .number(m.loss)), ("top1Error", .number(m.top1Error)), ("top\(m.k)Error", .number(m.topKError)),
             ("images", .number(Double(m.images))), ("skipped", .number(Double(m.skipped))), ("seconds", .number(m.seconds))
         ])
+    }
+
+    /// The divergence policy, before an epoch is committed: a non-finite validation loss or a non-finite
+    /// parameter or buffer stops the run with a message, so `latest.json` and `model_best` stay on the last
+    /// good epoch. (A non-finite training loss already stops the epoch at that step.)
+    func checkHealthy(epoch: Int, validation: EpochMetrics) throws {
+        let kept = state.epoch > 0 ? "latest.json and model_best stay on epoch \(state.epoch)" : "no checkpoint was written"
+        guard validation.loss.isFinite else {
+            throw ResNeXtError.invalidArgument(
+                "training diverged at epoch \(epoch): validation loss is \(validation.loss); \(kept); lower -LR")
+        }
+        for (name, tensor) in model.namedTensors() where try backend.download(tensor.value).contains(where: { !$0.isFinite }) {
+            throw ResNeXtError.invalidArgument("training diverged at epoch \(epoch): \(name) holds non-finite values; \(kept); lower -LR")
+        }
     }
 
     /// One epoch of SGD over the training set.

@@ -60,6 +60,30 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(line["learningRate"]?.double ?? 0, 0.0005, accuracy: 1e-9)  // epoch 2 of 2: past 0.74 → LR/100
     }
 
+    /// A diverged epoch is never committed: a validation loss that is NaN stops the run, and latest.json and
+    /// model_best stay on the last good epoch. Here a running mean of -3e38 in the last block (training uses
+    /// batch statistics, so its loss stays finite) makes evaluation's activations overflow to infinite logits.
+    /// (NaN inside the network would not do: ReLU maps NaN to 0.)
+    func testDivergedEpochIsNotCommitted() throws {
+        let data = try temporaryDirectory("cifar"), save = try temporaryDirectory("diverged")
+        defer { for d in [data, save] { try? FileManager.default.removeItem(atPath: d) } }
+        try writeTinyCIFAR10(data)
+        let lines = LineCollector()
+        let trainer = try Trainer(options: tinyCIFAROptions(data: data, save: save), backend: cpu, log: lines.log(metrics: nil))
+        _ = try trainer.run(stopAfter: 1)
+        let best = try FileIO.readAll(save + "/model_best.safetensors")
+        let mean = try XCTUnwrap(trainer.model.namedTensors().first { $0.name == "layer3.0.bn3.running_mean" }?.parameter)
+        mean.value = try cpu.full(mean.value.shape, value: -3e38)
+        XCTAssertThrowsError(try trainer.run(stopAfter: 2)) { error in
+            XCTAssertTrue("\(error)".contains("training diverged at epoch 2: validation loss is") && "\(error)".contains("nan"), "\(error)")
+            XCTAssertTrue("\(error)".contains("latest.json and model_best stay on epoch 1"), "\(error)")
+        }
+        let latest = try JSONValue.parse(try FileIO.readAll(save + "/latest.json"), source: "latest.json")
+        XCTAssertEqual(latest["epoch"]?.int, 1)
+        XCTAssertFalse(FileIO.fileExists(save + "/model_2.safetensors"))
+        XCTAssertEqual(try FileIO.readAll(save + "/model_best.safetensors"), best)
+    }
+
     func testMissingCheckpointAndUnwritableSaveDirectoryAreErrors() throws {
         let data = try temporaryDirectory("cifar-errors")
         defer { try? FileManager.default.removeItem(atPath: data) }
