@@ -1,10 +1,7 @@
 import ResNeXtCore
+import ResNeXtIO
 import ResNeXtModels
 import ResNeXtNN
-
-#if canImport(Glibc)
-    @preconcurrency import Glibc
-#endif
 
 /// A whole network timed through the same ``TrainingStep`` / ``EvaluationStep`` that training uses:
 /// `warmup` untimed steps (primitive creation, algorithm search, first-touch allocation), then `steps`
@@ -52,13 +49,8 @@ struct NetworkBenchmark {
 
     /// The process's peak resident set (VmHWM in /proc/self/status), in MiB; 0 where unavailable.
     static func peakResidentMiB() -> Double {
-        guard let file = fopen("/proc/self/status", "r") else { return 0 }
-        defer { fclose(file) }
-        var line = [CChar](repeating: 0, count: 256)
-        while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if text.hasPrefix("VmHWM:"), let kib = Double(text.dropFirst(6).filter { $0.isNumber }) { return kib / 1024 }
-        }
-        return 0
+        guard let status = try? FileIO.readAll("/proc/self/status") else { return 0 }
+        let line = String(decoding: status, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+        return line.flatMap { Double($0.filter(\.isNumber)) }.map { $0 / 1024 } ?? 0
     }
 }
