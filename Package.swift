@@ -77,6 +77,8 @@ let package = Package(
             ]),
         // ResNeXtXTests tests ResNeXtX (Core's tests need no backend; the conformance suite runs in ResNeXtCPUTests).
         .testTarget(name: "ResNeXtCoreTests", dependencies: ["ResNeXtCore"]),
+        // libFuzzer harness for the parsers (scripts/fuzz.sh builds it with -DFUZZING and the sanitizers).
+        .executableTarget(name: "resnext-fuzz", dependencies: ["ResNeXtIO", "ResNeXtModels", "ResNeXtData"]),
         .testTarget(name: "ResNeXtReferenceTests", dependencies: ["ResNeXtReference"]),
         .testTarget(name: "ResNeXtCPUTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtReference"]),
         .testTarget(name: "ResNeXtConformanceTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtReference", "ResNeXtConformance"]),
