@@ -52,4 +52,15 @@ public enum NumberFormat {
         if v >= 1e3 { return fixed(v / 1e3, 2) + " K" }
         return String(n)
     }
+
+    /// Lowercase hex spelling of bytes, two digits each (digests: MD5, SHA-256).
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }

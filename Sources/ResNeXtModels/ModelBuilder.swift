@@ -53,7 +53,7 @@ public final class ResNeXtModel: Layer {
     /// Builds the network with freshly initialised weights from `seed`.
     public init(_ configuration: ModelConfiguration, on backend: any Backend, seed: UInt64 = 0) throws {
         let spec = try configuration.spec()
-        try configuration.checkSize()
+        try ModelConfiguration.checkSize(of: spec)
         guard case .sequential(let layers) = spec else {
             throw ResNeXtError.invalidArgument("model spec must be a sequence of layers")
         }

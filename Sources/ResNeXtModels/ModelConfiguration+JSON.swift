@@ -54,8 +54,7 @@ extension ModelConfiguration {
             preActivation: try optionalBool("preActivation") ?? false,
             convolutionBias: try optionalBool("convolutionBias") ?? false)
         do {
-            try validate()
-            try checkSize()
+            try checkSize()  // validates too (through spec())
         } catch {
             throw ResNeXtError.io("\(source): \(error)")
         }

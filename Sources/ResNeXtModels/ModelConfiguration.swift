@@ -190,9 +190,13 @@ extension ModelConfiguration {
         }
     }
 
-    /// Throws when the network would have more than ``ModelLimits/parameters`` parameters.
-    public func checkSize() throws {
-        let count = try spec().parameterCount
+    /// Validates the configuration and throws when the network would have more than
+    /// ``ModelLimits/parameters`` parameters.
+    public func checkSize() throws { try Self.checkSize(of: try spec()) }
+
+    /// Throws when `spec` has more than ``ModelLimits/parameters`` parameters.
+    static func checkSize(of spec: LayerSpec) throws {
+        let count = spec.parameterCount
         guard count <= ModelLimits.parameters else {
             throw ResNeXtError.invalidArgument(
                 "the network would have \(NumberFormat.thousands(count)) parameters, more than the limit of "

@@ -109,24 +109,14 @@ public enum Checkpoint {
             header.withUnsafeBytes { hasher.update(bufferPointer: $0) }
             tensor.bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         }
-        return hex(hasher.finalize())
+        return NumberFormat.hex(hasher.finalize())
     }
 
     /// The SHA-256 of `bytes` as 64 lowercase hex digits.
     public static func sha256(_ bytes: [UInt8]) -> String {
         var hasher = SHA256()
         bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return hex(hasher.finalize())
-    }
-
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in digest {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return NumberFormat.hex(hasher.finalize())
     }
 
     /// The model configuration stored in a weights file, if it has one (torchvision files do not).

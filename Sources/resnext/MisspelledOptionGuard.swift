@@ -8,18 +8,16 @@ enum MisspelledOptionGuard {
     /// The first argument that looks like a single-dash option, is not one the command declares, and would
     /// be read as a flag cluster containing `-h`, with the declared name it most likely meant.
     static func misreadAsHelp(_ arguments: [String], root: ParsableCommand.Type) -> (argument: String, suggestion: String?)? {
+        let options = arguments.prefix { $0 != "--" }
+        let suspects = options.filter { isSingleDashWord($0) && $0.dropFirst().contains("h") }
+        guard !suspects.isEmpty else { return nil }  // the usual case: no help text to render
         let subcommands = root.configuration.subcommands
         let command =
             arguments.first.flatMap { first in subcommands.first { $0.configuration.commandName == first } }
             ?? root.configuration.defaultSubcommand ?? root
         let known = singleDashNames(in: command.helpMessage(columns: 10_000))
-        for argument in arguments {
-            if argument == "--" { break }
-            guard isSingleDashWord(argument), !known.contains(argument), argument.dropFirst().contains("h") else { continue }
-            let suggestion = known.first { $0.lowercased() == argument.lowercased() }
-            return (argument, suggestion)
-        }
-        return nil
+        guard let argument = suspects.first(where: { !known.contains($0) }) else { return nil }
+        return (argument, known.first { $0.lowercased() == argument.lowercased() })
     }
 
     /// `-word` with at least two letters or digits after one dash.

@@ -1,4 +1,5 @@
 import Crypto
+import ResNeXtCore
 import ResNeXtIO
 
 /// MD5 checksums of downloaded archives (checked against their published values), computed by
@@ -8,7 +9,7 @@ public enum MD5 {
     public static func hexDigest(_ bytes: [UInt8]) -> String {
         var hasher = Insecure.MD5()
         bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return hex(hasher.finalize())
+        return NumberFormat.hex(hasher.finalize())
     }
 
     /// The MD5 digest of the file at `path` as 32 lowercase hex digits, read in 1 MiB chunks.
@@ -16,17 +17,6 @@ public enum MD5 {
     public static func hexDigest(ofFile path: String) throws -> String {
         var hasher = Insecure.MD5()
         try FileIO.forEachChunk(of: path, size: 1 << 20) { hasher.update(bufferPointer: $0) }
-        return hex(hasher.finalize())
-    }
-
-    /// Lowercase hex spelling of a digest's bytes.
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in digest {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return NumberFormat.hex(hasher.finalize())
     }
 }
