@@ -8,6 +8,11 @@ import ResNeXtNN
 public struct TrainingState: Sendable, Equatable {
     /// The last completed epoch.
     public var epoch: Int
+    /// Iterations of epoch `epoch + 1` already trained (a mid-epoch checkpoint, `-checkpointEvery`); 0 at
+    /// an epoch boundary.
+    public var iteration: Int = 0
+    /// The training metrics of those iterations (nil at an epoch boundary).
+    public var progress: EpochProgress?
     /// SGD steps taken so far (torch's evalCounter).
     public var stepCount: Int
     /// Best validation top-1 / top-k error seen so far (percent), and its epoch.
@@ -18,11 +23,23 @@ public struct TrainingState: Sendable, Equatable {
     public var seed: UInt64
 
     public var json: JSONValue {
-        .object([
-            ("epoch", .number(Double(epoch))), ("stepCount", .number(Double(stepCount))), ("bestTop1", .number(bestTop1)),
-            ("bestTopK", .number(bestTopK)), ("bestEpoch", .number(Double(bestEpoch))), ("seed", .string(String(seed)))
-        ])
+        var fields: [(key: String, value: JSONValue)] = [
+            ("epoch", .number(Double(epoch))), ("stepCount", .number(Double(stepCount))), ("bestTop1", Self.error(bestTop1)),
+            ("bestTopK", Self.error(bestTopK)), ("bestEpoch", .number(Double(bestEpoch))), ("seed", .string(String(seed)))
+        ]
+        if iteration > 0 { fields.append(("iteration", .number(Double(iteration)))) }
+        if let progress { fields.append(("progress", progress.json)) }
+        return .object(fields)
     }
+
+    /// An error rate, null while there is none yet (infinity: before the first validation).
+    private static func error(_ value: Double) -> JSONValue { value.isFinite ? .number(value) : .null }
+
+    /// The error rate `error(_:)` wrote.
+    private static func error(_ json: JSONValue?) -> Double? { json == .null ? .infinity : json?.double }
+
+    /// Whether this is a mid-epoch position.
+    public var isMidEpoch: Bool { iteration > 0 }
 
     public init(epoch: Int, stepCount: Int, bestTop1: Double, bestTopK: Double, bestEpoch: Int, seed: UInt64) {
         self.epoch = epoch; self.stepCount = stepCount
@@ -31,13 +48,50 @@ public struct TrainingState: Sendable, Equatable {
     }
 
     public init(json: JSONValue, source: String) throws {
-        guard let epoch = json["epoch"]?.int, let steps = json["stepCount"]?.int, let top1 = json["bestTop1"]?.double,
-            let topK = json["bestTopK"]?.double, let bestEpoch = json["bestEpoch"]?.int,
-            let seedText = json["seed"]?.string, let seed = UInt64(seedText)
+        guard let epoch = json["epoch"]?.int, let steps = json["stepCount"]?.int, let top1 = Self.error(json["bestTop1"]),
+            let topK = Self.error(json["bestTopK"]), let bestEpoch = json["bestEpoch"]?.int,
+            let seedText = json["seed"]?.string, let seed = UInt64(seedText), epoch >= 0, steps >= 0
         else {
             throw ResNeXtError.io("\(source): training state is incomplete or malformed")
         }
         self.init(epoch: epoch, stepCount: steps, bestTop1: top1, bestTopK: topK, bestEpoch: bestEpoch, seed: seed)
+        if let iteration = json["iteration"] {
+            guard let i = iteration.int, i > 0, let progress = json["progress"] else {
+                throw ResNeXtError.io("\(source): training state has a malformed iteration or no progress with it")
+            }
+            self.iteration = i
+            self.progress = try EpochProgress(json: progress, source: source)
+        }
+    }
+}
+
+/// The running training metrics of an epoch in progress, as a mid-epoch checkpoint stores them so that the
+/// resumed epoch reports what an uninterrupted one would.
+public struct EpochProgress: Sendable, Equatable {
+    /// Sum over the iterations of batch loss × batch size.
+    public var lossSum: Double = 0
+    public var correct1 = 0
+    public var correctK = 0
+    public var images = 0
+    public var skipped = 0
+
+    public init() {}
+
+    var json: JSONValue {
+        .object([
+            ("lossSum", .number(lossSum)), ("correct1", .number(Double(correct1))), ("correctK", .number(Double(correctK))),
+            ("images", .number(Double(images))), ("skipped", .number(Double(skipped)))
+        ])
+    }
+
+    init(json: JSONValue, source: String) throws {
+        guard let lossSum = json["lossSum"]?.double, let c1 = json["correct1"]?.int, let cK = json["correctK"]?.int,
+            let images = json["images"]?.int, let skipped = json["skipped"]?.int,
+            [c1, cK, images, skipped].allSatisfy({ $0 >= 0 }), c1 <= images, cK <= images
+        else {
+            throw ResNeXtError.io("\(source): the epoch progress of the training state is incomplete or malformed")
+        }
+        self.lossSum = lossSum; correct1 = c1; correctK = cK; self.images = images; self.skipped = skipped
     }
 }
 
@@ -45,7 +99,9 @@ public struct TrainingState: Sendable, Equatable {
 /// `model_N.safetensors` (weights, with the model configuration, the epoch and `dataSHA256` in its
 /// metadata), `optimState_N.safetensors` (momentum buffers by parameter name, with the training state
 /// and `dataSHA256` in its metadata), `latest.json` pointing at the newest pair (with each file's SHA-256
-/// and epoch), and `model_best.safetensors`.
+/// and epoch), and `model_best.safetensors`. Mid-epoch checkpoints (`-checkpointEvery`) are pairs
+/// `model_E_iterI` / `optimState_E_iterI` (I iterations of epoch E done, the epoch's running metrics in
+/// the state) that `latest.json` points at until the next commit; only the newest older one is kept.
 ///
 /// Commit order: every file is written atomically (``FileIO/writeAtomically(_:to:)``), in the order
 /// `model_N`, `optimState_N`, `latest.json`, and only then `model_best`; so a crash or a failure at any
@@ -59,19 +115,22 @@ public struct TrainingState: Sendable, Equatable {
 public enum Checkpoint {
     public static let formatTag = "resnext-swift/1"
 
-    /// Writes epoch `state.epoch`'s checkpoint into `directory` (created if needed), in the commit order
-    /// above. `afterWeights` runs between the weights file and the rest (crash tests stop the process there).
+    /// Writes the checkpoint of `state` (epoch `state.epoch`, or mid-epoch when `state.iteration` > 0) into
+    /// `directory` (created if needed), in the commit order above, then removes superseded mid-epoch pairs.
+    /// `afterWeights` runs between the weights file and the rest (crash tests stop the process there).
     public static func save(
         model: ResNeXtModel, optimizer: SGD, state: TrainingState, options: [(key: String, value: String)] = [],
         isBest: Bool, directory: String, afterWeights: (_ epoch: Int) -> Void = { _ in }
     ) throws {
         try FileIO.makeDirectories(directory)
         let backend = model.backend
-        let modelFile = "model_\(state.epoch).safetensors", optimFile = "optimState_\(state.epoch).safetensors"
+        let position = Position(state)
+        let modelFile = position.modelFile, optimFile = position.optimFile
         let weightTensors = try model.stateDict(on: backend)
         let weights = SafetensorsFile(
             tensors: weightTensors,
-            metadata: modelMetadata(model, epoch: state.epoch) + [("dataSHA256", dataSHA256(weightTensors))])
+            metadata: modelMetadata(model, epoch: state.epoch) + (state.isMidEpoch ? [("iteration", String(state.iteration))] : [])
+                + [("dataSHA256", dataSHA256(weightTensors))])
         let modelBytes = try weights.write(to: FileIO.join(directory, modelFile))
         afterWeights(state.epoch)
         let velocities = try zip(optimizer.parameters, optimizer.velocities).map { named, v in
@@ -87,13 +146,63 @@ public enum Checkpoint {
         )
         .write(to: FileIO.join(directory, optimFile))
         let epoch = JSONValue.number(Double(state.epoch))
-        let latest = JSONValue.object([
+        var latest: [(key: String, value: JSONValue)] = [
             ("epoch", epoch), ("modelFile", .string(modelFile)), ("modelSHA256", .string(sha256(modelBytes))),
             ("modelEpoch", epoch), ("optimFile", .string(optimFile)), ("optimSHA256", .string(sha256(optimBytes))),
             ("optimEpoch", epoch)
-        ])
-        try FileIO.writeAtomically(Array((latest.serialized() + "\n").utf8), to: FileIO.join(directory, "latest.json"))
+        ]
+        if state.isMidEpoch { latest.append(("iteration", .number(Double(state.iteration)))) }
+        try FileIO.writeAtomically(
+            Array((JSONValue.object(latest).serialized() + "\n").utf8), to: FileIO.join(directory, "latest.json"))
         if isBest { try FileIO.writeAtomically(modelBytes, to: FileIO.join(directory, "model_best.safetensors")) }
+        removeSupersededMidEpochPairs(in: directory, committed: position)
+    }
+
+    /// Where in training a checkpoint stands: `epoch` epochs done and `iteration` iterations of the next.
+    /// Epoch checkpoints are `model_E` / `optimState_E`; mid-epoch ones `model_E+1_iterI` / `optimState_E+1_iterI`
+    /// (named after the epoch in progress).
+    struct Position: Comparable, Hashable {
+        var epoch: Int
+        var iteration: Int
+
+        init(epoch: Int, iteration: Int) {
+            self.epoch = epoch
+            self.iteration = iteration
+        }
+
+        init(_ state: TrainingState) { self.init(epoch: state.epoch, iteration: state.iteration) }
+
+        /// Parses the part of a file name after `model_` / `optimState_` and before `.safetensors`.
+        init?(stem: Substring) {
+            let parts = stem.split(separator: "_", omittingEmptySubsequences: false)
+            if parts.count == 1, let e = Int(parts[0]), e >= 0 {
+                self.init(epoch: e, iteration: 0)
+            } else if parts.count == 2, parts[1].hasPrefix("iter"), let e = Int(parts[0]), e >= 1,
+                let i = Int(parts[1].dropFirst(4)), i >= 1
+            {
+                self.init(epoch: e - 1, iteration: i)
+            } else {
+                return nil
+            }
+        }
+
+        var stem: String { iteration == 0 ? "\(epoch)" : "\(epoch + 1)_iter\(iteration)" }
+        var modelFile: String { "model_\(stem).safetensors" }
+        var optimFile: String { "optimState_\(stem).safetensors" }
+        /// "epoch 3" or "epoch 4, iteration 200".
+        var description: String { iteration == 0 ? "epoch \(epoch)" : "epoch \(epoch + 1), iteration \(iteration)" }
+
+        static func < (a: Position, b: Position) -> Bool { (a.epoch, a.iteration) < (b.epoch, b.iteration) }
+    }
+
+    /// Mid-epoch pairs are scratch: after a commit only the newest one before `committed` stays (a fallback
+    /// should the committed pair be damaged later), and none once an epoch is committed.
+    static func removeSupersededMidEpochPairs(in directory: String, committed: Position) {
+        let older = pairPositions(in: directory).filter { $0.iteration > 0 && $0 != committed }
+        let keep = committed.iteration > 0 ? older.first(where: { $0 < committed }) : nil
+        for position in older where position != keep {
+            for file in [position.modelFile, position.optimFile] { FileIO.removeTree(FileIO.join(directory, file)) }
+        }
     }
 
     static func modelMetadata(_ model: ResNeXtModel, epoch: Int) -> [(key: String, value: String)] {
@@ -143,6 +252,8 @@ public enum Checkpoint {
     /// What `latest.json` records; the hashes and per-file epochs are absent in older checkpoints.
     struct Latest {
         var epoch: Int?
+        /// 0 at an epoch boundary.
+        var iteration: Int
         var modelFile: String
         var optimFile: String
         var modelSHA256: String?
@@ -157,7 +268,7 @@ public enum Checkpoint {
     /// - Throws: `ResNeXtError.io` when the directory has no checkpoint, or none that is intact.
     public static func loadLatest(directory: String) throws -> Loaded {
         let latestPath = FileIO.join(directory, "latest.json")
-        let candidates = pairEpochs(in: directory)
+        let candidates = pairPositions(in: directory)
         var latest: Latest?
         let failure: String
         if !FileIO.fileExists(latestPath) {
@@ -176,12 +287,12 @@ public enum Checkpoint {
             }
         }
         var tried: [String] = []
-        for k in candidates {
-            let modelFile = "model_\(k).safetensors", optimFile = "optimState_\(k).safetensors"
+        for position in candidates {
+            let modelFile = position.modelFile, optimFile = position.optimFile
             if let latest, latest.modelFile == modelFile, latest.optimFile == optimFile { continue }
             do {
-                var loaded = try loadPair(directory: directory, modelFile: modelFile, optimFile: optimFile, latest: nil, epoch: k)
-                loaded.notice = "note: \(failure); resuming from epoch \(loaded.state.epoch) instead"
+                var loaded = try loadPair(directory: directory, modelFile: modelFile, optimFile: optimFile, latest: nil, position: position)
+                loaded.notice = "note: \(failure); resuming from \(position.description) instead"
                 return loaded
             } catch {
                 tried.append(reason(error))
@@ -191,16 +302,16 @@ public enum Checkpoint {
             "\(directory): no intact checkpoint to resume from (\(([failure] + tried).joined(separator: "; ")))")
     }
 
-    /// The epochs K with both `model_K.safetensors` and `optimState_K.safetensors` in `directory`, newest first.
-    static func pairEpochs(in directory: String) -> [Int] {
+    /// The positions with both a weights and an optimizer file in `directory`, newest first.
+    static func pairPositions(in directory: String) -> [Position] {
         guard let entries = try? FileIO.listDirectory(directory) else { return [] }
         let names = Set(entries.map(\.name))
-        return names.compactMap { name -> Int? in
+        return names.compactMap { name -> Position? in
             guard name.hasPrefix("model_"), name.hasSuffix(".safetensors"),
-                let k = Int(name.dropFirst("model_".count).dropLast(".safetensors".count)), k >= 0,
-                names.contains("optimState_\(k).safetensors")
+                let position = Position(stem: name.dropFirst("model_".count).dropLast(".safetensors".count)),
+                names.contains(position.optimFile)
             else { return nil }
-            return k
+            return position
         }
         .sorted(by: >)
     }
@@ -213,13 +324,16 @@ public enum Checkpoint {
             throw ResNeXtError.io("\(latestPath): expected {\"epoch\", \"modelFile\", \"optimFile\"} naming files in the same directory")
         }
         return Latest(
-            epoch: json["epoch"]?.int, modelFile: modelFile, optimFile: optimFile, modelSHA256: json["modelSHA256"]?.string,
-            optimSHA256: json["optimSHA256"]?.string, modelEpoch: json["modelEpoch"]?.int, optimEpoch: json["optimEpoch"]?.int)
+            epoch: json["epoch"]?.int, iteration: json["iteration"]?.int ?? 0, modelFile: modelFile, optimFile: optimFile,
+            modelSHA256: json["modelSHA256"]?.string, optimSHA256: json["optimSHA256"]?.string, modelEpoch: json["modelEpoch"]?.int,
+            optimEpoch: json["optimEpoch"]?.int)
     }
 
     /// Reads and verifies one weights / optimizer pair: whole-file hashes against `latest` (when it has
     /// them), each file's tensors against its own `dataSHA256`, and that every recorded epoch agrees.
-    static func loadPair(directory: String, modelFile: String, optimFile: String, latest: Latest?, epoch: Int? = nil) throws -> Loaded {
+    static func loadPair(
+        directory: String, modelFile: String, optimFile: String, latest: Latest?, position: Position? = nil
+    ) throws -> Loaded {
         let modelPath = FileIO.join(directory, modelFile), optimPath = FileIO.join(directory, optimFile)
         let weights = try readVerified(modelPath, expectedSHA256: latest?.modelSHA256)
         guard let configuration = try configuration(of: weights, source: modelPath) else {
@@ -234,13 +348,25 @@ public enum Checkpoint {
         let claims: [(String, Int?)] = [
             ("\(modelFile) records epoch", modelEpoch), ("latest.json says", latest?.epoch),
             ("latest.json's modelEpoch is", latest?.modelEpoch), ("latest.json's optimEpoch is", latest?.optimEpoch),
-            ("the file name says", epoch)
+            ("the file name says", position?.epoch)
         ]
         let disagreeing = claims.compactMap { what, value in value.flatMap { $0 == state.epoch ? nil : "\(what) \($0)" } }
         if !disagreeing.isEmpty {
             throw ResNeXtError.io(
                 "\(optimPath): epochs disagree: its training state is epoch \(state.epoch) but "
                     + disagreeing.joined(separator: ", "))
+        }
+        let modelIteration = weights.metadata.first(where: { $0.key == "iteration" }).flatMap { Int($0.value) } ?? 0
+        let iterations: [(String, Int?)] = [
+            ("\(modelFile) records", modelIteration), ("latest.json says", latest?.iteration), ("the file name says", position?.iteration)
+        ]
+        let disagreeingIterations = iterations.compactMap { what, value in
+            value.flatMap { $0 == state.iteration ? nil : "\(what) \($0)" }
+        }
+        if !disagreeingIterations.isEmpty {
+            throw ResNeXtError.io(
+                "\(optimPath): iterations disagree: its training state is iteration \(state.iteration) but "
+                    + disagreeingIterations.joined(separator: ", "))
         }
         var options = [(key: String, value: String)]()
         if let text = velocities.metadata.first(where: { $0.key == "options" })?.value,

@@ -25,18 +25,22 @@ public struct EpochMetrics: Sendable, Equatable {
 
 /// Accumulates per-batch results into ``EpochMetrics``.
 struct MetricsAccumulator {
-    private(set) var lossSum = 0.0
-    private(set) var correct1 = 0
-    private(set) var correctK = 0
-    private(set) var images = 0
-    private(set) var skipped = 0
+    /// The counts so far (what a mid-epoch checkpoint stores).
+    private(set) var progress: EpochProgress
     let k: Int
 
+    init(k: Int, continuing progress: EpochProgress = EpochProgress()) {
+        self.k = k
+        self.progress = progress
+    }
+
+    var images: Int { progress.images }
+
     mutating func add(loss: Double, correct1: Int, correctK: Int, images: Int) {
-        lossSum += loss * Double(images)
-        self.correct1 += correct1
-        self.correctK += correctK
-        self.images += images
+        progress.lossSum += loss * Double(images)
+        progress.correct1 += correct1
+        progress.correctK += correctK
+        progress.images += images
     }
 
     /// A step's result whose counts are for k = 1 and k.
@@ -44,17 +48,17 @@ struct MetricsAccumulator {
         add(loss: Double(step.loss), correct1: step.correct[0], correctK: step.correct[1], images: step.samples)
     }
 
-    mutating func skip(_ n: Int) { skipped += n }
+    mutating func skip(_ n: Int) { progress.skipped += n }
 
     func metrics(seconds: Double) -> EpochMetrics {
         var m = EpochMetrics(k: k)
-        m.images = images
-        m.skipped = skipped
+        m.images = progress.images
+        m.skipped = progress.skipped
         m.seconds = seconds
-        guard images > 0 else { return m }
-        m.loss = lossSum / Double(images)
-        m.top1Error = 100 * (1 - Double(correct1) / Double(images))
-        m.topKError = 100 * (1 - Double(correctK) / Double(images))
+        guard progress.images > 0 else { return m }
+        m.loss = progress.lossSum / Double(progress.images)
+        m.top1Error = 100 * (1 - Double(progress.correct1) / Double(progress.images))
+        m.topKError = 100 * (1 - Double(progress.correctK) / Double(progress.images))
         return m
     }
 }

@@ -71,9 +71,17 @@ public enum ModelSetup {
             }
         }
         let state = checkpoint.state
+        if state.isMidEpoch, let recorded = checkpoint.options.first(where: { $0.key == "batchSize" })?.value,
+            recorded != String(options.batchSize)
+        {
+            throw ResNeXtError.invalidArgument(
+                "\(checkpoint.modelPath) is a mid-epoch checkpoint of a run with -batchSize \(recorded); resume it with the same "
+                    + "-batchSize (its iteration count means nothing with \(options.batchSize))")
+        }
+        let within = state.isMidEpoch ? ", iteration \(state.iteration + 1)" : ""
         log.line(
             "resuming from \(checkpoint.directory): epoch \(state.epoch) done, \(state.stepCount) steps, continuing at epoch "
-                + "\(state.epoch + 1)"
+                + "\(state.epoch + 1)\(within)"
         )
         return (optimizer, state)
     }

@@ -29,6 +29,11 @@ public final class Trainer {
     public private(set) var state: TrainingState
     /// Runs between writing a checkpoint's weights and the rest of it (crash tests stop the process there).
     public var afterCheckpointWeights: (_ epoch: Int) -> Void = { _ in }
+    /// Runs after every committed checkpoint, mid-epoch ones included; throwing ends the run there (as an
+    /// interruption would).
+    public var afterCheckpoint: (_ state: TrainingState) throws -> Void = { _ in }
+    /// The loss above which training counts as diverged (see ``TrainingOptions/divergenceLimit(classes:)``).
+    public let divergenceLimit: Double
     let trainLoader: BatchLoader
     let validationLoader: BatchLoader
     let k: Int
@@ -56,6 +61,7 @@ public final class Trainer {
         model = try ModelSetup.model(options, classNames: data.classNames, checkpoint: checkpoint, backend: backend, log: log)
         (optimizer, state) = try ModelSetup.optimizer(for: model, options, checkpoint: checkpoint, log: log)
         k = min(5, model.fc.weight.value.shape[0])
+        divergenceLimit = options.divergenceLimit(classes: model.fc.weight.value.shape[0])
         trainingStep = TrainingStep(model: model, optimizer: optimizer, ks: [1, k])
         evaluationStep = EvaluationStep(model: model, backend: backend, ks: [1, k])
         trainLoader = try BatchLoader(
@@ -97,9 +103,9 @@ public final class Trainer {
             }
             state.epoch = epoch
             state.stepCount = optimizer.stepCount
-            try Checkpoint.save(
-                model: model, optimizer: optimizer, state: state, options: options.recordedFields, isBest: isBest,
-                directory: options.save, afterWeights: afterCheckpointWeights)
+            state.iteration = 0
+            state.progress = nil
+            try commitCheckpoint(isBest: isBest)
             try log.record([
                 ("epoch", .number(Double(epoch))),
                 ("learningRate", .number(Double(LearningRateSchedule.rate(epoch: epoch, options: options)))),
@@ -126,6 +132,14 @@ public final class Trainer {
         return summary
     }
 
+    /// Writes `state`'s checkpoint, then runs ``afterCheckpoint``.
+    private func commitCheckpoint(isBest: Bool) throws {
+        try Checkpoint.save(
+            model: model, optimizer: optimizer, state: state, options: options.recordedFields, isBest: isBest,
+            directory: options.save, afterWeights: afterCheckpointWeights)
+        try afterCheckpoint(state)
+    }
+
     private func json(_ m: EpochMetrics) -> JSONValue {
         .object([
             ("loss", .number(m.loss)), ("top1Error", .number(m.top1Error)), ("top\(m.k)Error", .number(m.topKError)),
@@ -133,44 +147,72 @@ public final class Trainer {
         ])
     }
 
-    /// The divergence policy, before an epoch is committed: a non-finite validation loss or a non-finite
-    /// parameter or buffer stops the run with a message, so `latest.json` and `model_best` stay on the last
-    /// good epoch. (A non-finite training loss already stops the epoch at that step.)
+    /// The divergence policy, before an epoch is committed: a non-finite or exploding validation loss
+    /// (above ``divergenceLimit``) or a non-finite parameter or buffer stops the run with a message, so
+    /// `latest.json` and `model_best` stay on the last good checkpoint. (A non-finite or exploding training
+    /// loss already stops the epoch at that step.)
     func checkHealthy(epoch: Int, validation: EpochMetrics) throws {
-        let kept = state.epoch > 0 ? "latest.json and model_best stay on epoch \(state.epoch)" : "no checkpoint was written"
-        guard validation.loss.isFinite else {
+        let kept = keptCheckpoint
+        guard validation.loss.isFinite, validation.loss <= divergenceLimit else {
             throw ResNeXtError.invalidArgument(
-                "training diverged at epoch \(epoch): validation loss is \(validation.loss); \(kept); lower -LR")
+                "training diverged at epoch \(epoch): validation loss is \(validation.loss)\(limitNote(validation.loss)); \(kept); "
+                    + "lower -LR")
         }
         for (name, tensor) in model.namedTensors() where try backend.download(tensor.value).contains(where: { !$0.isFinite }) {
             throw ResNeXtError.invalidArgument("training diverged at epoch \(epoch): \(name) holds non-finite values; \(kept); lower -LR")
         }
     }
 
-    /// One epoch of SGD over the training set.
+    /// What stays committed when training stops as diverged.
+    private var keptCheckpoint: String {
+        if state.epoch == 0 && !state.isMidEpoch { return "no checkpoint was written" }
+        return "latest.json and model_best stay on \(Checkpoint.Position(state).description)"
+    }
+
+    /// ", above the divergence limit of L (-divergenceLoss)" for a finite loss over the limit, else "".
+    private func limitNote(_ loss: Double) -> String {
+        loss.isFinite && loss > divergenceLimit
+            ? ", above the divergence limit of \(NumberFormat.fixed(divergenceLimit, 1)) (-divergenceLoss)" : ""
+    }
+
+    /// One epoch of SGD over the training set; when `state` is in the middle of this epoch (a mid-epoch
+    /// resume), from the next iteration on, continuing its metrics. Writes a mid-epoch checkpoint every
+    /// `-checkpointEvery` iterations.
     public func trainEpoch(_ epoch: Int) throws -> EpochMetrics {
         let lr = LearningRateSchedule.rate(epoch: epoch, options: options)
-        var acc = MetricsAccumulator(k: k)
-        let batches = trainLoader.batches(epoch: epoch)
-        let n = batches.count
+        let resumed = state.isMidEpoch && state.epoch + 1 == epoch
+        let first = resumed ? state.iteration : 0
+        var acc = MetricsAccumulator(k: k, continuing: resumed ? state.progress ?? EpochProgress() : EpochProgress())
+        let imagesBefore = acc.images
+        let batches = trainLoader.batches(epoch: epoch, startingAt: first)
+        let n = first + batches.count
         let start = now()
         var dataTime = 0.0
         var mark = now()
         let every = options.printEvery > 0 ? options.printEvery : max(1, n / 20)
-        for (i, batch) in batches.enumerated() {
+        for (j, batch) in batches.enumerated() {
+            let i = first + j
             dataTime += now() - mark
             reportSkipped(batch, acc: &acc)
             if batch.labels.isEmpty { mark = now(); continue }
             let step = try trainingStep(batch.host, learningRate: lr)
             acc.add(step)
-            guard step.loss.isFinite else {
+            guard step.loss.isFinite, Double(step.loss) <= divergenceLimit else {
                 throw ResNeXtError.invalidArgument(
-                    "training diverged at epoch \(epoch), iteration \(i + 1): loss is \(step.loss); lower -LR")
+                    "training diverged at epoch \(epoch), iteration \(i + 1): loss is \(step.loss)\(limitNote(Double(step.loss))); "
+                        + "\(keptCheckpoint); lower -LR")
+            }
+            if options.checkpointEvery > 0, (i + 1) % options.checkpointEvery == 0, i + 1 < n {
+                state.epoch = epoch - 1
+                state.iteration = i + 1
+                state.progress = acc.progress
+                state.stepCount = optimizer.stepCount
+                try commitCheckpoint(isBest: false)
             }
             if (i + 1) % every == 0 || i + 1 == n || log.isTerminal {
                 let m = acc.metrics(seconds: now() - start)
-                let rate = Double(acc.images) / max(now() - start, 1e-9)
-                let eta = Double(n - i - 1) * (now() - start) / Double(i + 1)
+                let rate = Double(acc.images - imagesBefore) / max(now() - start, 1e-9)
+                let eta = Double(n - i - 1) * (now() - start) / Double(j + 1)
                 log.progress(
                     " | Epoch: [\(epoch)][\(i + 1)/\(n)]  lr \(lr)  loss \(NumberFormat.fixed(Double(step.loss), 4)) (avg "
                         + "\(NumberFormat.fixed(m.loss, 4)))  "

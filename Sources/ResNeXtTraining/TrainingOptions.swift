@@ -1,6 +1,10 @@
 import ResNeXtCore
 import ResNeXtModels
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The original's options (opts.lua) with its defaults, plus this implementation's own (threads).
 /// Field names are the original flag names.
 public struct TrainingOptions: Sendable, Hashable, Codable {
@@ -32,6 +36,11 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
     public var computeThreads = 0
     /// Print progress every this many iterations when stdout is not a terminal (0: about 20 lines per epoch).
     public var printEvery = 0
+    /// Also write a checkpoint every this many iterations within an epoch (0: only at the end of each epoch).
+    public var checkpointEvery = 0
+    /// A finite loss above this stops training as diverged (0: 100 × ln(classes), a hundred times the loss of
+    /// a uniform guess).
+    public var divergenceLoss = 0.0
 
     public init() {}
 
@@ -57,6 +66,10 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
         guard weightDecay >= 0 else { throw bad("-weightDecay must not be negative, got \(weightDecay)") }
         guard nGPU >= 0 else { throw bad("-nGPU must not be negative, got \(nGPU)") }
         guard nClasses >= 0 else { throw bad("-nClasses must not be negative, got \(nClasses)") }
+        guard checkpointEvery >= 0 else { throw bad("-checkpointEvery must not be negative, got \(checkpointEvery)") }
+        guard divergenceLoss >= 0, !divergenceLoss.isNaN else {
+            throw bad("-divergenceLoss must be positive (or 0 for 100 × ln(classes)), got \(divergenceLoss)")
+        }
         if resetClassifier && nClasses == 0 { throw bad("-resetClassifier true needs -nClasses K (the new number of classes)") }
         if dataset != .cifar10 && dataset != .cifar100 { _ = try requiredData() }
     }
@@ -74,6 +87,11 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
             ("batchSize", String(batchSize)), ("LR", String(LR)), ("momentum", String(momentum)), ("weightDecay", String(weightDecay)),
             ("nThreads", String(nThreads)), ("computeThreads", String(computeThreads)), ("tenCrop", String(tenCrop))
         ]
+    }
+
+    /// The loss above which training counts as diverged, for a model with `classes` outputs.
+    public func divergenceLimit(classes: Int) -> Double {
+        divergenceLoss > 0 ? divergenceLoss : 100 * log(Double(max(classes, 2)))
     }
 
     /// The model these options build (before -retrain/-resetClassifier/-resume).

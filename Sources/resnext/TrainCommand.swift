@@ -104,6 +104,14 @@ struct TrainCommand: ParsableCommand {
     var device = "auto"
     @Option(help: "CPU compute threads (default: all cores).") var computeThreads: Int?
     @Option(help: "Progress line every N iterations when output is not a terminal (default: ~20 per epoch).") var printEvery = 0
+    @Option(
+        name: [.customLong("checkpointEvery", withSingleDash: true), .customLong("checkpoint-every")],
+        help: "Also checkpoint every N iterations within an epoch; -resume continues exactly from there (0: at epoch ends only).")
+    var checkpointEvery = 0
+    @Option(
+        name: [.customLong("divergenceLoss", withSingleDash: true), .customLong("divergence-loss")],
+        help: "Stop as diverged when a training or validation loss exceeds this (0: 100 × ln(classes)).")
+    var divergenceLoss = 0.0
 
     func run() throws {
         var notices = [String]()
@@ -146,6 +154,8 @@ struct TrainCommand: ParsableCommand {
         options.resetClassifier = resetClassifier.value
         options.computeThreads = computeThreads ?? 0
         options.printEvery = printEvery
+        options.checkpointEvery = checkpointEvery
+        options.divergenceLoss = divergenceLoss
 
         let backend = try makeBackend(
             device: nGPU >= 1 ? device : "cpu", threads: computeThreads, tf32: gpu.tf32.value, search: gpu.cudnn.search,
