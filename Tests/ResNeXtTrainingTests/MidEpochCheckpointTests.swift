@@ -112,7 +112,8 @@ final class MidEpochCheckpointTests: XCTestCase {
         _ = try Trainer(options: o, backend: cpu, log: lines.log(metrics: nil)).run()
         XCTAssertTrue(
             lines.lines.contains {
-                $0.contains("optimState_1_iter3.safetensors: SHA-256 does not match") && $0.contains("resuming from epoch 1, iteration 2 instead")
+                $0.contains("optimState_1_iter3.safetensors: SHA-256 does not match")
+                    && $0.contains("resuming from epoch 1, iteration 2 instead")
             }, lines.lines.joined(separator: "\n"))
         XCTAssertEqual(try FileIO.readAll(straight + "/model_1.safetensors"), try FileIO.readAll(cut + "/model_1.safetensors"))
     }
