@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine with Swift: installs dependencies, fetches the real
 # MNIST digits the learning test uses, checks the style (.swift-format, 140 columns), builds (release: the
-# end-to-end training tests run the optimized binary), runs every test, then fuzzes each parser briefly.
+# end-to-end training tests run the optimized binary), runs every test, the kill and disk-full tests of
+# checkpointing, then fuzzes each parser briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -13,5 +14,8 @@ fi
 scripts/check_format.sh
 swift build -c release --build-tests
 swift test -c release --skip-build --disable-swift-testing
+# SIGKILL at random moments with -resume after each, and checkpoints on a full disk (docs/RELIABILITY.md).
+scripts/kill_test.sh 5
+scripts/disk_full_test.sh 13 27
 # A short seeded libFuzzer run of every parser (a separate sanitizer build in .build-fuzz).
 scripts/fuzz.sh all 10

@@ -158,6 +158,30 @@ public enum Checkpoint {
         removeSupersededMidEpochPairs(in: directory, committed: position)
     }
 
+    /// Makes `directory/model_best.safetensors` hold epoch `state.bestEpoch`'s weights when it does not (the
+    /// best copy is written last, so a failure there, or a new -save directory, leaves it stale or missing):
+    /// copies the verified `model_<bestEpoch>.safetensors` from `source` (the checkpoint resumed from).
+    /// - Returns: a note saying what was done, or nil when model_best was right (or there is no best yet).
+    public static func repairBestModel(in directory: String, from source: String, state: TrainingState) throws -> String? {
+        guard state.bestEpoch > 0 else { return nil }
+        let bestPath = FileIO.join(directory, "model_best.safetensors")
+        let best = "model_\(state.bestEpoch).safetensors"
+        let current = try? SafetensorsFile.read(bestPath)
+        if current?.metadata.first(where: { $0.key == "epoch" })?.value == String(state.bestEpoch) { return nil }
+        let sourcePath = FileIO.join(source, best)
+        guard FileIO.fileExists(sourcePath) else {
+            return "note: \(bestPath) is not epoch \(state.bestEpoch)'s (the best) and \(sourcePath) is gone; left as it is"
+        }
+        let bytes = try FileIO.readAll(sourcePath)
+        let file = try verified(bytes, path: sourcePath, expectedSHA256: nil)
+        guard file.metadata.first(where: { $0.key == "epoch" })?.value == String(state.bestEpoch) else {
+            return "note: \(bestPath) is not epoch \(state.bestEpoch)'s (the best) and \(sourcePath) records another epoch; left as it is"
+        }
+        try FileIO.writeAtomically(bytes, to: bestPath)
+        return "note: \(bestPath) \(current == nil ? "was missing" : "was not the best epoch's") (\(state.bestEpoch)); "
+            + "copied \(best) there"
+    }
+
     /// Where in training a checkpoint stands: `epoch` epochs done and `iteration` iterations of the next.
     /// Epoch checkpoints are `model_E` / `optimState_E`; mid-epoch ones `model_E+1_iterI` / `optimState_E+1_iterI`
     /// (named after the epoch in progress).
@@ -382,7 +406,11 @@ public enum Checkpoint {
     /// Reads a safetensors file, checking the whole file against `expectedSHA256` (when given) and its
     /// tensors against its own `dataSHA256` metadata (when present).
     static func readVerified(_ path: String, expectedSHA256: String?) throws -> SafetensorsFile {
-        let bytes = try FileIO.readAll(path)
+        try verified(try FileIO.readAll(path), path: path, expectedSHA256: expectedSHA256)
+    }
+
+    /// `bytes` (of the file at `path`) parsed and checked as ``readVerified(_:expectedSHA256:)`` does.
+    static func verified(_ bytes: [UInt8], path: String, expectedSHA256: String?) throws -> SafetensorsFile {
         if let expectedSHA256, sha256(bytes) != expectedSHA256 {
             throw ResNeXtError.io("\(path): SHA-256 does not match the one in latest.json (the file is damaged or was replaced)")
         }

@@ -60,6 +60,11 @@ public final class Trainer {
         if let notice = checkpoint?.notice { log.line(notice) }
         model = try ModelSetup.model(options, classNames: data.classNames, checkpoint: checkpoint, backend: backend, log: log)
         (optimizer, state) = try ModelSetup.optimizer(for: model, options, checkpoint: checkpoint, log: log)
+        if let checkpoint, !options.testOnly,
+            let note = try Checkpoint.repairBestModel(in: options.save, from: checkpoint.directory, state: state)
+        {
+            log.line(note)
+        }
         k = min(5, model.fc.weight.value.shape[0])
         divergenceLimit = options.divergenceLimit(classes: model.fc.weight.value.shape[0])
         trainingStep = TrainingStep(model: model, optimizer: optimizer, ks: [1, k])

@@ -167,7 +167,7 @@ final class CheckpointIntegrityTests: XCTestCase {
     }
 
     /// model_N, optimState_N and latest.json are committed before model_best: failing to write the best
-    /// copy leaves epoch N loadable.
+    /// copy leaves epoch N loadable, and resuming puts the best epoch's weights into model_best.
     func testFailedBestCopyKeepsTheEpoch() throws {
         let data = try directory("ck-data"), save = try directory("ck-save")
         try writeTinyCIFAR10(data)
@@ -180,6 +180,15 @@ final class CheckpointIntegrityTests: XCTestCase {
         let loaded = try Checkpoint.loadLatest(directory: save)
         XCTAssertEqual(loaded.state.epoch, 1)
         XCTAssertNil(loaded.notice)
+
+        try FileManager.default.removeItem(atPath: save + "/model_best.safetensors")
+        options.resume = save
+        let lines = LineCollector()
+        _ = try Trainer(options: options, backend: cpu, log: lines.log(metrics: nil))
+        XCTAssertTrue(
+            lines.lines.contains("note: \(save)/model_best.safetensors was missing (1); copied model_1.safetensors there"),
+            lines.lines.joined(separator: "\n"))
+        XCTAssertEqual(try FileIO.readAll(save + "/model_best.safetensors"), try FileIO.readAll(save + "/model_1.safetensors"))
     }
 
     func testStaleTemporaryFilesAreRemovedAtStart() throws {
