@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ResNeXtTraining", targets: ["ResNeXtTraining"]),
         .library(name: "ResNeXtCUDA", targets: ["ResNeXtCUDA"]),
         .library(name: "ResNeXtConformance", targets: ["ResNeXtConformance"]),
+        .library(name: "ResNeXtDistributed", targets: ["ResNeXtDistributed"]),
         .executable(name: "resnext", targets: ["resnext"]),
     ],
     dependencies: [
@@ -68,11 +69,13 @@ let package = Package(
         // Backend conformance: every operation against a trusted backend, and a short training run
         // (CPU vs the float64 reference in the tests; CUDA vs CPU in `resnext selftest` and the fake-GPU tests).
         .target(name: "ResNeXtConformance", dependencies: ["ResNeXtCore", "ResNeXtNN", "ResNeXtModels"]),
+        // Data parallelism across processes: Open MPI loaded at run time (collectives for GradientBuckets and the trainer).
+        .target(name: "ResNeXtDistributed", dependencies: ["ResNeXtCore", "ResNeXtNN"]),
         .executableTarget(
             name: "resnext",
             dependencies: [
                 "ResNeXtCore", "ResNeXtCPU", "ResNeXtNN", "ResNeXtIO", "ResNeXtModels", "ResNeXtData", "ResNeXtTraining", "ResNeXtCUDA", "ResNeXtONNX",
-                "ResNeXtConformance", "ResNeXtReference",
+                "ResNeXtConformance", "ResNeXtReference", "ResNeXtDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // ResNeXtXTests tests ResNeXtX (Core's tests need no backend; the conformance suite runs in ResNeXtCPUTests).

@@ -42,6 +42,10 @@ public struct PackedSampleTransform: Sendable {
 /// chunks and the last partial batch is kept. Worker threads build whole batches ahead of the consumer.
 /// Every random choice of an augmentation comes from a generator seeded by (seed, epoch, sample index),
 /// so the batches are identical for any number of threads and an interrupted run resumes exactly.
+///
+/// With data parallelism each rank of `ranks` loads only its slice of every batch (a contiguous share, the
+/// first ranks taking one more sample when the batch does not divide evenly); the slices of all ranks
+/// together are exactly the single-process batch, and every rank gets the same number of batches.
 public final class BatchLoader: Sendable {
     public let dataset: any Dataset
     public let batchSize: Int
@@ -51,11 +55,16 @@ public final class BatchLoader: Sendable {
     public let transform: SampleTransform
     /// Used instead of `transform` for samples the data set gives as bytes.
     public let packedTransform: PackedSampleTransform?
+    /// This process's share of every batch: rank `shard.rank` of `shard.ranks`.
+    public let shard: (rank: Int, ranks: Int)
 
     public init(
         dataset: any Dataset, batchSize: Int, shuffle: Bool, threads: Int, seed: UInt64, transform: @escaping SampleTransform,
-        packedTransform: PackedSampleTransform? = nil
+        packedTransform: PackedSampleTransform? = nil, shard: (rank: Int, ranks: Int) = (0, 1)
     ) throws {
+        guard shard.ranks >= 1, (0..<shard.ranks).contains(shard.rank) else {
+            throw ResNeXtError.invalidArgument("rank \(shard.rank) of \(shard.ranks) is not a valid shard")
+        }
         guard batchSize > 0 else { throw ResNeXtError.invalidArgument("-batchSize must be at least 1, got \(batchSize)") }
         guard threads > 0 else { throw ResNeXtError.invalidArgument("-nThreads must be at least 1, got \(threads)") }
         guard dataset.count > 0 else { throw ResNeXtError.invalidArgument("the data set is empty") }
@@ -66,6 +75,7 @@ public final class BatchLoader: Sendable {
         self.seed = seed
         self.transform = transform
         self.packedTransform = packedTransform
+        self.shard = shard
     }
 
     /// Batches per epoch: ceil(N / batchSize).
@@ -84,8 +94,11 @@ public final class BatchLoader: Sendable {
     /// Iterates the batches of `epoch`, starting at batch `start` (for resuming within an epoch).
     public func batches(epoch: Int, startingAt start: Int = 0) -> BatchIterator {
         let order = order(epoch: epoch)
-        let plan = stride(from: start * batchSize, to: order.count, by: batchSize).map {
-            Array(order[$0..<min(order.count, $0 + batchSize)])
+        let plan = stride(from: start * batchSize, to: order.count, by: batchSize).map { first -> [Int] in
+            let count = min(order.count, first + batchSize) - first
+            let base = count / shard.ranks, extra = count % shard.ranks
+            let lower = first + shard.rank * base + min(shard.rank, extra)
+            return Array(order[lower..<lower + base + (shard.rank < extra ? 1 : 0)])
         }
         return BatchIterator(loader: self, epoch: epoch, plan: plan)
     }

@@ -7,6 +7,9 @@ public final class Parameter {
     /// Sum of the gradients of every backward pass since the last ``zeroGradient()``.
     public var gradient: Tensor?
     public let isTrainable: Bool
+    /// Called after every gradient accumulated into this parameter (data parallelism starts reducing a
+    /// bucket of gradients as soon as they are all there).
+    public var gradientHook: ((Parameter) throws -> Void)?
 
     public init(_ value: Tensor, trainable: Bool = true) {
         self.value = value
@@ -18,6 +21,7 @@ public final class Parameter {
     /// Adds `g` to the accumulated gradient.
     func accumulate(_ g: Tensor, on backend: any Backend) throws {
         gradient = try gradient.map { try backend.add($0, g) } ?? g
+        try gradientHook?(self)
     }
 }
 

@@ -34,28 +34,46 @@ public final class TrainingStep {
     public let optimizer: SGD
     /// The k of each count in ``StepResult/correct``.
     public let ks: [Int]
+    /// Data parallelism: the gradients are averaged over the job's ranks before the update.
+    public let dataParallel: GradientBuckets?
     var backend: any Backend { optimizer.backend }
 
-    public init(model: any Layer, optimizer: SGD, ks: [Int] = [1]) {
+    public init(model: any Layer, optimizer: SGD, ks: [Int] = [1], dataParallel: GradientBuckets? = nil) {
         self.model = model
         self.optimizer = optimizer
         self.ks = ks
+        self.dataParallel = dataParallel
     }
 
-    /// One SGD step on `batch` at `learningRate`; the model is put in training mode.
+    /// One SGD step on `batch` at `learningRate`; the model is put in training mode. With data
+    /// parallelism, `batch` is this rank's slice of the global batch (possibly empty) and the result is
+    /// this rank's (the caller sums results over the ranks); every rank must call it for every global batch.
     public func callAsFunction(_ batch: HostBatch, learningRate: Float) throws -> StepResult {
         guard batch.cropsPerSample == 1 else {
             throw ResNeXtError.invalidArgument("training takes one image per sample, got \(batch.cropsPerSample) crops")
         }
         model.setTraining(true)
-        let input = try backend.optimizedLayout(try backend.upload(batch.values, shape: batch.shape))
         model.zeroGradients()
-        let logits = try model.forward(input)
-        let ce = try backend.softmaxCrossEntropy(logits, labels: batch.labels)
-        _ = try model.backward(ce.gradient)
+        let local = batch.labels.count
+        if let dataParallel {
+            var counts = [Double(local)]
+            try dataParallel.collectives.allReduceSum(&counts)
+            // A global batch with no readable sample is skipped by every rank, as one process skips it.
+            guard counts[0] > 0 else { return StepResult(loss: 0, correct: ks.map { _ in 0 }, samples: 0) }
+            dataParallel.begin(local: local, global: Int(counts[0]))
+        }
+        var result = StepResult(loss: 0, correct: ks.map { _ in 0 }, samples: 0)
+        if local > 0 || dataParallel == nil {
+            let input = try backend.optimizedLayout(try backend.upload(batch.values, shape: batch.shape))
+            let logits = try model.forward(input)
+            let ce = try backend.softmaxCrossEntropy(logits, labels: batch.labels)
+            _ = try model.backward(ce.gradient)
+            let correct = ks.isEmpty ? [] : try backend.topKCorrect(logits, labels: batch.labels, ks: ks)
+            result = StepResult(loss: ce.loss, correct: correct, samples: local)
+        }
+        try dataParallel?.finish()
         try optimizer.step(learningRate: learningRate)
-        let correct = ks.isEmpty ? [] : try backend.topKCorrect(logits, labels: batch.labels, ks: ks)
-        return StepResult(loss: ce.loss, correct: correct, samples: batch.labels.count)
+        return result
     }
 }
 

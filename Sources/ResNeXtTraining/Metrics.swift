@@ -48,6 +48,15 @@ struct MetricsAccumulator {
         add(loss: Double(step.loss), correct1: step.correct[0], correctK: step.correct[1], images: step.samples)
     }
 
+    /// Counts summed over the ranks of a step.
+    mutating func add(_ step: EpochProgress) {
+        progress.lossSum += step.lossSum
+        progress.correct1 += step.correct1
+        progress.correctK += step.correctK
+        progress.images += step.images
+        progress.skipped += step.skipped
+    }
+
     mutating func skip(_ n: Int) { progress.skipped += n }
 
     func metrics(seconds: Double) -> EpochMetrics {

@@ -32,17 +32,29 @@ public final class Trainer {
     /// Runs after every committed checkpoint, mid-epoch ones included; throwing ends the run there (as an
     /// interruption would).
     public var afterCheckpoint: (_ state: TrainingState) throws -> Void = { _ in }
+    /// Runs after every training step (on every rank of a job) with the model, the epoch and the step's
+    /// 1-based iteration in it (the data-parallel replica check and crash tests use it).
+    public var afterStep: (_ model: ResNeXtModel, _ epoch: Int, _ iteration: Int) throws -> Void = { _, _, _ in }
     /// The loss above which training counts as diverged (see ``TrainingOptions/divergenceLimit(classes:)``).
     public let divergenceLimit: Double
+    /// The data-parallel job this process is a rank of (nil: training alone).
+    public let collectives: (any Collectives)?
+    /// Whether this process writes checkpoints and logs (rank 0, or training alone).
+    public var isPrimary: Bool { collectives?.isPrimary ?? true }
     let trainLoader: BatchLoader
     let validationLoader: BatchLoader
     let k: Int
     let trainingStep: TrainingStep
     let evaluationStep: EvaluationStep
 
-    public init(options: TrainingOptions, backend: any Backend, log: TrainingLog) throws {
+    /// Opens the data and sets up model and optimizer. With `collectives` of more than one rank this
+    /// process trains its slice of every batch (data parallelism, see ``GradientBuckets``); rank 0 alone
+    /// writes checkpoints and the metrics log; every rank must be given the same options.
+    public init(options: TrainingOptions, backend: any Backend, log: TrainingLog, collectives: (any Collectives)? = nil) throws {
         try options.validate()
-        if !options.testOnly {
+        let collectives = (collectives?.size ?? 1) > 1 ? collectives : nil
+        self.collectives = collectives
+        if !options.testOnly && (collectives?.isPrimary ?? true) {
             try FileIO.checkWritableDirectory(options.save)
             saveLock = try FileIO.lockDirectory(options.save)
             let removed = try FileIO.removeStaleTemporaryFiles(in: options.save)
@@ -60,24 +72,30 @@ public final class Trainer {
         if let notice = checkpoint?.notice { log.line(notice) }
         model = try ModelSetup.model(options, classNames: data.classNames, checkpoint: checkpoint, backend: backend, log: log)
         (optimizer, state) = try ModelSetup.optimizer(for: model, options, checkpoint: checkpoint, log: log)
-        if let checkpoint, !options.testOnly,
+        if let checkpoint, !options.testOnly, collectives?.isPrimary ?? true,
             let note = try Checkpoint.repairBestModel(in: options.save, from: checkpoint.directory, state: state)
         {
             log.line(note)
         }
         k = min(5, model.fc.weight.value.shape[0])
         divergenceLimit = options.divergenceLimit(classes: model.fc.weight.value.shape[0])
-        trainingStep = TrainingStep(model: model, optimizer: optimizer, ks: [1, k])
+        let parameters = optimizer.parameters
+        let buckets = collectives.map { GradientBuckets(parameters: parameters, collectives: $0, backend: backend) }
+        trainingStep = TrainingStep(model: model, optimizer: optimizer, ks: [1, k], dataParallel: buckets)
         evaluationStep = EvaluationStep(model: model, backend: backend, ks: [1, k])
+        let shard = (rank: collectives?.rank ?? 0, ranks: collectives?.size ?? 1)
         trainLoader = try BatchLoader(
             dataset: data.train, batchSize: options.batchSize, shuffle: true, threads: options.nThreads,
-            seed: state.seed, transform: data.trainTransform, packedTransform: data.packedTrainTransform)
+            seed: state.seed, transform: data.trainTransform, packedTransform: data.packedTrainTransform, shard: shard)
         // With ten crops the validation batches hold floor(batchSize / 10) images, as the original.
         let validationBatch = max(1, options.batchSize / data.validationCrops)
         validationLoader = try BatchLoader(
             dataset: data.validation, batchSize: validationBatch, shuffle: false, threads: options.nThreads,
             seed: state.seed, transform: data.validationTransform,
-            packedTransform: data.packedValidationTransform)
+            packedTransform: data.packedValidationTransform, shard: shard)
+        // Every rank starts from rank 0's weights and buffers (they are equal already when built from the
+        // same seed or checkpoint; this makes it certain).
+        try broadcastTensors(trainableToo: true)
     }
 
     /// Trains from the next epoch to `-nEpochs` (or only evaluates with -testOnly). `stopAfter` ends the
@@ -111,11 +129,13 @@ public final class Trainer {
             state.iteration = 0
             state.progress = nil
             try commitCheckpoint(isBest: isBest)
-            try log.record([
-                ("epoch", .number(Double(epoch))),
-                ("learningRate", .number(Double(LearningRateSchedule.rate(epoch: epoch, options: options)))),
-                ("train", json(train)), ("validation", json(validation)), ("best", .bool(isBest))
-            ])
+            if isPrimary {
+                try log.record([
+                    ("epoch", .number(Double(epoch))),
+                    ("learningRate", .number(Double(LearningRateSchedule.rate(epoch: epoch, options: options)))),
+                    ("train", json(train)), ("validation", json(validation)), ("best", .bool(isBest))
+                ])
+            }
             summary.epochs.append((epoch, train, validation))
             summary.lastValidation = validation
             epoch += 1
@@ -137,12 +157,36 @@ public final class Trainer {
         return summary
     }
 
-    /// Writes `state`'s checkpoint, then runs ``afterCheckpoint``.
+    /// Writes `state`'s checkpoint (rank 0 only), then runs ``afterCheckpoint``.
     private func commitCheckpoint(isBest: Bool) throws {
-        try Checkpoint.save(
-            model: model, optimizer: optimizer, state: state, options: options.recordedFields, isBest: isBest,
-            directory: options.save, afterWeights: afterCheckpointWeights)
+        if isPrimary {
+            try Checkpoint.save(
+                model: model, optimizer: optimizer, state: state, options: options.recordedFields, isBest: isBest,
+                directory: options.save, afterWeights: afterCheckpointWeights)
+        }
         try afterCheckpoint(state)
+    }
+
+    /// Gives every rank rank 0's batch-norm buffers (each rank's running statistics follow its own slices,
+    /// as PyTorch DDP's `broadcast_buffers`), and with `trainableToo` its parameters as well.
+    private func broadcastTensors(trainableToo: Bool) throws {
+        guard let collectives else { return }
+        for (_, tensor) in model.namedTensors() where trainableToo || !tensor.isTrainable {
+            try collectives.broadcast(tensor, on: backend)
+        }
+    }
+
+    /// Sums `progress` over the ranks (nothing when training alone).
+    private func reduced(_ progress: EpochProgress) throws -> EpochProgress {
+        guard let collectives else { return progress }
+        var values = [
+            progress.lossSum, Double(progress.correct1), Double(progress.correctK), Double(progress.images), Double(progress.skipped)
+        ]
+        try collectives.allReduceSum(&values)
+        var sum = EpochProgress()
+        sum.lossSum = values[0]
+        (sum.correct1, sum.correctK, sum.images, sum.skipped) = (Int(values[1]), Int(values[2]), Int(values[3]), Int(values[4]))
+        return sum
     }
 
     private func json(_ m: EpochMetrics) -> JSONValue {
@@ -198,13 +242,25 @@ public final class Trainer {
         for (j, batch) in batches.enumerated() {
             let i = first + j
             dataTime += now() - mark
-            reportSkipped(batch, acc: &acc)
-            if batch.labels.isEmpty { mark = now(); continue }
-            let step = try trainingStep(batch.host, learningRate: lr)
+            reportSkipped(batch)
+            // Alone, a batch without a readable sample is skipped; every rank of a job takes part in every step.
+            if batch.labels.isEmpty && collectives == nil {
+                acc.skip(batch.skipped.count)
+                mark = now()
+                continue
+            }
+            let local = try trainingStep(batch.host, learningRate: lr)
+            var stepProgress = EpochProgress()
+            stepProgress.lossSum = Double(local.loss) * Double(local.samples)
+            (stepProgress.correct1, stepProgress.correctK) = (local.correct[0], local.correct[1])
+            (stepProgress.images, stepProgress.skipped) = (local.samples, batch.skipped.count)
+            let step = try reduced(stepProgress)
+            try afterStep(model, epoch, i + 1)
             acc.add(step)
-            guard step.loss.isFinite, Double(step.loss) <= divergenceLimit else {
+            let loss = step.images > 0 ? step.lossSum / Double(step.images) : 0
+            guard loss.isFinite, loss <= divergenceLimit else {
                 throw ResNeXtError.invalidArgument(
-                    "training diverged at epoch \(epoch), iteration \(i + 1): loss is \(step.loss)\(limitNote(Double(step.loss))); "
+                    "training diverged at epoch \(epoch), iteration \(i + 1): loss is \(Float(loss))\(limitNote(loss)); "
                         + "\(keptCheckpoint); lower -LR")
             }
             if options.checkpointEvery > 0, (i + 1) % options.checkpointEvery == 0, i + 1 < n {
@@ -219,7 +275,7 @@ public final class Trainer {
                 let rate = Double(acc.images - imagesBefore) / max(now() - start, 1e-9)
                 let eta = Double(n - i - 1) * (now() - start) / Double(j + 1)
                 log.progress(
-                    " | Epoch: [\(epoch)][\(i + 1)/\(n)]  lr \(lr)  loss \(NumberFormat.fixed(Double(step.loss), 4)) (avg "
+                    " | Epoch: [\(epoch)][\(i + 1)/\(n)]  lr \(lr)  loss \(NumberFormat.fixed(loss, 4)) (avg "
                         + "\(NumberFormat.fixed(m.loss, 4)))  "
                         + "top1 \(NumberFormat.fixed(m.top1Error, 2))  top\(k) \(NumberFormat.fixed(m.topKError, 2))  "
                         + "\(NumberFormat.fixed(rate, 1)) img/s  data \(NumberFormat.fixed(dataTime, 2))s  ETA "
@@ -239,14 +295,16 @@ public final class Trainer {
     /// One pass over the validation set in evaluation mode; with ten crops each sample's logits are the
     /// mean over its crops.
     public func evaluate(epoch: Int) throws -> EpochMetrics {
+        try broadcastTensors(trainableToo: false)
         var acc = MetricsAccumulator(k: k)
         let start = now()
         for batch in validationLoader.batches(epoch: max(epoch, 1)) {
-            reportSkipped(batch, acc: &acc)
+            reportSkipped(batch)
+            acc.skip(batch.skipped.count)
             if batch.labels.isEmpty { continue }
             acc.add(try evaluationStep(batch.host))
         }
-        let m = acc.metrics(seconds: now() - start)
+        let m = MetricsAccumulator(k: k, continuing: try reduced(acc.progress)).metrics(seconds: now() - start)
         log.line(
             " * Finished epoch # \(epoch)  validation loss \(NumberFormat.fixed(m.loss, 4))  top1: \(NumberFormat.fixed(m.top1Error))  "
                 + "top\(k): \(NumberFormat.fixed(m.topKError))"
@@ -254,9 +312,8 @@ public final class Trainer {
         return m
     }
 
-    private func reportSkipped(_ batch: Batch, acc: inout MetricsAccumulator) {
+    private func reportSkipped(_ batch: Batch) {
         guard !batch.skipped.isEmpty else { return }
-        acc.skip(batch.skipped.count)
         for (index, reason) in batch.skipped.prefix(3) { log.line("warning: skipped unreadable sample \(index): \(reason)") }
     }
 }

@@ -12,11 +12,11 @@ import ResNeXtCore
 /// (appending a one-line note); `cpu`, `cuda`, `cuda:N` are explicit (a missing GPU runtime is an error).
 func makeBackend(
     device: String, threads: Int?, tf32: Bool = true, search: CUDAAlgorithmSearch = .fastest,
-    notices: inout [String]
+    autoDevice: Int = 0, notices: inout [String]
 ) throws -> any Backend {
     if device == "auto" {
         do {
-            return try CUDABackend(device: 0, allowTF32: tf32, algorithmSearch: search)
+            return try CUDABackend(device: autoDevice, allowTF32: tf32, algorithmSearch: search)
         } catch {
             notices.append("running on the CPU: \(error)")
             return try CPUBackend(threads: threads)

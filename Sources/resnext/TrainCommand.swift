@@ -2,6 +2,7 @@ import ArgumentParser
 import ResNeXtCPU
 import ResNeXtCUDA
 import ResNeXtCore
+import ResNeXtDistributed
 import ResNeXtIO
 import ResNeXtModels
 import ResNeXtTraining
@@ -126,7 +127,17 @@ struct TrainCommand: ParsableCommand {
         if gen != "gen" { notices.append("-gen: not used, data indexes are built in memory") }
         if optimState != "none" { notices.append("-optimState is not read (as in the original); use -resume DIR to continue a run") }
         guard netType == "resnext" || netType == "resnet" else { throw ValidationError("unknown -netType '\(netType)' (expected resnext)") }
-        if nGPU > 1 { notices.append("-nGPU \(nGPU): this build trains on one device; running with one") }
+        let job = MPI.launchedJob()
+        if let job, job.size > 1 {
+            if nGPU > 1 && nGPU != job.size { notices.append("-nGPU \(nGPU): the job has \(job.size) ranks; training on \(job.size)") }
+        } else if nGPU > 1 {
+            if device == "cpu" || device.hasPrefix("cuda") || (device == "auto" && DataParallelLaunch.gpuAvailable()) {
+                try DataParallelLaunch.relaunch(ranks: nGPU)
+            }
+            notices.append(
+                "-nGPU \(nGPU): no GPU found, training in one process on the CPU (for \(nGPU) CPU ranks: --device cpu -nGPU "
+                    + "\(nGPU))")
+        }
         var options = TrainingOptions()
         options.dataset = try model.datasetKind()
         options.resume = resume.flatMap(Self.unlessNone)
@@ -152,19 +163,43 @@ struct TrainCommand: ParsableCommand {
         options.momentum = momentum
         options.weightDecay = weightDecay
         options.resetClassifier = resetClassifier.value
-        options.computeThreads = computeThreads ?? 0
+        let threads = DataParallelLaunch.computeThreads(computeThreads, job: job)
+        options.computeThreads = threads ?? 0
         options.printEvery = printEvery
         options.checkpointEvery = checkpointEvery
         options.divergenceLoss = divergenceLoss
 
-        let backend = try makeBackend(
-            device: nGPU >= 1 ? device : "cpu", threads: computeThreads, tf32: gpu.tf32.value, search: gpu.cudnn.search,
-            notices: &notices)
-        let log = TrainingLog(metricsPath: options.testOnly ? nil : FileIO.join(options.save, "metrics.jsonl"))
-        for notice in notices { log.line("note: " + notice) }
-        let trainer = try Trainer(options: options, backend: backend, log: log)
-        if let pause = CrashTestHooks.checkpointPause() { trainer.afterCheckpointWeights = pause }
-        _ = try trainer.run()
+        let collectives = try job.flatMap { $0.size > 1 ? try MPI() : nil }
+        do {
+            let backend = try makeBackend(
+                device: nGPU >= 1 ? DataParallelLaunch.device(device, job: job) : "cpu", threads: threads, tf32: gpu.tf32.value,
+                search: gpu.cudnn.search, autoDevice: DataParallelLaunch.autoDevice(job: job), notices: &notices)
+            let primary = collectives?.isPrimary ?? true
+            // Rank 0 alone prints and writes the metrics log.
+            let log =
+                primary
+                ? TrainingLog(metricsPath: options.testOnly ? nil : FileIO.join(options.save, "metrics.jsonl"))
+                : TrainingLog(metricsPath: nil, write: { _ in }, isTerminal: false)
+            for notice in notices { log.line("note: " + notice) }
+            if let collectives { log.line("data parallel: \(collectives.size) ranks (Open MPI, \(collectives.path))") }
+            let trainer = try Trainer(options: options, backend: backend, log: log, collectives: collectives)
+            if let pause = CrashTestHooks.checkpointPause() { trainer.afterCheckpointWeights = pause }
+            let replicaCheck = CrashTestHooks.replicaCheck(collectives)
+            let killRank = CrashTestHooks.killRank(collectives)
+            trainer.afterStep = { model, epoch, iteration in
+                try replicaCheck?(model, iteration)
+                killRank?(epoch, iteration)
+            }
+            _ = try trainer.run()
+            if let replicaCheck, let collectives {
+                log.line("replica check: weights bit-identical on all \(collectives.size) ranks after each of \(replicaCheck.steps) steps")
+            }
+        } catch {
+            // One failing rank must not leave the others waiting in a collective.
+            collectives?.abort("\(error)")
+            throw error
+        }
+        collectives?.finalize()
     }
 
     /// The original's `none` (no file) as nil.

@@ -50,6 +50,31 @@ final class LoaderTests: XCTestCase {
         }
     }
 
+    /// Data parallelism: the ranks' slices of every batch together are exactly the single-process batch
+    /// (same samples, same augmentation draws), split as evenly as possible; every rank gets every batch.
+    func testRankSlicesMakeUpTheSingleProcessBatches() throws {
+        func loader(rank: Int, ranks: Int) throws -> [Batch] {
+            Array(
+                try BatchLoader(
+                    dataset: IndexedDataset(count: 23), batchSize: 5, shuffle: true, threads: 2, seed: 42, transform: jitter,
+                    shard: (rank, ranks)
+                ).batches(epoch: 3, startingAt: 1))
+        }
+        let whole = try loader(rank: 0, ranks: 1)
+        let slices = try (0..<3).map { try loader(rank: $0, ranks: 3) }
+        XCTAssertEqual(slices.map(\.count), [4, 4, 4])
+        for (b, batch) in whole.enumerated() {
+            XCTAssertEqual(slices.flatMap { $0[b].indices }, batch.indices)
+            XCTAssertEqual(slices.flatMap { $0[b].images }, batch.images)
+            XCTAssertEqual(slices.flatMap { $0[b].labels }, batch.labels)
+        }
+        // The last batch holds 3 samples (one of them corrupt): one per rank, before the skip.
+        XCTAssertEqual(slices.map { $0[3].indices.count + $0[3].skipped.count }, [1, 1, 1])
+        XCTAssertThrowsError(
+            try BatchLoader(
+                dataset: IndexedDataset(count: 3), batchSize: 2, shuffle: false, threads: 1, seed: 0, transform: jitter, shard: (2, 2)))
+    }
+
     func testUnshuffledOrderAndBadArguments() throws {
         let loader = try BatchLoader(
             dataset: IndexedDataset(count: 7), batchSize: 3, shuffle: false, threads: 2, seed: 0,
