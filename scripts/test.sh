@@ -17,5 +17,7 @@ swift test -c release --skip-build --disable-swift-testing
 # SIGKILL at random moments with -resume after each, and checkpoints on a full disk (docs/RELIABILITY.md).
 scripts/kill_test.sh 5
 scripts/disk_full_test.sh 13 27
+# Two ranks on two network namespaces over TCP against the same run on one host (docs/DISTRIBUTED.md).
+scripts/netns_test.sh
 # A short seeded libFuzzer run of every parser (a separate sanitizer build in .build-fuzz).
 scripts/fuzz.sh all 10

@@ -25,6 +25,10 @@ public final class GradientBuckets {
     private var scale: Float = 1
     private var failure: (any Error)?
 
+    /// Whether a step needs samples on every rank (synchronized batch norm); when a global batch leaves a
+    /// rank without samples, every rank skips that step.
+    public var requiresSamplesOnEveryRank = false
+
     /// Default bucket size: PyTorch DDP's 25 MiB.
     public static let defaultBucketBytes = 25 << 20
 

@@ -69,6 +69,9 @@ extension Layer {
         for child in children { child.layer.setTraining(training) }
     }
 
+    /// This layer and all its descendants, depth first in definition order.
+    public var allLayers: [any Layer] { [self] + children.flatMap { $0.layer.allLayers } }
+
     /// Clears every accumulated gradient.
     public func zeroGradients() {
         for (_, p) in namedParameters() { p.zeroGradient() }

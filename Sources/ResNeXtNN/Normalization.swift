@@ -11,6 +11,9 @@ public final class BatchNorm2d: Layer {
     public let epsilon: Float
     public let momentum: Float
     public var isTraining = true
+    /// Synchronized batch norm: training-mode statistics over the whole batch of every rank of a
+    /// data-parallel job instead of this rank's slice (see ``SynchronizedBatchNorm``).
+    public var synchronization: SynchronizedBatchNorm?
     private var saved: (input: Tensor, statistics: BatchNormStatistics)?
 
     public init(_ backend: any Backend, channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) throws {
@@ -35,6 +38,12 @@ public final class BatchNorm2d: Layer {
                 x, scale: weight.value, shift: bias.value, mean: runningMean.value,
                 variance: runningVariance.value, epsilon: epsilon)
         }
+        if let synchronization {
+            let stats = try synchronization.forward(x, self)
+            saved = (x, stats)
+            return try backend.batchNormInference(
+                x, scale: weight.value, shift: bias.value, mean: stats.mean, variance: stats.variance, epsilon: epsilon)
+        }
         let (y, stats) = try backend.batchNormTraining(
             x, scale: weight.value, shift: bias.value, runningMean: runningMean.value,
             runningVariance: runningVariance.value, momentum: momentum, epsilon: epsilon)
@@ -46,8 +55,9 @@ public final class BatchNorm2d: Layer {
         let (x, stats) = try ResNeXtNN.saved(saved, "BatchNorm2d")
         saved = nil
         let grads = try backend.batchNormBackward(dy, input: x, scale: weight.value, statistics: stats, epsilon: epsilon)
+        let input = try synchronization?.backward(dy, grads, input: x, statistics: stats, self) ?? grads.input
         try weight.accumulate(grads.scale, on: backend)
         try bias.accumulate(grads.shift, on: backend)
-        return grads.input
+        return input
     }
 }

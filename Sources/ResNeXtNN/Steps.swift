@@ -56,10 +56,13 @@ public final class TrainingStep {
         model.zeroGradients()
         let local = batch.labels.count
         if let dataParallel {
-            var counts = [Double(local)]
+            var counts = [Double(local), local == 0 ? 1 : 0]
             try dataParallel.collectives.allReduceSum(&counts)
-            // A global batch with no readable sample is skipped by every rank, as one process skips it.
-            guard counts[0] > 0 else { return StepResult(loss: 0, correct: ks.map { _ in 0 }, samples: 0) }
+            // A global batch with no readable sample is skipped by every rank, as one process skips it; so
+            // is one that leaves a rank without samples when every rank must take part (synchronized BN).
+            guard counts[0] > 0, counts[1] == 0 || !dataParallel.requiresSamplesOnEveryRank else {
+                return StepResult(loss: 0, correct: ks.map { _ in 0 }, samples: 0)
+            }
             dataParallel.begin(local: local, global: Int(counts[0]))
         }
         var result = StepResult(loss: 0, correct: ks.map { _ in 0 }, samples: 0)

@@ -81,6 +81,10 @@ public final class Trainer {
         divergenceLimit = options.divergenceLimit(classes: model.fc.weight.value.shape[0])
         let parameters = optimizer.parameters
         let buckets = collectives.map { GradientBuckets(parameters: parameters, collectives: $0, backend: backend) }
+        if let collectives, options.syncBN {
+            buckets?.requiresSamplesOnEveryRank = true
+            for case let norm as BatchNorm2d in model.allLayers { norm.synchronization = SynchronizedBatchNorm(collectives: collectives) }
+        }
         trainingStep = TrainingStep(model: model, optimizer: optimizer, ks: [1, k], dataParallel: buckets)
         evaluationStep = EvaluationStep(model: model, backend: backend, ks: [1, k])
         let shard = (rank: collectives?.rank ?? 0, ranks: collectives?.size ?? 1)

@@ -36,6 +36,8 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
     public var computeThreads = 0
     /// Print progress every this many iterations when stdout is not a terminal (0: about 20 lines per epoch).
     public var printEvery = 0
+    /// Data parallelism: batch-norm statistics over the global batch instead of each rank's slice.
+    public var syncBN = false
     /// Also write a checkpoint every this many iterations within an epoch (0: only at the end of each epoch).
     public var checkpointEvery = 0
     /// A finite loss above this stops training as diverged (0: 100 × ln(classes), a hundred times the loss of

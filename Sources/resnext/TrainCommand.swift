@@ -110,6 +110,10 @@ struct TrainCommand: ParsableCommand {
         help: "Also checkpoint every N iterations within an epoch; -resume continues exactly from there (0: at epoch ends only).")
     var checkpointEvery = 0
     @Option(
+        name: [.customLong("syncBN", withSingleDash: true), .customLong("sync-bn")],
+        help: "Data parallelism: batch-norm statistics over all ranks' samples, not each rank's slice (true/false).")
+    var syncBN = FlagBool(false)
+    @Option(
         name: [.customLong("divergenceLoss", withSingleDash: true), .customLong("divergence-loss")],
         help: "Stop as diverged when a training or validation loss exceeds this (0: 100 × ln(classes)).")
     var divergenceLoss = 0.0
@@ -167,6 +171,7 @@ struct TrainCommand: ParsableCommand {
         options.computeThreads = threads ?? 0
         options.printEvery = printEvery
         options.checkpointEvery = checkpointEvery
+        options.syncBN = syncBN.value
         options.divergenceLoss = divergenceLoss
 
         let collectives = try job.flatMap { $0.size > 1 ? try MPI() : nil }

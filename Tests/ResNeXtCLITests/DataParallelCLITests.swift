@@ -71,6 +71,29 @@ final class DataParallelCLITests: XCTestCase {
         }
     }
 
+    /// With `-syncBN true` two ranks train as one process on the whole batches, up to float rounding (and
+    /// the few ReLUs it flips at zero): after an epoch (3 steps) their weights are within 1e-5 (relative L2)
+    /// of the one-process run's and over 20 times closer to them than with per-rank statistics (the default,
+    /// as the original); measured 2.1e-6 against 1.4e-4.
+    func testSynchronizedBatchNormTrainsAsOneProcess() throws {
+        func run(_ name: String, ranks: Int, _ extra: [String] = []) throws -> [Float] {
+            let arguments = arguments(save: scratch + "/" + name) + ["-nEpochs", "1", "--compute-threads", "1"] + extra
+            let r = ranks == 1 ? try runResNeXt(arguments) : try launch(ranks, arguments)
+            XCTAssertEqual(r.status, 0, r.output)
+            let file = try SafetensorsFile.read(scratch + "/\(name)/model_1.safetensors")
+            return file.tensors.filter { !$0.name.contains("running") }.flatMap { $0.tensor.floats() }
+        }
+        let alone = try run("alone", ranks: 1)
+        let synchronized = try run("synchronized", ranks: 2, ["-syncBN", "true"])
+        let perRank = try run("per-rank", ranks: 2)
+        func distance(_ a: [Float]) -> Double {
+            let difference = zip(a, alone).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+            return (difference / alone.reduce(0.0) { $0 + Double($1) * Double($1) }).squareRoot()
+        }
+        XCTAssertLessThan(distance(synchronized) * 20, distance(perRank), "\(distance(synchronized)) vs \(distance(perRank))")
+        XCTAssertLessThan(distance(synchronized), 1e-5)
+    }
+
     /// A failure on one rank (rank 0 cannot use -save) stops the whole job at once with a message naming
     /// the rank, instead of leaving rank 1 waiting in a collective.
     func testAFailingRankStopsTheJob() throws {
