@@ -136,7 +136,13 @@ public final class Trainer {
             if isPrimary {
                 try log.record([
                     ("epoch", .number(Double(epoch))),
-                    ("learningRate", .number(Double(LearningRateSchedule.rate(epoch: epoch, options: options)))),
+                    (
+                        "learningRate",
+                        .number(
+                            Double(
+                                LearningRateSchedule.rate(
+                                    epoch: epoch, iteration: trainLoader.batchCount - 1, of: trainLoader.batchCount, options: options)))
+                    ),
                     ("train", json(train)), ("validation", json(validation)), ("best", .bool(isBest))
                 ])
             }
@@ -232,7 +238,6 @@ public final class Trainer {
     /// resume), from the next iteration on, continuing its metrics. Writes a mid-epoch checkpoint every
     /// `-checkpointEvery` iterations.
     public func trainEpoch(_ epoch: Int) throws -> EpochMetrics {
-        let lr = LearningRateSchedule.rate(epoch: epoch, options: options)
         let resumed = state.isMidEpoch && state.epoch + 1 == epoch
         let first = resumed ? state.iteration : 0
         var acc = MetricsAccumulator(k: k, continuing: resumed ? state.progress ?? EpochProgress() : EpochProgress())
@@ -253,6 +258,7 @@ public final class Trainer {
                 mark = now()
                 continue
             }
+            let lr = LearningRateSchedule.rate(epoch: epoch, iteration: i, of: n, options: options)
             let local = try trainingStep(batch.host, learningRate: lr)
             var stepProgress = EpochProgress()
             stepProgress.lossSum = Double(local.loss) * Double(local.samples)

@@ -38,6 +38,10 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
     public var printEvery = 0
     /// Data parallelism: batch-norm statistics over the global batch instead of each rank's slice.
     public var syncBN = false
+    /// The linear scaling rule (Goyal et al.): the learning rate is `-LR` × batchSize / 256.
+    public var scaleLR = false
+    /// Gradual warm-up: the learning rate rises linearly, every iteration, over the first this many epochs.
+    public var warmupEpochs = 0
     /// Also write a checkpoint every this many iterations within an epoch (0: only at the end of each epoch).
     public var checkpointEvery = 0
     /// A finite loss above this stops training as diverged (0: 100 × ln(classes), a hundred times the loss of
@@ -68,6 +72,7 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
         guard weightDecay >= 0 else { throw bad("-weightDecay must not be negative, got \(weightDecay)") }
         guard nGPU >= 0 else { throw bad("-nGPU must not be negative, got \(nGPU)") }
         guard nClasses >= 0 else { throw bad("-nClasses must not be negative, got \(nClasses)") }
+        guard warmupEpochs >= 0 else { throw bad("-warmupEpochs must not be negative, got \(warmupEpochs)") }
         guard checkpointEvery >= 0 else { throw bad("-checkpointEvery must not be negative, got \(checkpointEvery)") }
         guard divergenceLoss >= 0, !divergenceLoss.isNaN else {
             throw bad("-divergenceLoss must be positive (or 0 for 100 × ln(classes)), got \(divergenceLoss)")
@@ -87,7 +92,8 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
         [
             ("dataset", dataset.rawValue), ("data", data ?? ""), ("manualSeed", String(manualSeed)), ("nEpochs", String(effectiveEpochs)),
             ("batchSize", String(batchSize)), ("LR", String(LR)), ("momentum", String(momentum)), ("weightDecay", String(weightDecay)),
-            ("nThreads", String(nThreads)), ("computeThreads", String(computeThreads)), ("tenCrop", String(tenCrop))
+            ("nThreads", String(nThreads)), ("computeThreads", String(computeThreads)), ("tenCrop", String(tenCrop)),
+            ("scaleLR", String(scaleLR)), ("warmupEpochs", String(warmupEpochs))
         ]
     }
 
@@ -104,8 +110,25 @@ public struct TrainingOptions: Sendable, Hashable, Codable {
 
 /// The original's learning-rate schedules.
 public enum LearningRateSchedule {
-    /// ImageNet: LR · 0.1^floor((epoch − 1) / 30). CIFAR (and MNIST): LR, then LR/10 once
-    /// epoch / nEpochs > 0.49 and LR/100 once > 0.74 (epochs 148 and 223 of 300).
+    /// The rate of iteration `iteration` (0-based) of `epoch`, which has `iterations` iterations: the
+    /// epoch's rate (below), multiplied by batchSize / 256 with `-scaleLR`, and during the first
+    /// `-warmupEpochs` epochs ramped linearly per iteration from a fraction s of it up to it, s = 256 /
+    /// batchSize with `-scaleLR` (Goyal et al.: from the unscaled rate) and 0.01 without (torchvision's
+    /// `lr_warmup_decay`).
+    public static func rate(epoch: Int, iteration: Int, of iterations: Int, options: TrainingOptions) -> Float {
+        var lr = Double(rate(epoch: epoch, options: options))
+        let scale = Double(options.batchSize) / 256
+        if options.scaleLR { lr *= scale }
+        if options.warmupEpochs > 0, epoch <= options.warmupEpochs {
+            let start = options.scaleLR ? min(1, 1 / scale) : 0.01
+            let done = Double((epoch - 1) * iterations + iteration) / Double(options.warmupEpochs * max(iterations, 1))
+            lr *= start + (1 - start) * done
+        }
+        return Float(lr)
+    }
+
+    /// The epoch's rate, as the original: ImageNet: LR · 0.1^floor((epoch − 1) / 30). CIFAR (and MNIST):
+    /// LR, then LR/10 once epoch / nEpochs > 0.49 and LR/100 once > 0.74 (epochs 148 and 223 of 300).
     public static func rate(epoch: Int, options: TrainingOptions) -> Float {
         let decay: Int
         switch options.dataset {

@@ -114,6 +114,14 @@ struct TrainCommand: ParsableCommand {
         help: "Data parallelism: batch-norm statistics over all ranks' samples, not each rank's slice (true/false).")
     var syncBN = FlagBool(false)
     @Option(
+        name: [.customLong("scaleLR", withSingleDash: true), .customLong("scale-lr")],
+        help: "Linear scaling rule: learning rate -LR × batchSize / 256 (true/false).")
+    var scaleLR = FlagBool(false)
+    @Option(
+        name: [.customLong("warmupEpochs", withSingleDash: true), .customLong("warmup-epochs")],
+        help: "Raise the learning rate linearly, every iteration, over the first N epochs (Goyal et al.; 0: none).")
+    var warmupEpochs = 0
+    @Option(
         name: [.customLong("divergenceLoss", withSingleDash: true), .customLong("divergence-loss")],
         help: "Stop as diverged when a training or validation loss exceeds this (0: 100 × ln(classes)).")
     var divergenceLoss = 0.0
@@ -172,6 +180,8 @@ struct TrainCommand: ParsableCommand {
         options.printEvery = printEvery
         options.checkpointEvery = checkpointEvery
         options.syncBN = syncBN.value
+        options.scaleLR = scaleLR.value
+        options.warmupEpochs = warmupEpochs
         options.divergenceLoss = divergenceLoss
 
         let collectives = try job.flatMap { $0.size > 1 ? try MPI() : nil }

@@ -127,5 +127,22 @@ final class TrainerTests: XCTestCase {
             XCTAssertEqual(
                 Double(LearningRateSchedule.rate(epoch: epoch, options: imagenet)), lr, accuracy: lr * 1e-6, "ImageNet epoch \(epoch)")
         }
+        // By default every iteration of an epoch has the epoch's rate.
+        XCTAssertEqual(LearningRateSchedule.rate(epoch: 31, iteration: 7, of: 10, options: imagenet), 0.01)
+        // Linear scaling (batch 1024: ×4) with 5 epochs of warm-up from the unscaled rate (Goyal et al.).
+        imagenet.batchSize = 1024
+        imagenet.scaleLR = true
+        imagenet.warmupEpochs = 5
+        for (epoch, iteration, lr) in [
+            (1, 0, 0.1), (3, 5, 0.1 + 0.3 * 25.0 / 50), (5, 9, 0.1 + 0.3 * 49.0 / 50), (6, 0, 0.4), (31, 0, 0.04)
+        ] {
+            XCTAssertEqual(
+                Double(LearningRateSchedule.rate(epoch: epoch, iteration: iteration, of: 10, options: imagenet)), lr, accuracy: lr * 1e-6,
+                "epoch \(epoch) iteration \(iteration)")
+        }
+        // Warm-up without scaling starts at 1 % (torchvision's lr_warmup_decay).
+        cifar.warmupEpochs = 2
+        XCTAssertEqual(Double(LearningRateSchedule.rate(epoch: 1, iteration: 0, of: 4, options: cifar)), 0.001, accuracy: 1e-8)
+        XCTAssertEqual(Double(LearningRateSchedule.rate(epoch: 2, iteration: 0, of: 4, options: cifar)), 0.001 + 0.099 / 2, accuracy: 1e-8)
     }
 }
