@@ -15,10 +15,16 @@ let resnextExecutable: URL = {
 }()
 
 /// Runs the `resnext` executable built next to this test bundle.
-func runResNeXt(_ arguments: [String]) throws -> (status: Int32, output: String) {
+func runResNeXt(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    try runProgram(resnextExecutable, arguments, environment: environment)
+}
+
+/// Runs `executable` with `arguments` and the test's environment plus `environment`; stdout and stderr together.
+func runProgram(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = resnextExecutable
+    process.executableURL = executable
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe

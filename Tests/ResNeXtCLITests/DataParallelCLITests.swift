@@ -29,18 +29,12 @@ final class DataParallelCLITests: XCTestCase {
         ]
     }
 
+    /// `mpirun -np ranks resnext arguments...`
     func launch(_ ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: mpirun)
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), resnextExecutable.path] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runProgram(
+            URL(fileURLWithPath: mpirun),
+            ["--allow-run-as-root", "--oversubscribe", "-np", String(ranks), resnextExecutable.path] + arguments,
+            environment: environment)
     }
 
     /// Two ranks hold bit-identical weights after every step; rank 0 alone writes checkpoints and the metrics

@@ -6,20 +6,7 @@ import ResNeXtTraining
 import XCTest
 
 /// Checkpoint hashes, fallback to an intact pair, commit order, stale temporary files and the -save lock.
-final class CheckpointIntegrityTests: XCTestCase {
-    var scratch: [String] = []
-
-    override func tearDown() {
-        for d in scratch { try? FileManager.default.removeItem(atPath: d) }
-        scratch = []
-    }
-
-    func directory(_ name: String) throws -> String {
-        let d = try temporaryDirectory(name)
-        scratch.append(d)
-        return d
-    }
-
+final class CheckpointIntegrityTests: ScratchDirectoryTestCase {
     /// A tiny CIFAR data set and a -save directory with `epochs` epochs of checkpoints.
     func trained(epochs: Int) throws -> (data: String, save: String) {
         let data = try directory("ck-data"), save = try directory("ck-save")

@@ -7,20 +7,7 @@ import XCTest
 
 /// `-checkpointEvery`: mid-epoch checkpoints, exact resume from the middle of an epoch, their retention and
 /// fallback; and the divergence limit on finite losses.
-final class MidEpochCheckpointTests: XCTestCase {
-    var scratch: [String] = []
-
-    override func tearDown() {
-        for d in scratch { try? FileManager.default.removeItem(atPath: d) }
-        scratch = []
-    }
-
-    func directory(_ name: String) throws -> String {
-        let d = try temporaryDirectory(name)
-        scratch.append(d)
-        return d
-    }
-
+final class MidEpochCheckpointTests: ScratchDirectoryTestCase {
     /// Stands for a kill right after a checkpoint was committed.
     struct Interrupted: Error {}
 

@@ -4,6 +4,7 @@ import ResNeXtCore
 import ResNeXtIO
 import ResNeXtModels
 import ResNeXtTraining
+import XCTest
 
 let cpu: CPUBackend = try! CPUBackend()
 
@@ -62,4 +63,22 @@ func tinyCIFAROptions(data: String, save: String) -> TrainingOptions {
     o.manualSeed = 7
     o.nThreads = 2
     return o
+}
+
+/// A test case with scratch directories removed after each test.
+class ScratchDirectoryTestCase: XCTestCase {
+    var scratch: [String] = []
+
+    override func tearDown() {
+        for d in scratch { try? FileManager.default.removeItem(atPath: d) }
+        scratch = []
+        super.tearDown()
+    }
+
+    /// A fresh temporary directory, removed after the test.
+    func directory(_ name: String) throws -> String {
+        let d = try temporaryDirectory(name)
+        scratch.append(d)
+        return d
+    }
 }
