@@ -1,7 +1,7 @@
 import ArgumentParser
 
 #if canImport(Glibc)
-    import Glibc
+    @preconcurrency import Glibc
 #endif
 
 @main
@@ -19,7 +19,16 @@ struct ResNeXtCLI: ParsableCommand {
         #endif
     }
 
+    /// Line-buffers standard output (stdio buffers it fully when it is a pipe or file), so a run that
+    /// crashes, or is killed by a time limit, still leaves every line it printed; standard error stays
+    /// unbuffered, as stdio starts it.
+    static func bufferOutputByLine() {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        setvbuf(stderr, nil, _IONBF, 0)
+    }
+
     static func main() {
+        bufferOutputByLine()
         tuneAllocator()
         do {
             if let (argument, suggestion) = MisspelledOptionGuard.misreadAsHelp(Array(CommandLine.arguments.dropFirst()), root: Self.self) {

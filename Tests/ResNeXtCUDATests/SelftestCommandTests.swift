@@ -75,6 +75,29 @@ final class SelftestCommandTests: XCTestCase {
         XCTAssertTrue(r.output.split(separator: "\n").last?.hasSuffix(" passed, 0 failed") ?? false, r.output)
     }
 
+    /// Standard output is line-buffered even into a pipe: the first line arrives alone while the run goes
+    /// on (stdio's full buffering would hold it back until 4 KiB or exit), so a crash or a time limit loses
+    /// nothing printed before it. The fake GPU's checks print slowly, so the first read is one line.
+    func testOutputIsLineBufferedIntoAPipe() throws {
+        try requireSelftest()
+        guard let executable = Self.executable else { throw XCTSkip("the resnext executable was not built next to the tests") }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = ["selftest", "--device", "cuda", "--steps", "0", "--seed", "5"]
+        process.environment = ProcessInfo.processInfo.environment.merging(try FakeCUDA.environment()) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        defer {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+        let first = pipe.fileHandleForReading.availableData
+        XCTAssertTrue(process.isRunning, "the first output came only at exit")
+        XCTAssertLessThan(first.count, 4096, "stdout is block-buffered")
+        XCTAssertTrue(String(decoding: first, as: UTF8.self).hasPrefix("selftest: cuDNN"), String(decoding: first, as: UTF8.self))
+    }
+
     /// The CPU backend against itself: every check runs (and must pass exactly), without a GPU.
     func testSelftestItselfOnTheCPU() throws {
         try requireSelftest()
