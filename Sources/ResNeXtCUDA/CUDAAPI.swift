@@ -14,6 +14,12 @@ public typealias CUhandle = OpaquePointer?
     UnsafeMutableRawPointer(bitPattern: UInt(address))
 }
 
+/// CUDA's version numbers: 1000·major + 10·minor (`cuDriverGetVersion`, `cudnnGetCudartVersion`).
+public enum CUDAVersion {
+    /// "13.0" for 13000, "12.8" for 12080.
+    public static func string(_ v: Int) -> String { "\(v / 1000).\((v % 1000) / 10)" }
+}
+
 // MARK: - CUDA driver
 
 /// The CUDA driver API calls the backend makes (versioned `_v2` names where the ABI changed).
@@ -98,6 +104,13 @@ public struct DriverAPI: Sendable {
         return textOK ? "\(n) (\(result)): \(String(cString: text!))" : "\(n) (\(result))"
     }
 
+    /// The CUDA version the driver supports ("13.0"), or nil when it cannot say.
+    public func versionString() -> String? {
+        var v: Int32 = 0
+        guard cuDriverGetVersion(&v) == 0, v > 0 else { return nil }
+        return CUDAVersion.string(Int(v))
+    }
+
     /// Throws ``ResNeXtError/backend(_:)`` naming the call and the status unless `result` is CUDA_SUCCESS.
     public func check(_ result: CUresult, _ call: @autoclosure () -> String) throws {
         guard result != 0 else { return }
@@ -125,6 +138,9 @@ public struct NVRTCAPI: Sendable {
     /// CUDA 11.2+: the virtual architectures this NVRTC compiles for.
     let nvrtcGetNumSupportedArchs: (@convention(c) (UnsafeMutablePointer<Int32>?) -> Int32)?
     let nvrtcGetSupportedArchs: (@convention(c) (UnsafeMutablePointer<Int32>?) -> Int32)?
+    /// CUDA 11.1+: device code (CUBIN) for a real architecture (`--gpu-architecture=sm_XY`).
+    let nvrtcGetCUBINSize: (@convention(c) (OpaquePointer?, UnsafeMutablePointer<Int>?) -> Int32)?
+    let nvrtcGetCUBIN: (@convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?) -> Int32)?
 
     public init(_ lib: DynamicLibrary) throws {
         library = lib
@@ -139,7 +155,12 @@ public struct NVRTCAPI: Sendable {
         nvrtcGetProgramLog = try lib.symbol("nvrtcGetProgramLog")
         nvrtcGetNumSupportedArchs = lib.optionalSymbol("nvrtcGetNumSupportedArchs")
         nvrtcGetSupportedArchs = lib.optionalSymbol("nvrtcGetSupportedArchs")
+        nvrtcGetCUBINSize = lib.optionalSymbol("nvrtcGetCUBINSize")
+        nvrtcGetCUBIN = lib.optionalSymbol("nvrtcGetCUBIN")
     }
+
+    /// Whether this NVRTC can hand out CUBIN (else only PTX, which the driver must be new enough to JIT).
+    public var emitsCUBIN: Bool { nvrtcGetCUBINSize != nil && nvrtcGetCUBIN != nil }
 
     public func describe(_ result: Int32) -> String {
         guard let text = nvrtcGetErrorString(result) else { return "nvrtcResult \(result)" }
@@ -166,224 +187,6 @@ public struct NVRTCAPI: Sendable {
         var archs = [Int32](repeating: 0, count: Int(n))
         guard list(&archs) == 0 else { return nil }
         return archs.map(Int.init)
-    }
-}
-
-// MARK: - cuDNN
-
-/// `cudnnConvolution{Fwd,BwdData,BwdFilter}AlgoPerf_t` (the three share this layout: 48 bytes).
-public struct CuDNNAlgorithmPerformance: Sendable, Equatable {
-    public var algorithm: Int32
-    public var status: Int32
-    public var time: Float
-    public var memory: Int
-    public var determinism: Int32
-    public var mathType: Int32
-    public var reserved: (Int32, Int32, Int32)
-
-    public init(algorithm: Int32 = 0, status: Int32 = 0, time: Float = 0, memory: Int = 0, determinism: Int32 = 0, mathType: Int32 = 0) {
-        self.algorithm = algorithm
-        self.status = status
-        self.time = time
-        self.memory = memory
-        self.determinism = determinism
-        self.mathType = mathType
-        self.reserved = (0, 0, 0)
-    }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.algorithm == b.algorithm && a.status == b.status && a.time == b.time && a.memory == b.memory
-            && a.determinism == b.determinism && a.mathType == b.mathType
-    }
-}
-
-/// cuDNN enum values used (cudnn_graph.h / cudnn_ops.h / cudnn_cnn.h of cuDNN 9; unchanged since 7).
-public enum CuDNN {
-    public static let statusSuccess: Int32 = 0
-    public static let tensorNCHW: Int32 = 0
-    public static let dataFloat: Int32 = 0
-    public static let crossCorrelation: Int32 = 1
-    public static let defaultMath: Int32 = 0
-    public static let tensorOpMath: Int32 = 1
-    public static let tensorOpMathAllowConversion: Int32 = 2
-    public static let fmaMath: Int32 = 3
-    public static let deterministic: Int32 = 1
-    public static let batchNormSpatial: Int32 = 1
-}
-
-public struct CuDNNAPI: Sendable {
-    public typealias Handle = OpaquePointer?
-    typealias Create = @convention(c) (UnsafeMutablePointer<OpaquePointer?>?) -> Int32
-    typealias Destroy = @convention(c) (OpaquePointer?) -> Int32
-    /// A `cudnnConvolution*AlgoPerf_t *` (an array of ``CuDNNAlgorithmPerformance``; a Swift struct pointer is not C-representable).
-    typealias Perf = UnsafeMutableRawPointer?
-    let library: DynamicLibrary
-
-    let cudnnGetVersion: @convention(c) () -> Int
-    let cudnnGetErrorString: @convention(c) (Int32) -> UnsafePointer<CChar>?
-    let cudnnCreate: Create
-    let cudnnDestroy: Destroy
-    let cudnnCreateTensorDescriptor: Create
-    let cudnnDestroyTensorDescriptor: Destroy
-    let cudnnSetTensor4dDescriptor: @convention(c) (OpaquePointer?, Int32, Int32, Int32, Int32, Int32, Int32) -> Int32
-    let cudnnCreateFilterDescriptor: Create
-    let cudnnDestroyFilterDescriptor: Destroy
-    let cudnnSetFilter4dDescriptor: @convention(c) (OpaquePointer?, Int32, Int32, Int32, Int32, Int32, Int32) -> Int32
-    let cudnnCreateConvolutionDescriptor: Create
-    let cudnnDestroyConvolutionDescriptor: Destroy
-    let cudnnSetConvolution2dDescriptor: @convention(c) (OpaquePointer?, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32) -> Int32
-    let cudnnSetConvolutionGroupCount: @convention(c) (OpaquePointer?, Int32) -> Int32
-    let cudnnSetConvolutionMathType: @convention(c) (OpaquePointer?, Int32) -> Int32
-    let cudnnGetConvolution2dForwardOutputDim:
-        @convention(c) (
-            OpaquePointer?, OpaquePointer?, OpaquePointer?, UnsafeMutablePointer<Int32>?,
-            UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?
-        ) -> Int32
-
-    let cudnnFindConvolutionForwardAlgorithmEx:
-        @convention(c) (
-            Handle, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
-            OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafeMutablePointer<Int32>?, Perf,
-            UnsafeMutableRawPointer?, Int
-        ) -> Int32
-    let cudnnGetConvolutionForwardAlgorithm_v7:
-        @convention(c) (
-            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-            UnsafeMutablePointer<Int32>?, Perf
-        ) -> Int32
-    let cudnnGetConvolutionForwardWorkspaceSize:
-        @convention(c) (
-            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-            UnsafeMutablePointer<Int>?
-        ) -> Int32
-    let cudnnConvolutionForward:
-        @convention(c) (
-            Handle, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-            OpaquePointer?, Int32, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, OpaquePointer?,
-            UnsafeMutableRawPointer?
-        ) -> Int32
-
-    let cudnnFindConvolutionBackwardDataAlgorithmEx:
-        @convention(c) (
-            Handle, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
-            OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafeMutablePointer<Int32>?, Perf,
-            UnsafeMutableRawPointer?, Int
-        ) -> Int32
-    let cudnnGetConvolutionBackwardDataAlgorithm_v7:
-        @convention(c) (
-            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-            UnsafeMutablePointer<Int32>?, Perf
-        ) -> Int32
-    let cudnnGetConvolutionBackwardDataWorkspaceSize:
-        @convention(c) (
-            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-            UnsafeMutablePointer<Int>?
-        ) -> Int32
-    let cudnnConvolutionBackwardData:
-        @convention(c) (
-            Handle, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-            OpaquePointer?, Int32, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, OpaquePointer?,
-            UnsafeMutableRawPointer?
-        ) -> Int32
-
-    let cudnnFindConvolutionBackwardFilterAlgorithmEx:
-        @convention(c) (
-            Handle, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
-            OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafeMutablePointer<Int32>?, Perf,
-            UnsafeMutableRawPointer?, Int
-        ) -> Int32
-    let cudnnGetConvolutionBackwardFilterAlgorithm_v7:
-        @convention(c) (
-            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-            UnsafeMutablePointer<Int32>?, Perf
-        ) -> Int32
-    let cudnnGetConvolutionBackwardFilterWorkspaceSize:
-        @convention(c) (
-            Handle, OpaquePointer?, OpaquePointer?, OpaquePointer?, OpaquePointer?, Int32,
-            UnsafeMutablePointer<Int>?
-        ) -> Int32
-    let cudnnConvolutionBackwardFilter:
-        @convention(c) (
-            Handle, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-            OpaquePointer?, Int32, UnsafeMutableRawPointer?, Int, UnsafeRawPointer?, OpaquePointer?,
-            UnsafeMutableRawPointer?
-        ) -> Int32
-
-    let cudnnDeriveBNTensorDescriptor: @convention(c) (OpaquePointer?, OpaquePointer?, Int32) -> Int32
-    let cudnnBatchNormalizationForwardTraining:
-        @convention(c) (
-            Handle, Int32, UnsafeRawPointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-            OpaquePointer?, UnsafeMutableRawPointer?, OpaquePointer?, UnsafeRawPointer?, UnsafeRawPointer?,
-            Double, UnsafeMutableRawPointer?, UnsafeMutableRawPointer?, Double,
-            UnsafeMutableRawPointer?, UnsafeMutableRawPointer?
-        ) -> Int32
-    let cudnnBatchNormalizationForwardInference:
-        @convention(c) (
-            Handle, Int32, UnsafeRawPointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?,
-            OpaquePointer?, UnsafeMutableRawPointer?, OpaquePointer?, UnsafeRawPointer?, UnsafeRawPointer?,
-            UnsafeRawPointer?, UnsafeRawPointer?, Double
-        ) -> Int32
-    let cudnnBatchNormalizationBackward:
-        @convention(c) (
-            Handle, Int32, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?, UnsafeRawPointer?,
-            OpaquePointer?, UnsafeRawPointer?, OpaquePointer?, UnsafeRawPointer?, OpaquePointer?,
-            UnsafeMutableRawPointer?, OpaquePointer?, UnsafeRawPointer?, UnsafeMutableRawPointer?,
-            UnsafeMutableRawPointer?, Double, UnsafeRawPointer?, UnsafeRawPointer?
-        ) -> Int32
-
-    public init(_ lib: DynamicLibrary) throws {
-        library = lib
-        cudnnGetVersion = try lib.symbol("cudnnGetVersion")
-        cudnnGetErrorString = try lib.symbol("cudnnGetErrorString")
-        cudnnCreate = try lib.symbol("cudnnCreate")
-        cudnnDestroy = try lib.symbol("cudnnDestroy")
-        cudnnCreateTensorDescriptor = try lib.symbol("cudnnCreateTensorDescriptor")
-        cudnnDestroyTensorDescriptor = try lib.symbol("cudnnDestroyTensorDescriptor")
-        cudnnSetTensor4dDescriptor = try lib.symbol("cudnnSetTensor4dDescriptor")
-        cudnnCreateFilterDescriptor = try lib.symbol("cudnnCreateFilterDescriptor")
-        cudnnDestroyFilterDescriptor = try lib.symbol("cudnnDestroyFilterDescriptor")
-        cudnnSetFilter4dDescriptor = try lib.symbol("cudnnSetFilter4dDescriptor")
-        cudnnCreateConvolutionDescriptor = try lib.symbol("cudnnCreateConvolutionDescriptor")
-        cudnnDestroyConvolutionDescriptor = try lib.symbol("cudnnDestroyConvolutionDescriptor")
-        cudnnSetConvolution2dDescriptor = try lib.symbol("cudnnSetConvolution2dDescriptor")
-        cudnnSetConvolutionGroupCount = try lib.symbol("cudnnSetConvolutionGroupCount")
-        cudnnSetConvolutionMathType = try lib.symbol("cudnnSetConvolutionMathType")
-        cudnnGetConvolution2dForwardOutputDim = try lib.symbol("cudnnGetConvolution2dForwardOutputDim")
-        cudnnFindConvolutionForwardAlgorithmEx = try lib.symbol("cudnnFindConvolutionForwardAlgorithmEx")
-        cudnnGetConvolutionForwardAlgorithm_v7 = try lib.symbol("cudnnGetConvolutionForwardAlgorithm_v7")
-        cudnnGetConvolutionForwardWorkspaceSize = try lib.symbol("cudnnGetConvolutionForwardWorkspaceSize")
-        cudnnConvolutionForward = try lib.symbol("cudnnConvolutionForward")
-        cudnnFindConvolutionBackwardDataAlgorithmEx = try lib.symbol("cudnnFindConvolutionBackwardDataAlgorithmEx")
-        cudnnGetConvolutionBackwardDataAlgorithm_v7 = try lib.symbol("cudnnGetConvolutionBackwardDataAlgorithm_v7")
-        cudnnGetConvolutionBackwardDataWorkspaceSize = try lib.symbol("cudnnGetConvolutionBackwardDataWorkspaceSize")
-        cudnnConvolutionBackwardData = try lib.symbol("cudnnConvolutionBackwardData")
-        cudnnFindConvolutionBackwardFilterAlgorithmEx = try lib.symbol("cudnnFindConvolutionBackwardFilterAlgorithmEx")
-        cudnnGetConvolutionBackwardFilterAlgorithm_v7 = try lib.symbol("cudnnGetConvolutionBackwardFilterAlgorithm_v7")
-        cudnnGetConvolutionBackwardFilterWorkspaceSize = try lib.symbol("cudnnGetConvolutionBackwardFilterWorkspaceSize")
-        cudnnConvolutionBackwardFilter = try lib.symbol("cudnnConvolutionBackwardFilter")
-        cudnnDeriveBNTensorDescriptor = try lib.symbol("cudnnDeriveBNTensorDescriptor")
-        cudnnBatchNormalizationForwardTraining = try lib.symbol("cudnnBatchNormalizationForwardTraining")
-        cudnnBatchNormalizationForwardInference = try lib.symbol("cudnnBatchNormalizationForwardInference")
-        cudnnBatchNormalizationBackward = try lib.symbol("cudnnBatchNormalizationBackward")
-    }
-
-    public func describe(_ status: Int32) -> String {
-        guard let text = cudnnGetErrorString(status) else { return "cudnnStatus \(status)" }
-        return "\(String(cString: text)) (\(status))"
-    }
-
-    public func check(_ status: Int32, _ call: @autoclosure () -> String) throws {
-        guard status != CuDNN.statusSuccess else { return }
-        throw ResNeXtError.backend("\(call()) failed: \(describe(status))")
-    }
-
-    /// "9.14.0" from `cudnnGetVersion()` (major·10000 + minor·100 + patch since cuDNN 9; major·1000 + minor·100 + patch before).
-    public func versionString() -> String {
-        CuDNNAPI.versionString(cudnnGetVersion())
-    }
-
-    public static func versionString(_ v: Int) -> String {
-        v >= 90000 ? "\(v / 10000).\((v % 10000) / 100).\(v % 100)" : "\(v / 1000).\((v % 1000) / 100).\(v % 100)"
     }
 }
 

@@ -51,6 +51,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public let deviceName: String
     public let computeCapability: (major: Int, minor: Int)
     public let multiprocessorCount: Int
+    /// The CUDA version the driver supports ("13.0"), or nil when it cannot say.
+    public let driverVersion: String?
 
     let libraries: CUDALibraries
     let context: CUDAContext
@@ -120,6 +122,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.deviceName = String(decoding: nameBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         self.computeCapability = (major, minor)
         self.multiprocessorCount = sms
+        self.driverVersion = driver.versionString()
         self.libraries = libraries
         self.context = context
         self.operands = Operands(device: .cuda(index))
@@ -145,9 +148,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
                 _ = driver.cuCtxSynchronize()
             })
 
-        let options = try NVRTCOptions.options(major: major, minor: minor, supported: libraries.nvrtc.supportedArchitectures())
-        self.kernels = KernelModules(driver: driver, nvrtc: libraries.nvrtc, options: options)
+        let targets = try NVRTCOptions.targets(
+            major: major, minor: minor, supported: libraries.nvrtc.supportedArchitectures(), emitsCUBIN: libraries.nvrtc.emitsCUBIN)
+        self.kernels = KernelModules(driver: driver, nvrtc: libraries.nvrtc, targets: targets)
 
+        try libraries.cudnn.loadSubLibraries()
         var cudnnHandle: OpaquePointer?
         try libraries.cudnn.check(libraries.cudnn.cudnnCreate(&cudnnHandle), "cudnnCreate")
         guard let cudnnHandle else { throw ResNeXtError.backend("cudnnCreate returned no handle") }
@@ -172,15 +177,22 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         allocator.releaseCached()
     }
 
+    /// Every library's version, the device, and the precision and algorithm settings: "cuDNN 9.14.0 (for
+    /// CUDA 13.0), cuBLAS 13.1.0, NVRTC 13.0 (sm_90 CUBIN), driver CUDA 13.0 on cuda:0 (NVIDIA H200, sm_90), ...".
     public var name: String {
         var blasVersion: Int32 = 0
         _ = cublas.cublasGetVersion(cublasHandle, &blasVersion)
         let nvrtcVersion = libraries.nvrtc.version()
         let blas = "\(blasVersion / 10000).\((blasVersion % 10000) / 100).\(blasVersion % 100)"
-        return "cuDNN \(cudnn.versionString()), cuBLAS \(blas), NVRTC \(nvrtcVersion.major).\(nvrtcVersion.minor) on \(device) "
+        let cudart = cudnn.builtForCUDA().map { " (for CUDA \($0))" } ?? ""
+        return "cuDNN \(cudnn.versionString())\(cudart), cuBLAS \(blas), NVRTC \(nvrtcVersion.major).\(nvrtcVersion.minor) "
+            + "(\(kernels.targetDescription)), driver CUDA \(driverVersion ?? "?") on \(device) "
             + "(\(deviceName), sm_\(computeCapability.major)\(computeCapability.minor)), TF32 \(allowTF32 ? "on" : "off"), "
             + "cuDNN algorithms: \(algorithmSearch.rawValue)"
     }
+
+    /// What the kernels are compiled to ("sm_90 CUBIN", or the PTX fallback and why).
+    public var kernelTarget: String { kernels.targetDescription }
 
     public var liveAllocations: (count: Int, bytes: Int) {
         let s = allocator.statistics

@@ -11,9 +11,15 @@ import XCTest
 /// CUDA backend's whole host side (loading, marshalling, descriptors, algorithm search, workspaces,
 /// launches, the allocator) runs against it on machines without a GPU. What it cannot show is how the
 /// real libraries behave; `resnext selftest` on a GPU does.
+///
+/// Two builds: the current stack, and a legacy one (`-DFAKE_LEGACY`: an NVRTC without CUBIN, a cuDNN
+/// without cuDNN 9's error strings, sub-library checks and CUDA version), for the backend's fallbacks.
+/// Test hooks: `fakecuda_counter(name)` counts calls (uploads, module loads, descriptors), and
+/// `fakecuda_fail(name, status)` makes a named call fail until `fakecuda_reset()`.
 enum FakeCUDA {
-    /// The built library, or why there is none (no C++20 compiler).
-    static let library: Result<String, FakeCUDAUnavailable> = build()
+    /// The built libraries, or why there are none (no C++20 compiler).
+    static let library: Result<String, FakeCUDAUnavailable> = build(legacy: false)
+    static let legacyLibrary: Result<String, FakeCUDAUnavailable> = build(legacy: true)
 
     struct FakeCUDAUnavailable: Error, CustomStringConvertible {
         let description: String
@@ -22,8 +28,8 @@ enum FakeCUDA {
     }
 
     /// The path of the fake library, or an XCTSkip.
-    static func path() throws -> String {
-        switch library {
+    static func path(legacy: Bool = false) throws -> String {
+        switch legacy ? legacyLibrary : library {
         case .success(let path): return path
         case .failure(let reason) where reason.skip: throw XCTSkip("fake CUDA unavailable: \(reason)")
         case .failure(let reason): throw ResNeXtError.backend("fake CUDA: \(reason)")
@@ -31,16 +37,37 @@ enum FakeCUDA {
     }
 
     /// The RESNEXT_LIB* variables pointing at the fake.
-    static func environment() throws -> [String: String] {
-        let p = try path()
+    static func environment(legacy: Bool = false) throws -> [String: String] {
+        let p = try path(legacy: legacy)
         return [
             "RESNEXT_LIBCUDA": p, "RESNEXT_LIBNVRTC": p, "RESNEXT_LIBCUDNN": p, "RESNEXT_LIBCUBLAS": p, "RESNEXT_CUDNN_WORKSPACE_MB": "64"
         ]
     }
 
-    static func libraries() throws -> CUDALibraries {
-        let env = try environment()
+    static func libraries(legacy: Bool = false) throws -> CUDALibraries {
+        let env = try environment(legacy: legacy)
         return try CUDALibraries.load(environment: { env[$0] })
+    }
+
+    /// A test hook of the fake (`fakecuda_*`) as a C function.
+    static func hook<T>(_ name: String, legacy: Bool = false, as type: T.Type = T.self) throws -> T {
+        let spec = CUDALibrarySpec(what: "fake CUDA", candidates: [try path(legacy: legacy)], variable: "RESNEXT_FAKE_CUDA")
+        return try DynamicLibrary.open(spec, environment: { _ in nil }).symbol(name)
+    }
+
+    /// How often the fake saw `name` since the last ``reset(legacy:)``.
+    static func counter(_ name: String, legacy: Bool = false) throws -> Int {
+        Int(try hook("fakecuda_counter", legacy: legacy, as: (@convention(c) (UnsafePointer<CChar>?) -> Int).self)(name))
+    }
+
+    /// Makes the fake's call `name` return `status` until ``reset(legacy:)``.
+    static func fail(_ name: String, status: Int32, legacy: Bool = false) throws {
+        try hook("fakecuda_fail", legacy: legacy, as: (@convention(c) (UnsafePointer<CChar>?, Int32) -> Void).self)(name, status)
+    }
+
+    /// Clears the counters and injected failures.
+    static func reset(legacy: Bool = false) throws {
+        try hook("fakecuda_reset", legacy: legacy, as: (@convention(c) () -> Void).self)()
     }
 
     /// `kernel(*(T0*)p[0], ...)` for each kernel: how the fake cuLaunchKernel calls the C++-compiled kernels.
@@ -81,14 +108,14 @@ enum FakeCUDA {
             .first { run($0, ["-std=c++20", "-pthread", probe, "-o", dir + "probe"]).status == 0 }
     }
 
-    private static func build() -> Result<String, FakeCUDAUnavailable> {
-        let dir = NSTemporaryDirectory() + "resnext-fake-cuda-\(getpid())/"
+    private static func build(legacy: Bool) -> Result<String, FakeCUDAUnavailable> {
+        let dir = NSTemporaryDirectory() + "resnext-fake-cuda-\(getpid())\(legacy ? "-legacy" : "")/"
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try emulation.write(toFile: dir + "emu.h", atomically: true, encoding: .utf8)
             try Kernels.fullSource.write(toFile: dir + "kernels.cu", atomically: true, encoding: .utf8)
             try trampolines.write(toFile: dir + "trampolines.inc", atomically: true, encoding: .utf8)
-            try source.write(toFile: dir + "fakecuda.cpp", atomically: true, encoding: .utf8)
+            try (driverSource + cudnnSource).write(toFile: dir + "fakecuda.cpp", atomically: true, encoding: .utf8)
         } catch {
             return .failure(FakeCUDAUnavailable(description: "cannot write to \(dir): \(error)"))
         }
@@ -96,7 +123,8 @@ enum FakeCUDA {
             return .failure(FakeCUDAUnavailable(description: "no C++20 compiler with <barrier>"))
         }
         let library = dir + "libfakecuda.so"
-        let result = run(compiler, ["-std=c++20", "-O2", "-fPIC", "-shared", "-pthread", "-I", dir, dir + "fakecuda.cpp", "-o", library])
+        let flags = ["-std=c++20", "-O2", "-fPIC", "-shared", "-pthread"] + (legacy ? ["-DFAKE_LEGACY"] : [])
+        let result = run(compiler, flags + ["-I", dir, dir + "fakecuda.cpp", "-o", library])
         guard result.status == 0 else {
             // The kernel sources are generated: a compile failure here is a real failure, reported by the tests.
             return .failure(FakeCUDAUnavailable(description: "the fake does not compile:\n\(result.output)", skip: false))
@@ -127,382 +155,5 @@ enum FakeCUDA {
         #define __forceinline__ inline
         #define __restrict__ __restrict
         #define __shared__ static
-        """#
-
-    static let source = #"""
-        // A fake CUDA driver, NVRTC, cuDNN and cuBLAS in one shared library, for testing the CUDA backend's
-        // host code on a machine without a GPU: "device memory" is host memory, kernels run as C++ on the CPU
-        // (the real kernel sources with CUDA's built-ins emulated), cuDNN and cuBLAS calls are naive loops.
-        // Descriptors are tagged and checked, so arguments passed in the wrong place fail with BAD_PARAM.
-        #include "emu.h"
-        #include "kernels.cu"
-        #include <cstring>
-        #include <cstdint>
-        #include <string>
-        #include <map>
-        #include <mutex>
-        #include <cstdlib>
-
-        typedef void (*Trampoline)(void**);
-        struct KernelEntry { const char* name; Trampoline fn; bool block; };
-        #include "trampolines.inc"   // static KernelEntry kernelTable[]; static int kernelCount;
-
-        static std::mutex gLock;
-        static std::map<uintptr_t, size_t> gAllocations;
-        static int gFindCalls = 0;
-
-        extern "C" {
-        // ---------------------------------------------------------------- driver
-        typedef int CUresult;
-        CUresult cuInit(unsigned) { return 0; }
-        CUresult cuDriverGetVersion(int* v) { *v = 13000; return 0; }
-        CUresult cuDeviceGetCount(int* n) { *n = 1; return 0; }
-        CUresult cuDeviceGet(int* d, int ordinal) { if (ordinal != 0) return 101; *d = 0; return 0; }
-        CUresult cuDeviceGetName(char* name, int len, int) { snprintf(name, len, "Fake GPU (CPU emulation)"); return 0; }
-        CUresult cuDeviceGetAttribute(int* v, int attribute, int) {
-            switch (attribute) { case 75: *v = 9; break; case 76: *v = 0; break; case 16: *v = 4; break; default: return 1; }
-            return 0;
-        }
-        CUresult cuDeviceTotalMem_v2(size_t* bytes, int) { *bytes = size_t(16) << 30; return 0; }
-        static int gContext = 42;
-        CUresult cuDevicePrimaryCtxRetain(void** ctx, int) { *ctx = &gContext; return 0; }
-        CUresult cuDevicePrimaryCtxRelease_v2(int) { return 0; }
-        CUresult cuCtxSetCurrent(void* ctx) { return ctx == &gContext ? 0 : 201; }
-        CUresult cuCtxSynchronize() { return 0; }
-        CUresult cuMemAlloc_v2(uint64_t* p, size_t bytes) {
-            if (bytes == 0) return 1;
-            void* m = aligned_alloc(256, (bytes + 255) / 256 * 256);
-            if (!m) return 2;
-            std::lock_guard<std::mutex> g(gLock); gAllocations[(uintptr_t)m] = bytes; *p = (uint64_t)(uintptr_t)m; return 0;
-        }
-        CUresult cuMemFree_v2(uint64_t p) {
-            std::lock_guard<std::mutex> g(gLock);
-            if (!gAllocations.erase((uintptr_t)p)) return 1;
-            free((void*)(uintptr_t)p); return 0;
-        }
-        // Whether [p, p + bytes) lies inside one allocation.
-        static bool inside(uint64_t p, size_t bytes) {
-            std::lock_guard<std::mutex> g(gLock);
-            auto it = gAllocations.upper_bound((uintptr_t)p);
-            if (it == gAllocations.begin()) return false;
-            --it;
-            return (uintptr_t)p >= it->first && (uintptr_t)p + bytes <= it->first + it->second;
-        }
-        CUresult cuMemGetInfo_v2(size_t* freeBytes, size_t* total) { *freeBytes = size_t(256) << 20; *total = size_t(16) << 30; return 0; }
-        CUresult cuMemcpyHtoD_v2(uint64_t dst, const void* src, size_t n) { if (!inside(dst, n)) return 1; memcpy((void*)(uintptr_t)dst, src, n); return 0; }
-        CUresult cuMemcpyDtoH_v2(void* dst, uint64_t src, size_t n) { if (!inside(src, n)) return 1; memcpy(dst, (void*)(uintptr_t)src, n); return 0; }
-        CUresult cuMemcpyDtoD_v2(uint64_t dst, uint64_t src, size_t n) { if (!inside(dst, n) || !inside(src, n)) return 1; memmove((void*)(uintptr_t)dst, (void*)(uintptr_t)src, n); return 0; }
-        CUresult cuMemsetD32_v2(uint64_t dst, unsigned v, size_t n) { if (!inside(dst, 4 * n)) return 1; unsigned* p = (unsigned*)(uintptr_t)dst; for (size_t i = 0; i < n; ++i) p[i] = v; return 0; }
-        struct Module { std::string source; };
-        CUresult cuModuleLoadData(void** module, const void* image) {
-            const char* text = (const char*)image;
-            if (strncmp(text, "// fake PTX for ", 16) != 0) return 200;   // CUDA_ERROR_INVALID_IMAGE
-            *module = new Module{text}; return 0;
-        }
-        CUresult cuModuleUnload(void* module) { delete (Module*)module; return 0; }
-        CUresult cuModuleGetFunction(void** f, void* module, const char* name) {
-            std::string head = std::string("extern \"C\" __global__ void ") + name + "(";
-            if (((Module*)module)->source.find(head) == std::string::npos) return 500;   // not in this module
-            for (int i = 0; i < kernelCount; ++i) if (strcmp(kernelTable[i].name, name) == 0) { *f = &kernelTable[i]; return 0; }
-            return 500;
-        }
-        CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared,
-                                void* stream, void** params, void** extra) {
-            KernelEntry* k = (KernelEntry*)f;
-            if (!k || gx == 0 || gy != 1 || gz != 1 || bx == 0 || bx > 1024 || by != 1 || bz != 1 || shared != 0 || stream || extra || !params) return 1;
-            if (k->block && bx != 256) return 1;
-            gridDim = {gx, 1, 1}; blockDim = {bx, 1, 1};
-            for (unsigned b = 0; b < gx; ++b) {
-                if (k->block) {
-                    std::barrier<> bar(bx); g_barrier = &bar;
-                    std::vector<std::thread> ts;
-                    for (unsigned t = 0; t < bx; ++t) ts.emplace_back([=] { blockIdx = {b, 1, 1}; threadIdx = {t, 1, 1}; k->fn(params); });
-                    for (auto& th : ts) th.join();
-                } else {
-                    for (unsigned t = 0; t < bx; ++t) { blockIdx = {b, 1, 1}; threadIdx = {t, 1, 1}; k->fn(params); }
-                }
-            }
-            return 0;
-        }
-        CUresult cuGetErrorName(CUresult r, const char** s) { *s = r == 0 ? "CUDA_SUCCESS" : "CUDA_ERROR_FAKE"; return 0; }
-        CUresult cuGetErrorString(CUresult r, const char** s) { *s = r == 0 ? "no error" : "fake error"; return 0; }
-
-        // ---------------------------------------------------------------- NVRTC
-        struct Program { std::string source, name, ptx, log; };
-        int nvrtcVersion(int* major, int* minor) { *major = 13; *minor = 0; return 0; }
-        const char* nvrtcGetErrorString(int r) { return r == 0 ? "NVRTC_SUCCESS" : "NVRTC_ERROR_FAKE"; }
-        int nvrtcCreateProgram(void** p, const char* src, const char* name, int nh, const char* const*, const char* const*) {
-            if (nh != 0 || !src) return 3; *p = new Program{src, name ? name : "", "", ""}; return 0;
-        }
-        int nvrtcDestroyProgram(void** p) { delete (Program*)*p; *p = nullptr; return 0; }
-        int nvrtcCompileProgram(void* p, int n, const char* const* options) {
-            Program* prog = (Program*)p;
-            bool arch = false;
-            for (int i = 0; i < n; ++i) if (strcmp(options[i], "--gpu-architecture=compute_90") == 0) arch = true;
-            if (!arch) { prog->log = "fake nvrtc: expected --gpu-architecture=compute_90"; return 6; }
-            prog->ptx = "// fake PTX for " + prog->name + "\n" + prog->source; return 0;
-        }
-        int nvrtcGetPTXSize(void* p, size_t* n) { *n = ((Program*)p)->ptx.size() + 1; return 0; }
-        int nvrtcGetPTX(void* p, char* out) { memcpy(out, ((Program*)p)->ptx.c_str(), ((Program*)p)->ptx.size() + 1); return 0; }
-        int nvrtcGetProgramLogSize(void* p, size_t* n) { *n = ((Program*)p)->log.size() + 1; return 0; }
-        int nvrtcGetProgramLog(void* p, char* out) { memcpy(out, ((Program*)p)->log.c_str(), ((Program*)p)->log.size() + 1); return 0; }
-        int nvrtcGetNumSupportedArchs(int* n) { *n = 5; return 0; }
-        int nvrtcGetSupportedArchs(int* a) { int v[] = {75, 80, 86, 89, 90}; memcpy(a, v, sizeof v); return 0; }
-
-        // ---------------------------------------------------------------- cuDNN
-        enum { TENSOR = 0x7e11, FILTER = 0xf11e, CONV = 0xc0c0 };
-        struct Desc { int kind; int d[4]; int set; int pad[2], stride[2], dil[2], groups, math; };
-        const int BAD = 3, NOT_SUPPORTED = 9;
-        static Desc* as(void* p, int kind) { Desc* d = (Desc*)p; return d && d->kind == kind && d->set ? d : nullptr; }
-        size_t cudnnGetVersion() { return 91400; }
-        const char* cudnnGetErrorString(int s) { return s == 0 ? "CUDNN_STATUS_SUCCESS" : s == 3 ? "CUDNN_STATUS_BAD_PARAM" : "CUDNN_STATUS_FAKE_ERROR"; }
-        static int gHandle = 7;
-        int cudnnCreate(void** h) { *h = &gHandle; return 0; }
-        int cudnnDestroy(void* h) { return h == &gHandle ? 0 : BAD; }
-        static int create(void** p, int kind) { Desc* d = new Desc(); d->kind = kind; d->groups = 1; *p = d; return 0; }
-        static int destroy(void* p, int kind) { Desc* d = (Desc*)p; if (!d || d->kind != kind) return BAD; delete d; return 0; }
-        int cudnnCreateTensorDescriptor(void** p) { return create(p, TENSOR); }
-        int cudnnDestroyTensorDescriptor(void* p) { return destroy(p, TENSOR); }
-        int cudnnCreateFilterDescriptor(void** p) { return create(p, FILTER); }
-        int cudnnDestroyFilterDescriptor(void* p) { return destroy(p, FILTER); }
-        int cudnnCreateConvolutionDescriptor(void** p) { return create(p, CONV); }
-        int cudnnDestroyConvolutionDescriptor(void* p) { return destroy(p, CONV); }
-        int cudnnSetTensor4dDescriptor(void* p, int format, int type, int n, int c, int h, int w) {
-            Desc* d = (Desc*)p; if (!d || d->kind != TENSOR || format != 0 || type != 0 || n <= 0 || c <= 0 || h <= 0 || w <= 0) return BAD;
-            d->d[0] = n; d->d[1] = c; d->d[2] = h; d->d[3] = w; d->set = 1; return 0;
-        }
-        int cudnnSetFilter4dDescriptor(void* p, int type, int format, int k, int c, int h, int w) {
-            Desc* d = (Desc*)p; if (!d || d->kind != FILTER || format != 0 || type != 0 || k <= 0 || c <= 0 || h <= 0 || w <= 0) return BAD;
-            d->d[0] = k; d->d[1] = c; d->d[2] = h; d->d[3] = w; d->set = 1; return 0;
-        }
-        int cudnnSetConvolution2dDescriptor(void* p, int ph, int pw, int u, int v, int dh, int dw, int mode, int type) {
-            Desc* d = (Desc*)p; if (!d || d->kind != CONV || mode != 1 || type != 0 || u <= 0 || v <= 0 || ph < 0 || pw < 0 || dh != 1 || dw != 1) return BAD;
-            d->pad[0] = ph; d->pad[1] = pw; d->stride[0] = u; d->stride[1] = v; d->dil[0] = dh; d->dil[1] = dw; d->set = 1; return 0;
-        }
-        int cudnnSetConvolutionGroupCount(void* p, int g) { Desc* d = as(p, CONV); if (!d || g <= 0) return BAD; d->groups = g; return 0; }
-        int cudnnSetConvolutionMathType(void* p, int m) { Desc* d = as(p, CONV); if (!d || m < 0 || m > 3) return BAD; d->math = m; return 0; }
-        int cudnnGetConvolution2dForwardOutputDim(void* c, void* x, void* w, int* n, int* k, int* h, int* wd) {
-            Desc *cd = as(c, CONV), *xd = as(x, TENSOR), *fd = as(w, FILTER);
-            if (!cd || !xd || !fd || xd->d[1] != fd->d[1] * cd->groups || fd->d[0] % cd->groups) return BAD;
-            *n = xd->d[0]; *k = fd->d[0];
-            *h = (xd->d[2] + 2 * cd->pad[0] - fd->d[2]) / cd->stride[0] + 1;
-            *wd = (xd->d[3] + 2 * cd->pad[1] - fd->d[3]) / cd->stride[1] + 1;
-            return 0;
-        }
-        static bool geometry(void* c, void* x, void* w, void* y) {
-            int n, k, h, wd;
-            Desc* yd = as(y, TENSOR);
-            return yd && cudnnGetConvolution2dForwardOutputDim(c, x, w, &n, &k, &h, &wd) == 0 && yd->d[0] == n && yd->d[1] == k && yd->d[2] == h && yd->d[3] == wd;
-        }
-        struct Perf { int algo; int status; float time; size_t memory; int determinism; int mathType; int reserved[3]; };
-        static_assert(sizeof(Perf) == 48, "cuDNN's perf struct");
-        // Algorithm 1 is the "fastest" but needs a 4 KiB workspace and is not deterministic; 0 is deterministic
-        // and needs none; 5 is not supported. Running algorithm 1 without its workspace fails.
-        static int results(void* c, int requested, int* returned, Perf* perf) {
-            Desc* cd = as(c, CONV); if (!cd || requested < 3) return BAD;
-            perf[0] = {1, 0, 0.5f, 4096, 0, cd->math, {0, 0, 0}};
-            perf[1] = {0, 0, 1.0f, 0, 1, cd->math, {0, 0, 0}};
-            perf[2] = {5, NOT_SUPPORTED, -1.0f, 0, 0, cd->math, {0, 0, 0}};
-            *returned = 3; return 0;
-        }
-        static int workspaceFor(int algo) { return algo == 1 ? 4096 : 0; }
-        static int checkAlgo(void* c, int algo, void* ws, size_t wsSize) {
-            Desc* cd = as(c, CONV); if (!cd) return BAD;
-            if (algo != 0 && algo != 1) return NOT_SUPPORTED;
-            if ((size_t)workspaceFor(algo) > wsSize || (workspaceFor(algo) && !ws)) return BAD;
-            if (algo == 1 && cd->math == 3 && false) return BAD;
-            return 0;
-        }
-        static void poison(void* p, size_t count) { float* f = (float*)p; for (size_t i = 0; i < count; ++i) f[i] = NAN; }
-        static size_t count(void* d) { Desc* t = (Desc*)d; return (size_t)t->d[0] * t->d[1] * t->d[2] * t->d[3]; }
-
-        // y = alpha·conv(x, w) + beta·y, with groups.
-        static void convForward(Desc* cd, Desc* xd, const float* x, Desc* wd, const float* w, Desc* yd, float* y, float alpha, float beta) {
-            int N = xd->d[0], C = xd->d[1], H = xd->d[2], W = xd->d[3], K = wd->d[0], Cg = wd->d[1], R = wd->d[2], S = wd->d[3];
-            int P = yd->d[2], Q = yd->d[3], G = cd->groups, Kg = K / G;
-            for (int n = 0; n < N; ++n) for (int k = 0; k < K; ++k) for (int p = 0; p < P; ++p) for (int q = 0; q < Q; ++q) {
-                int g = k / Kg; double s = 0;
-                for (int c = 0; c < Cg; ++c) for (int r = 0; r < R; ++r) for (int t = 0; t < S; ++t) {
-                    int h = p * cd->stride[0] - cd->pad[0] + r, ww = q * cd->stride[1] - cd->pad[1] + t;
-                    if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
-                    s += (double)x[((size_t)(n * C + g * Cg + c) * H + h) * W + ww] * w[((size_t)(k * Cg + c) * R + r) * S + t];
-                }
-                float& o = y[((size_t)(n * K + k) * P + p) * Q + q];
-                o = alpha * (float)s + (beta == 0 ? 0.0f : beta * o);
-            }
-        }
-        static void convBackwardData(Desc* cd, Desc* wd, const float* w, Desc* yd, const float* dy, Desc* xd, float* dx, float alpha, float beta) {
-            int N = xd->d[0], C = xd->d[1], H = xd->d[2], W = xd->d[3], K = wd->d[0], Cg = wd->d[1], R = wd->d[2], S = wd->d[3];
-            int P = yd->d[2], Q = yd->d[3], G = cd->groups, Kg = K / G;
-            std::vector<double> acc((size_t)N * C * H * W, 0.0);
-            for (int n = 0; n < N; ++n) for (int k = 0; k < K; ++k) for (int p = 0; p < P; ++p) for (int q = 0; q < Q; ++q) {
-                int g = k / Kg; double v = dy[((size_t)(n * K + k) * P + p) * Q + q];
-                for (int c = 0; c < Cg; ++c) for (int r = 0; r < R; ++r) for (int t = 0; t < S; ++t) {
-                    int h = p * cd->stride[0] - cd->pad[0] + r, ww = q * cd->stride[1] - cd->pad[1] + t;
-                    if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
-                    acc[((size_t)(n * C + g * Cg + c) * H + h) * W + ww] += v * w[((size_t)(k * Cg + c) * R + r) * S + t];
-                }
-            }
-            for (size_t i = 0; i < acc.size(); ++i) dx[i] = alpha * (float)acc[i] + (beta == 0 ? 0.0f : beta * dx[i]);
-        }
-        static void convBackwardFilter(Desc* cd, Desc* xd, const float* x, Desc* yd, const float* dy, Desc* wd, float* dw, float alpha, float beta) {
-            int N = xd->d[0], C = xd->d[1], H = xd->d[2], W = xd->d[3], K = wd->d[0], Cg = wd->d[1], R = wd->d[2], S = wd->d[3];
-            int P = yd->d[2], Q = yd->d[3], G = cd->groups, Kg = K / G;
-            for (int k = 0; k < K; ++k) for (int c = 0; c < Cg; ++c) for (int r = 0; r < R; ++r) for (int t = 0; t < S; ++t) {
-                int g = k / Kg; double s = 0;
-                for (int n = 0; n < N; ++n) for (int p = 0; p < P; ++p) for (int q = 0; q < Q; ++q) {
-                    int h = p * cd->stride[0] - cd->pad[0] + r, ww = q * cd->stride[1] - cd->pad[1] + t;
-                    if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
-                    s += (double)x[((size_t)(n * C + g * Cg + c) * H + h) * W + ww] * dy[((size_t)(n * K + k) * P + p) * Q + q];
-                }
-                float& o = dw[((size_t)(k * Cg + c) * R + r) * S + t];
-                o = alpha * (float)s + (beta == 0 ? 0.0f : beta * o);
-            }
-        }
-        int cudnnFindConvolutionForwardAlgorithmEx(void* h, void* x, const void* xp, void* w, const void* wp, void* c, void* y, void* yp,
-                                                   int req, int* ret, Perf* perf, void* ws, size_t wsSize) {
-            if (h != &gHandle || !as(x, TENSOR) || !as(w, FILTER) || !geometry(c, x, w, y) || !xp || !wp || !yp || (wsSize && !ws)) return BAD;
-            gFindCalls++; poison(yp, count(y)); return results(c, req, ret, perf);
-        }
-        int cudnnGetConvolutionForwardAlgorithm_v7(void* h, void* x, void* w, void* c, void* y, int req, int* ret, Perf* perf) {
-            if (h != &gHandle || !as(x, TENSOR) || !as(w, FILTER) || !geometry(c, x, w, y)) return BAD; return results(c, req, ret, perf);
-        }
-        int cudnnGetConvolutionForwardWorkspaceSize(void* h, void* x, void* w, void* c, void* y, int algo, size_t* size) {
-            if (h != &gHandle || !geometry(c, x, w, y)) return BAD; *size = workspaceFor(algo); return 0;
-        }
-        int cudnnConvolutionForward(void* h, const void* alpha, void* x, const void* xp, void* w, const void* wp, void* c, int algo, void* ws, size_t wsSize,
-                                    const void* beta, void* y, void* yp) {
-            if (h != &gHandle || !as(x, TENSOR) || !as(w, FILTER) || !geometry(c, x, w, y)) return BAD;
-            if (int s = checkAlgo(c, algo, ws, wsSize)) return s;
-            convForward((Desc*)c, (Desc*)x, (const float*)xp, (Desc*)w, (const float*)wp, (Desc*)y, (float*)yp, *(const float*)alpha, *(const float*)beta);
-            return 0;
-        }
-        int cudnnFindConvolutionBackwardDataAlgorithmEx(void* h, void* w, const void* wp, void* dy, const void* dyp, void* c, void* dx, void* dxp,
-                                                        int req, int* ret, Perf* perf, void* ws, size_t wsSize) {
-            if (h != &gHandle || !as(w, FILTER) || !as(dx, TENSOR) || !geometry(c, dx, w, dy) || !wp || !dyp || !dxp || (wsSize && !ws)) return BAD;
-            gFindCalls++; poison(dxp, count(dx)); return results(c, req, ret, perf);
-        }
-        int cudnnGetConvolutionBackwardDataAlgorithm_v7(void* h, void* w, void* dy, void* c, void* dx, int req, int* ret, Perf* perf) {
-            if (h != &gHandle || !as(w, FILTER) || !as(dx, TENSOR) || !geometry(c, dx, w, dy)) return BAD; return results(c, req, ret, perf);
-        }
-        int cudnnGetConvolutionBackwardDataWorkspaceSize(void* h, void* w, void* dy, void* c, void* dx, int algo, size_t* size) {
-            if (h != &gHandle || !as(w, FILTER) || !geometry(c, dx, w, dy)) return BAD; *size = workspaceFor(algo); return 0;
-        }
-        int cudnnConvolutionBackwardData(void* h, const void* alpha, void* w, const void* wp, void* dy, const void* dyp, void* c, int algo, void* ws,
-                                         size_t wsSize, const void* beta, void* dx, void* dxp) {
-            if (h != &gHandle || !as(w, FILTER) || !as(dx, TENSOR) || !geometry(c, dx, w, dy)) return BAD;
-            if (int s = checkAlgo(c, algo, ws, wsSize)) return s;
-            convBackwardData((Desc*)c, (Desc*)w, (const float*)wp, (Desc*)dy, (const float*)dyp, (Desc*)dx, (float*)dxp, *(const float*)alpha, *(const float*)beta);
-            return 0;
-        }
-        int cudnnFindConvolutionBackwardFilterAlgorithmEx(void* h, void* x, const void* xp, void* dy, const void* dyp, void* c, void* dw, void* dwp,
-                                                          int req, int* ret, Perf* perf, void* ws, size_t wsSize) {
-            if (h != &gHandle || !as(x, TENSOR) || !as(dw, FILTER) || !geometry(c, x, dw, dy) || !xp || !dyp || !dwp || (wsSize && !ws)) return BAD;
-            gFindCalls++; poison(dwp, count(dw)); return results(c, req, ret, perf);
-        }
-        int cudnnGetConvolutionBackwardFilterAlgorithm_v7(void* h, void* x, void* dy, void* c, void* dw, int req, int* ret, Perf* perf) {
-            if (h != &gHandle || !as(x, TENSOR) || !as(dw, FILTER) || !geometry(c, x, dw, dy)) return BAD; return results(c, req, ret, perf);
-        }
-        int cudnnGetConvolutionBackwardFilterWorkspaceSize(void* h, void* x, void* dy, void* c, void* dw, int algo, size_t* size) {
-            if (h != &gHandle || !as(x, TENSOR) || !geometry(c, x, dw, dy)) return BAD; *size = workspaceFor(algo); return 0;
-        }
-        int cudnnConvolutionBackwardFilter(void* h, const void* alpha, void* x, const void* xp, void* dy, const void* dyp, void* c, int algo, void* ws,
-                                           size_t wsSize, const void* beta, void* dw, void* dwp) {
-            if (h != &gHandle || !as(x, TENSOR) || !as(dw, FILTER) || !geometry(c, x, dw, dy)) return BAD;
-            if (int s = checkAlgo(c, algo, ws, wsSize)) return s;
-            convBackwardFilter((Desc*)c, (Desc*)x, (const float*)xp, (Desc*)dy, (const float*)dyp, (Desc*)dw, (float*)dwp, *(const float*)alpha, *(const float*)beta);
-            return 0;
-        }
-        int cudnnDeriveBNTensorDescriptor(void* bn, void* x, int mode) {
-            Desc *b = (Desc*)bn, *xd = as(x, TENSOR);
-            if (!b || b->kind != TENSOR || !xd || mode != 1) return BAD;
-            b->d[0] = 1; b->d[1] = xd->d[1]; b->d[2] = 1; b->d[3] = 1; b->set = 1; return 0;
-        }
-        static bool bnArgs(int mode, void* x, void* y, void* bn) {
-            Desc *xd = as(x, TENSOR), *yd = as(y, TENSOR), *bd = as(bn, TENSOR);
-            return mode == 1 && xd && yd && bd && !memcmp(xd->d, yd->d, sizeof xd->d) && bd->d[0] == 1 && bd->d[1] == xd->d[1] && bd->d[2] == 1 && bd->d[3] == 1;
-        }
-        int cudnnBatchNormalizationForwardTraining(void* h, int mode, const void* alpha, const void* beta, void* x, const void* xp, void* y, void* yp,
-                                                   void* bn, const void* scale, const void* bias, double factor, void* runMean, void* runVar,
-                                                   double eps, void* saveMean, void* saveInv) {
-            if (h != &gHandle || !bnArgs(mode, x, y, bn) || !scale || !bias || (!runMean) != (!runVar) || eps < 0 || *(const float*)alpha != 1 || *(const float*)beta != 0) return BAD;
-            Desc* xd = (Desc*)x; int N = xd->d[0], C = xd->d[1], HW = xd->d[2] * xd->d[3]; long m = (long)N * HW;
-            if (m < 2 && runMean) return BAD;   // the unbiased variance divides by m - 1
-            const float* X = (const float*)xp; float* Y = (float*)yp;
-            for (int c = 0; c < C; ++c) {
-                double s = 0, ss = 0;
-                for (int n = 0; n < N; ++n) for (int i = 0; i < HW; ++i) s += X[((size_t)n * C + c) * HW + i];
-                double mean = s / m;
-                for (int n = 0; n < N; ++n) for (int i = 0; i < HW; ++i) { double d = X[((size_t)n * C + c) * HW + i] - mean; ss += d * d; }
-                double var = ss / m, inv = 1 / sqrt(var + eps);
-                for (int n = 0; n < N; ++n) for (int i = 0; i < HW; ++i) {
-                    size_t j = ((size_t)n * C + c) * HW + i; Y[j] = (float)((X[j] - mean) * inv * ((const float*)scale)[c] + ((const float*)bias)[c]);
-                }
-                if (runMean) {
-                    float* rm = (float*)runMean; float* rv = (float*)runVar;
-                    rm[c] = (float)((1 - factor) * rm[c] + factor * mean);
-                    rv[c] = (float)((1 - factor) * rv[c] + factor * var * m / (m - 1));
-                }
-                if (saveMean) ((float*)saveMean)[c] = (float)mean;
-                if (saveInv) ((float*)saveInv)[c] = (float)inv;
-            }
-            return 0;
-        }
-        int cudnnBatchNormalizationForwardInference(void* h, int mode, const void* alpha, const void* beta, void* x, const void* xp, void* y, void* yp,
-                                                    void* bn, const void* scale, const void* bias, const void* mean, const void* var, double eps) {
-            if (h != &gHandle || !bnArgs(mode, x, y, bn) || !scale || !bias || !mean || !var || *(const float*)alpha != 1 || *(const float*)beta != 0) return BAD;
-            Desc* xd = (Desc*)x; int N = xd->d[0], C = xd->d[1], HW = xd->d[2] * xd->d[3];
-            for (int n = 0; n < N; ++n) for (int c = 0; c < C; ++c) for (int i = 0; i < HW; ++i) {
-                size_t j = ((size_t)n * C + c) * HW + i;
-                double inv = 1 / sqrt((double)((const float*)var)[c] + eps);
-                ((float*)yp)[j] = (float)((((const float*)xp)[j] - ((const float*)mean)[c]) * inv * ((const float*)scale)[c] + ((const float*)bias)[c]);
-            }
-            return 0;
-        }
-        int cudnnBatchNormalizationBackward(void* h, int mode, const void* ad, const void* bd, const void* ap, const void* bp, void* x, const void* xp,
-                                            void* dy, const void* dyp, void* dx, void* dxp, void* bn, const void* scale, void* dScale, void* dBias,
-                                            double eps, const void* savedMean, const void* savedInv) {
-            if (h != &gHandle || !bnArgs(mode, x, dy, bn) || !bnArgs(mode, x, dx, bn) || !scale || !dScale || !dBias || !savedMean || !savedInv) return BAD;
-            if (*(const float*)ad != 1 || *(const float*)bd != 0 || *(const float*)ap != 1 || *(const float*)bp != 0) return BAD;
-            Desc* xd = (Desc*)x; int N = xd->d[0], C = xd->d[1], HW = xd->d[2] * xd->d[3]; double m = (double)N * HW;
-            const float *X = (const float*)xp, *DY = (const float*)dyp; float* DX = (float*)dxp;
-            for (int c = 0; c < C; ++c) {
-                double mean = ((const float*)savedMean)[c], inv = ((const float*)savedInv)[c], sdy = 0, sdyx = 0;
-                for (int n = 0; n < N; ++n) for (int i = 0; i < HW; ++i) { size_t j = ((size_t)n * C + c) * HW + i; sdy += DY[j]; sdyx += DY[j] * (X[j] - mean) * inv; }
-                ((float*)dBias)[c] = (float)sdy; ((float*)dScale)[c] = (float)sdyx;
-                double g = ((const float*)scale)[c];
-                for (int n = 0; n < N; ++n) for (int i = 0; i < HW; ++i) {
-                    size_t j = ((size_t)n * C + c) * HW + i; double xh = (X[j] - mean) * inv;
-                    DX[j] = (float)(g * inv * (DY[j] - sdy / m - xh * sdyx / m));
-                }
-            }
-            return 0;
-        }
-
-        // ---------------------------------------------------------------- cuBLAS
-        static int gBlas = 9;
-        int cublasCreate_v2(void** h) { *h = &gBlas; return 0; }
-        int cublasDestroy_v2(void* h) { return h == &gBlas ? 0 : 1; }
-        int cublasSetMathMode(void* h, int mode) { return h == &gBlas && (mode == 0 || mode == 2 || mode == 3) ? 0 : 7; }
-        int cublasGetVersion_v2(void* h, int* v) { *v = 130100; return h == &gBlas ? 0 : 1; }
-        const char* cublasGetStatusString(int s) { return s == 0 ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_INVALID_VALUE"; }
-        int cublasSgemm_v2(void* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb,
-                           const float* beta, float* Cm, int ldc) {
-            if (h != &gBlas || (ta != 0 && ta != 1) || (tb != 0 && tb != 1) || m < 0 || n < 0 || k < 0) return 7;
-            if (lda < (ta == 0 ? (m > 1 ? m : 1) : (k > 1 ? k : 1)) || ldb < (tb == 0 ? (k > 1 ? k : 1) : (n > 1 ? n : 1)) || ldc < (m > 1 ? m : 1)) return 7;
-            if (!inside((uint64_t)(uintptr_t)A, 4 * (size_t)lda * (ta == 0 ? k : m) - 4 * (lda - (ta == 0 ? m : k)))) return 7;
-            if (!inside((uint64_t)(uintptr_t)B, 4 * (size_t)ldb * (tb == 0 ? n : k) - 4 * (ldb - (tb == 0 ? k : n)))) return 7;
-            if (!inside((uint64_t)(uintptr_t)Cm, 4 * (size_t)ldc * n - 4 * (ldc - m))) return 7;
-            for (int j = 0; j < n; ++j) for (int i = 0; i < m; ++i) {
-                double s = 0;
-                for (int l = 0; l < k; ++l) s += (double)(ta == 0 ? A[i + (size_t)l * lda] : A[l + (size_t)i * lda]) * (tb == 0 ? B[l + (size_t)j * ldb] : B[j + (size_t)l * ldb]);
-                float& c = Cm[i + (size_t)j * ldc];
-                c = *alpha * (float)s + (*beta == 0 ? 0.0f : *beta * c);
-            }
-            return 0;
-        }
-        int fakecuda_find_calls() { return gFindCalls; }
-        int fakecuda_live_allocations() { std::lock_guard<std::mutex> g(gLock); return (int)gAllocations.size(); }
-        }
         """#
 }

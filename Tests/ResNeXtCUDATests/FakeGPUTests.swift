@@ -43,7 +43,8 @@ final class FakeGPUTests: XCTestCase {
         XCTAssertFalse(gpu.allowTF32)
         XCTAssertEqual(
             gpu.name,
-            "cuDNN 9.14.0, cuBLAS 13.1.0, NVRTC 13.0 on cuda:0 (Fake GPU (CPU emulation), sm_90), TF32 off, cuDNN algorithms: fastest")
+            "cuDNN 9.14.0 (for CUDA 13.0), cuBLAS 13.1.0, NVRTC 13.0 (sm_90 CUBIN), driver CUDA 13.0 on cuda:0 "
+                + "(Fake GPU (CPU emulation), sm_90), TF32 off, cuDNN algorithms: fastest")
         assertThrows(["CUDA device 1 does not exist: 1 device visible"]) { try CUDABackend(device: 1, libraries: try FakeCUDA.libraries()) }
         assertThrows(["CUDA device index must be non-negative"]) { try CUDABackend(device: -1, libraries: try FakeCUDA.libraries()) }
     }

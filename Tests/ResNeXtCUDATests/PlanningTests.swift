@@ -17,6 +17,18 @@ final class NVRTCOptionsTests: XCTestCase {
         XCTAssertEqual(try NVRTCOptions.architecture(major: 9, minor: 0, supported: []), 90)
     }
 
+    /// CUBIN for the device's own architecture when NVRTC can emit it and knows the architecture; PTX after it.
+    func testTargetsAreCUBINThenPTX() throws {
+        let all = [75, 80, 86, 89, 90]
+        XCTAssertEqual(try NVRTCOptions.targets(major: 9, minor: 0, supported: all, emitsCUBIN: true), [.cubin(90), .ptx(90)])
+        XCTAssertEqual(try NVRTCOptions.targets(major: 9, minor: 0, supported: nil, emitsCUBIN: true), [.cubin(90), .ptx(90)])
+        XCTAssertEqual(try NVRTCOptions.targets(major: 9, minor: 0, supported: all, emitsCUBIN: false), [.ptx(90)])
+        XCTAssertEqual(try NVRTCOptions.targets(major: 12, minor: 0, supported: all, emitsCUBIN: true), [.ptx(90)], "unknown to NVRTC")
+        XCTAssertEqual(KernelTarget.cubin(90).options, ["--gpu-architecture=sm_90", "--std=c++17", "--fmad=true"])
+        XCTAssertEqual(KernelTarget.ptx(86).options.first, "--gpu-architecture=compute_86")
+        XCTAssertEqual("\(KernelTarget.cubin(90)), \(KernelTarget.ptx(80))", "sm_90 CUBIN, compute_80 PTX")
+    }
+
     func testOlderDeviceThanNVRTCSupportsIsAClearError() {
         assertThrows(["compute capability 6.1", "compute_75, compute_80", "RESNEXT_LIBNVRTC"]) {
             try NVRTCOptions.architecture(major: 6, minor: 1, supported: [80, 75, 90])

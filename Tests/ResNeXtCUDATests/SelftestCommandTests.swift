@@ -62,6 +62,17 @@ final class SelftestCommandTests: XCTestCase {
         XCTAssertTrue(r.output.contains("extern \"C\" __global__ void max_pool_backward("), r.output)
     }
 
+    /// A cuDNN whose sub-library cannot load stops the selftest at the start: one message, exit status 2
+    /// (what gpu_check.sh takes as "cannot start", retrying with another cuDNN).
+    func testACuDNNSubLibraryThatDoesNotLoadExitsWith2() throws {
+        try requireSelftest()
+        let environment = try FakeCUDA.environment().merging(["FAKECUDA_FAIL": "cudnnOpsVersionCheck=1008"]) { $1 }
+        let r = try run(["selftest", "--device", "cuda", "--steps", "0"], environment: environment)
+        XCTAssertEqual(r.status, 2, r.output)
+        XCTAssertTrue(r.output.contains("cannot load its sub-library libcudnn_ops.so.9 (batch normalization)"), r.output)
+        XCTAssertFalse(r.output.contains("passed"), r.output)
+    }
+
     /// The whole selftest through the CUDA backend on the fake CUDA libraries (``FakeCUDA``).
     func testSelftestOnTheFakeGPU() throws {
         try requireSelftest()
