@@ -144,7 +144,9 @@ extension CUDABackend {
         try api.check(status, call)
         try afterCall(call)
         let found = Array(results.prefix(Int(max(0, min(returned, requested)))))
-        guard let best = ConvolutionAlgorithmSelection.choose(found, search: policy ?? mode, allowTF32: allowTF32, workspaceLimit: limit)
+        guard
+            let best = ConvolutionAlgorithmSelection.choose(
+                found, direction: key.direction, search: policy ?? mode, allowTF32: allowTF32, workspaceLimit: limit)
         else {
             throw ResNeXtError.backend("\(call) found no usable algorithm (\(ConvolutionAlgorithmSelection.summary(found)))")
         }

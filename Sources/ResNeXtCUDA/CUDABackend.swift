@@ -45,8 +45,12 @@ final class CUDAContext: @unchecked Sendable {
 /// device's legacy default stream, in order; downloads wait for it.
 public final class CUDABackend: Backend, @unchecked Sendable {
     public let device: Device
-    /// TF32 tensor cores for convolutions and the linear layer (off also when NVIDIA_TF32_OVERRIDE=0).
+    /// TF32 tensor cores in convolutions (PyTorch's `cudnn.allow_tf32`, on by default); off also when
+    /// NVIDIA_TF32_OVERRIDE=0. Off, convolutions keep fp32 accuracy: FMA math, no FFT or Winograd transforms.
     public let allowTF32: Bool
+    /// TF32 tensor cores in the linear layer's matrix products (PyTorch's `cuda.matmul.allow_tf32`, off by
+    /// default: cuBLAS's default math, full fp32).
+    public let allowTF32Matmul: Bool
     public let algorithmSearch: CUDAAlgorithmSearch
     public let deviceName: String
     public let computeCapability: (major: Int, minor: Int)
@@ -79,13 +83,14 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     /// Opens device `index`.
     /// - Parameters:
-    ///   - allowTF32: TF32 tensor-core math in convolutions and matrix products (PyTorch's default for
-    ///     convolutions); false gives fp32-exact FMA math. `NVIDIA_TF32_OVERRIDE=0` also turns it off.
+    ///   - allowTF32: TF32 tensor-core math in convolutions (PyTorch's default); false keeps fp32 accuracy.
+    ///   - allowTF32Matmul: TF32 in the linear layer (PyTorch's default: no). `NVIDIA_TF32_OVERRIDE=0` turns
+    ///     both off.
     ///   - algorithmSearch: how convolution algorithms are chosen (the original's `-cudnn` option).
     ///   - libraries: the CUDA libraries to use (default: ``CUDALibraries/shared()``, loaded from the
     ///     process environment; tests pass libraries loaded from elsewhere).
     public init(
-        device index: Int = 0, allowTF32: Bool = true, algorithmSearch: CUDAAlgorithmSearch = .fastest,
+        device index: Int = 0, allowTF32: Bool = true, allowTF32Matmul: Bool = false, algorithmSearch: CUDAAlgorithmSearch = .fastest,
         libraries: CUDALibraries? = nil
     ) throws {
         guard index >= 0 else { throw ResNeXtError.invalidArgument("CUDA device index must be non-negative, got \(index)") }
@@ -118,6 +123,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let tf32Override = ProcessEnvironment.value("NVIDIA_TF32_OVERRIDE") == "0"
         self.device = .cuda(index)
         self.allowTF32 = allowTF32 && !tf32Override
+        self.allowTF32Matmul = allowTF32Matmul && !tf32Override
         self.algorithmSearch = algorithmSearch
         self.deviceName = String(decoding: nameBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         self.computeCapability = (major, minor)
@@ -164,7 +170,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             throw ResNeXtError.backend("cublasCreate_v2 failed: \(libraries.cublas.describe(blasStatus))")
         }
         self.cublasHandle = cublasHandle
-        let mathMode = self.allowTF32 ? CuBLAS.tf32TensorOpMath : CuBLAS.pedanticMath
+        let mathMode = self.allowTF32Matmul ? CuBLAS.tf32TensorOpMath : CuBLAS.defaultMath
         try libraries.cublas.check(libraries.cublas.cublasSetMathMode(cublasHandle, mathMode), "cublasSetMathMode(\(mathMode))")
     }
 
@@ -187,8 +193,18 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let cudart = cudnn.builtForCUDA().map { " (for CUDA \($0))" } ?? ""
         return "cuDNN \(cudnn.versionString())\(cudart), cuBLAS \(blas), NVRTC \(nvrtcVersion.major).\(nvrtcVersion.minor) "
             + "(\(kernels.targetDescription)), driver CUDA \(driverVersion ?? "?") on \(device) "
-            + "(\(deviceName), sm_\(computeCapability.major)\(computeCapability.minor)), TF32 \(allowTF32 ? "on" : "off"), "
+            + "(\(deviceName), sm_\(computeCapability.major)\(computeCapability.minor)), \(precision), "
             + "cuDNN algorithms: \(algorithmSearch.rawValue)"
+    }
+
+    /// "TF32 off", "TF32 on", "TF32 convolutions (not matmul)" or "TF32 matmul (not convolutions)".
+    var precision: String {
+        switch (allowTF32, allowTF32Matmul) {
+        case (false, false): "TF32 off"
+        case (true, true): "TF32 on"
+        case (true, false): "TF32 convolutions (not matmul)"
+        case (false, true): "TF32 matmul (not convolutions)"
+        }
     }
 
     /// What the kernels are compiled to ("sm_90 CUBIN", or the PTX fallback and why).

@@ -103,17 +103,30 @@ public enum ConvolutionAlgorithmSelection {
         allowTF32 ? chosen.mathType : CuDNN.fmaMath
     }
 
+    /// Whether `algorithm` computes the convolution through a transform (FFT, tiled FFT, non-fused
+    /// Winograd), whose rounding errors exceed fp32 accuracy (1e-5 relative): cuDNN's enum values per pass.
+    public static func isTransform(_ algorithm: Int32, _ direction: ConvolutionDirection) -> Bool {
+        switch direction {
+        case .forward: [4, 5, 7].contains(algorithm)  // FFT, FFT_TILING, WINOGRAD_NONFUSED
+        case .backwardData: [2, 3, 5].contains(algorithm)  // FFT, FFT_TILING, WINOGRAD_NONFUSED
+        case .backwardFilter: [2, 5, 6].contains(algorithm)  // FFT, WINOGRAD_NONFUSED, FFT_TILING
+        }
+    }
+
     /// The algorithm to use among cuDNN's results: those that succeeded, fit the workspace, are
-    /// deterministic when asked, and use no tensor-op math when TF32 is off; the fastest measured one
-    /// (benchmarked searches) or the first (heuristic order).
+    /// deterministic when asked, and, when TF32 is off (fp32 accuracy), use no tensor-op math and no
+    /// transform (``isTransform(_:_:)``); the fastest measured one (benchmarked searches) or the first
+    /// (heuristic order).
     public static func choose(
-        _ results: [CuDNNAlgorithmPerformance], search: CUDAAlgorithmSearch, allowTF32: Bool,
+        _ results: [CuDNNAlgorithmPerformance], direction: ConvolutionDirection, search: CUDAAlgorithmSearch, allowTF32: Bool,
         workspaceLimit: Int
     ) -> CuDNNAlgorithmPerformance? {
         let usable = results.filter { r in
             r.status == CuDNN.statusSuccess && r.memory >= 0 && r.memory <= workspaceLimit
                 && (search != .deterministic || r.determinism == CuDNN.deterministic)
-                && (allowTF32 || (r.mathType != CuDNN.tensorOpMath && r.mathType != CuDNN.tensorOpMathAllowConversion))
+                && (allowTF32
+                    || (r.mathType != CuDNN.tensorOpMath && r.mathType != CuDNN.tensorOpMathAllowConversion
+                        && !isTransform(r.algorithm, direction)))
         }
         switch search {
         case .heuristic:

@@ -63,21 +63,21 @@ extension ConformanceSuite {
                 let (b, br, _) = try pair([cs.o])
                 let outShape = try p.outputShape(input: x.shape, weight: w.shape)
                 let (dy, dyr, _) = try pair(outShape.dims)
-                check("convolution forward", cs.detail) {
+                check("convolution forward", cs.detail, tolerance: convolutionTolerance) {
                     [
                         try both(
                             try backend.convolution2D(x, weight: w, bias: cs.bias ? b : nil, p),
                             try reference.convolution2D(xr, weight: wr, bias: cs.bias ? br : nil, p), "output")
                     ]
                 }
-                check("convolution backward data", cs.detail) {
+                check("convolution backward data", cs.detail, tolerance: convolutionTolerance) {
                     [
                         try both(
                             try backend.convolution2DBackwardData(dy, weight: w, inputShape: x.shape, p),
                             try reference.convolution2DBackwardData(dyr, weight: wr, inputShape: xr.shape, p), "input gradient")
                     ]
                 }
-                check("convolution backward weight", cs.detail) {
+                check("convolution backward weight", cs.detail, tolerance: convolutionTolerance) {
                     let g = try backend.convolution2DBackwardWeights(dy, input: x, weightShape: w.shape, withBias: cs.bias, p)
                     let r = try reference.convolution2DBackwardWeights(dyr, input: xr, weightShape: wr.shape, withBias: cs.bias, p)
                     var out = [try both(g.weight, r.weight, "weight gradient")]
@@ -210,20 +210,20 @@ extension ConformanceSuite {
                 let (w, wr, _) = try pair([o, k], low: -0.2, high: 0.2)
                 let (b, br, _) = try pair([o])
                 let (dy, dyr, _) = try pair([n, o])
-                check("linear", detail + " +bias") {
+                check("linear", detail + " +bias", tolerance: linearTolerance) {
                     [try both(try backend.linear(x, weight: w, bias: b), try reference.linear(xr, weight: wr, bias: br), "output")]
                 }
-                check("linear", detail) {
+                check("linear", detail, tolerance: linearTolerance) {
                     [try both(try backend.linear(x, weight: w, bias: nil), try reference.linear(xr, weight: wr, bias: nil), "output")]
                 }
-                check("linear backward data", detail) {
+                check("linear backward data", detail, tolerance: linearTolerance) {
                     [
                         try both(
                             try backend.linearBackwardData(dy, weight: w), try reference.linearBackwardData(dyr, weight: wr),
                             "input gradient")
                     ]
                 }
-                check("linear backward weight", detail + " +bias") {
+                check("linear backward weight", detail + " +bias", tolerance: linearTolerance) {
                     let g = try backend.linearBackwardWeights(dy, input: x, withBias: true)
                     let r = try reference.linearBackwardWeights(dyr, input: xr, withBias: true)
                     guard let gb = g.bias, let rb = r.bias else { throw ResNeXtError.invalidArgument("no bias gradient") }

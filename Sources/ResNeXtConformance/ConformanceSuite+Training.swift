@@ -23,12 +23,15 @@ extension ConformanceSuite {
     }
 
     /// One ``TrainingStep`` of the same ResNeXt-11 on both backends: the loss and each parameter's
-    /// gradient must agree in relative L2 norm within 1e-2 (or 10× the per-operation tolerance, if
-    /// larger). Rounding differences of 1e-6 flip a few ReLUs whose input sits at zero, which moves some
+    /// gradient must agree in relative L2 norm within 1e-2 (or 10× the largest per-operation tolerance, if
+    /// larger: 5e-2 with TF32 convolutions). Rounding differences of 1e-6 flip a few ReLUs whose input sits at zero, which moves some
     /// gradients by up to ~2e-3 (seen between the fake GPU and the CPU, depending on the seed); a wrong
     /// operation moves them by far more than 1e-2.
     public func compareTrainingStep(batch: Int = 4, learningRate: Float = 0.02) {
-        check("training step", "ResNeXt-11 4x4d batch \(batch): loss, all gradients", tolerance: max(10 * tolerance, 1e-2), byNorm: true) {
+        check(
+            "training step", "ResNeXt-11 4x4d batch \(batch): loss, all gradients",
+            tolerance: max(10 * max(tolerance, convolutionTolerance, linearTolerance), 1e-2), byNorm: true
+        ) {
             let config = try Self.trainingConfiguration()
             let seed = rng.next()
             let tested = try makeStep(config, on: backend, seed: seed), trusted = try makeStep(config, on: reference, seed: seed)

@@ -24,6 +24,11 @@ struct GPUOptions: ParsableArguments {
         help: "cuDNN algorithm choice: fastest | deterministic | heuristic (the original's `default`).")
     var cudnn = CuDNNChoice.fastest
 
-    @Option(name: [.customLong("tf32")], help: "Allow TF32 tensor-core math on the GPU (true/false), as PyTorch does by default.")
+    @Option(
+        name: [.customLong("tf32")],
+        help: """
+            TF32 tensor-core math in GPU convolutions (true/false; PyTorch's default, true). The linear layer runs full fp32, as \
+            PyTorch's default matmul; false also keeps convolutions at fp32 accuracy (no FFT or Winograd algorithms).
+            """)
     var tf32 = FlagBool(true)
 }

@@ -19,9 +19,10 @@ struct SelftestCommand: ParsableCommand {
         abstract: "Check the CUDA backend against the CPU backend: every operation, forward and backward, then a short training run.",
         discussion: """
             Prints one line per check (PASS/FAIL, max |gpu − cpu| / max |cpu|), then "N passed, N failed". Exit status: 0 when \
-            everything passed, 1 when a check failed, 2 when no GPU runtime could be loaded (the loader's message names every \
-            file it tried and the RESNEXT_LIB* variable that overrides it). `--device cpu` checks the CPU backend against the float64 \
-            reference (tolerance 1e-4): the first link of the chain float64 → CPU → CUDA.
+            everything passed, 1 when a check failed, 2 when the backend could not start (the loader's message names every file it \
+            tried and the RESNEXT_LIB* variable that overrides it). Tolerance 1e-5, convolutions 5e-3 with TF32 (PyTorch's TF32 \
+            tolerance; `--tf32 false` checks them at 1e-5 without FFT or Winograd transforms). `--device cpu` checks the CPU \
+            backend against the float64 reference (tolerance 1e-4): the first link of the chain float64 → CPU → CUDA.
             """)
 
     @Option(help: "The device under test: cuda, cuda:N (or cpu: the CPU backend against the float64 reference).")
@@ -55,17 +56,17 @@ struct SelftestCommand: ParsableCommand {
         let seed = self.seed ?? Self.clockSeed()
         let backend: any Backend
         let reference: any Backend
-        var tolerance = gpu.tf32.value ? 1e-3 : 1e-5
+        var tolerances = Tolerances(all: 1e-5)
         switch target {
         case .cpu:
             // The first link of the oracle chain: oneDNN against the float64 reference.
             backend = try CPUBackend()
             reference = ReferenceBackend()
-            tolerance = 1e-4
+            tolerances = Tolerances(all: 1e-4)
         case .cuda(let index):
             do {
                 let cuda = try CUDABackend(device: index, allowTF32: gpu.tf32.value, algorithmSearch: gpu.cudnn.search)
-                if !cuda.allowTF32 { tolerance = 1e-5 }
+                tolerances = Tolerances(cuda)
                 backend = cuda
                 reference = try CPUBackend()
             } catch {
@@ -75,18 +76,43 @@ struct SelftestCommand: ParsableCommand {
         }
         print("selftest: \(backend.name)")
         print("reference: \(reference.name)")
-        let tf32 = tolerance == 1e-3 ? " (TF32)" : ""
-        print("seed \(seed) (rerun with --seed \(seed)); tolerance \(tolerance) on max |a − b| / max |b|\(tf32)")
+        print("seed \(seed) (rerun with --seed \(seed)); \(tolerances)")
         let cuda = backend as? CUDABackend
         let suite = ConformanceSuite(
-            backend: backend, reference: reference, tolerance: tolerance, seed: seed,
+            backend: backend, reference: reference, tolerance: tolerances.all, convolutionTolerance: tolerances.convolution,
+            linearTolerance: tolerances.linear, seed: seed,
             deviceAllocations: cuda.map { cuda in { cuda.allocatorStatistics.deviceAllocations } })
         suite.runAll(trainingSteps: steps, learningRate: lr)
         if let cuda {
             print("allocator: \(cuda.allocatorStatistics); \(cuda.cachedAlgorithmCount) cached cuDNN algorithm choices")
+            print("kernels: \(cuda.kernelTarget)")
         }
         print("\(suite.passed) passed, \(suite.failed) failed")
         if suite.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// The tolerances on max |a − b| / max |b|: 1e-5 (fp32) for CUDA, except TF32 tensor-core products at
+    /// PyTorch's TF32 tolerance 5e-3 (`tf32_on_and_off(5e-3)` in its tests); 1e-4 for the CPU against float64.
+    struct Tolerances: CustomStringConvertible {
+        static let tf32 = 5e-3
+        var all: Double
+        var convolution: Double
+        var linear: Double
+
+        init(all: Double) { (self.all, convolution, linear) = (all, all, all) }
+
+        init(_ cuda: CUDABackend) {
+            self.init(all: 1e-5)
+            if cuda.allowTF32 { convolution = Self.tf32 }
+            if cuda.allowTF32Matmul { linear = Self.tf32 }
+        }
+
+        var description: String {
+            var text = "tolerance \(all) on max |a − b| / max |b|"
+            if convolution != all { text += ", convolutions \(convolution) (TF32)" }
+            if linear != all { text += ", linear \(linear) (TF32)" }
+            return text
+        }
     }
 
     static func clockSeed() -> UInt64 {

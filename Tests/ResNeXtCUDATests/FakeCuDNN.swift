@@ -69,21 +69,23 @@ extension FakeCUDA {
         }
         struct Perf { int algo; int status; float time; size_t memory; int determinism; int mathType; int reserved[3]; };
         static_assert(sizeof(Perf) == 48, "cuDNN's perf struct");
-        // Algorithm 1 is the "fastest" but needs a 4 KiB workspace and is not deterministic; 0 is deterministic
-        // and needs none; 5 is not supported. Running algorithm 1 without its workspace fails.
-        static int results(void* c, int requested, int* returned, Perf* perf) {
-            Desc* cd = as(c, CONV); if (!cd || requested < 3) return BAD;
-            perf[0] = {1, 0, 0.5f, 4096, 0, cd->math, {0, 0, 0}};
-            perf[1] = {0, 0, 1.0f, 0, 1, cd->math, {0, 0, 0}};
-            perf[2] = {5, NOT_SUPPORTED, -1.0f, 0, 0, cd->math, {0, 0, 0}};
-            *returned = 3; return 0;
+        // The pass's FFT algorithm (`fft`: 4 forward, 2 backward) is the fastest, needs no workspace and is not
+        // deterministic (fp32 runs must not pick it); algorithm 1 is the fastest of the rest but needs a 4 KiB
+        // workspace and is not deterministic; 0 is deterministic and needs none; 5 is not supported. Running
+        // algorithm 1 without its workspace fails.
+        static int results(void* c, int requested, int* returned, Perf* perf, int fft) {
+            Desc* cd = as(c, CONV); if (!cd || requested < 4) return BAD;
+            perf[0] = {fft, 0, 0.25f, 0, 0, cd->math, {0, 0, 0}};
+            perf[1] = {1, 0, 0.5f, 4096, 0, cd->math, {0, 0, 0}};
+            perf[2] = {0, 0, 1.0f, 0, 1, cd->math, {0, 0, 0}};
+            perf[3] = {5, NOT_SUPPORTED, -1.0f, 0, 0, cd->math, {0, 0, 0}};
+            *returned = 4; return 0;
         }
         static int workspaceFor(int algo) { return algo == 1 ? 4096 : 0; }
-        static int checkAlgo(void* c, int algo, void* ws, size_t wsSize) {
+        static int checkAlgo(void* c, int algo, void* ws, size_t wsSize, int fft) {
             Desc* cd = as(c, CONV); if (!cd) return BAD;
-            if (algo != 0 && algo != 1) return NOT_SUPPORTED;
+            if (algo != 0 && algo != 1 && algo != fft) return NOT_SUPPORTED;
             if ((size_t)workspaceFor(algo) > wsSize || (workspaceFor(algo) && !ws)) return BAD;
-            if (algo == 1 && cd->math == 3 && false) return BAD;
             return 0;
         }
         static void poison(void* p, size_t count) { float* f = (float*)p; for (size_t i = 0; i < count; ++i) f[i] = NAN; }
@@ -135,10 +137,10 @@ extension FakeCUDA {
         int cudnnFindConvolutionForwardAlgorithmEx(void* h, void* x, const void* xp, void* w, const void* wp, void* c, void* y, void* yp,
                                                    int req, int* ret, Perf* perf, void* ws, size_t wsSize) {
             if (h != &gHandle || !as(x, TENSOR) || !as(w, FILTER) || !geometry(c, x, w, y) || !xp || !wp || !yp || (wsSize && !ws)) return BAD;
-            gFindCalls++; poison(yp, count(y)); return results(c, req, ret, perf);
+            gFindCalls++; poison(yp, count(y)); return results(c, req, ret, perf, 4);
         }
         int cudnnGetConvolutionForwardAlgorithm_v7(void* h, void* x, void* w, void* c, void* y, int req, int* ret, Perf* perf) {
-            if (h != &gHandle || !as(x, TENSOR) || !as(w, FILTER) || !geometry(c, x, w, y)) return BAD; return results(c, req, ret, perf);
+            if (h != &gHandle || !as(x, TENSOR) || !as(w, FILTER) || !geometry(c, x, w, y)) return BAD; return results(c, req, ret, perf, 4);
         }
         int cudnnGetConvolutionForwardWorkspaceSize(void* h, void* x, void* w, void* c, void* y, int algo, size_t* size) {
             if (h != &gHandle || !geometry(c, x, w, y)) return BAD; *size = workspaceFor(algo); return 0;
@@ -146,7 +148,7 @@ extension FakeCUDA {
         int cudnnConvolutionForward(void* h, const void* alpha, void* x, const void* xp, void* w, const void* wp, void* c, int algo, void* ws, size_t wsSize,
                                     const void* beta, void* y, void* yp) {
             if (h != &gHandle || !as(x, TENSOR) || !as(w, FILTER) || !geometry(c, x, w, y)) return BAD;
-            if (int s = checkAlgo(c, algo, ws, wsSize)) return s;
+            if (int s = checkAlgo(c, algo, ws, wsSize, 4)) return s;
             if (int s = cudnnInjected("cudnnConvolutionForward")) return s;
             convForward((Desc*)c, (Desc*)x, (const float*)xp, (Desc*)w, (const float*)wp, (Desc*)y, (float*)yp, *(const float*)alpha, *(const float*)beta);
             return 0;
@@ -154,10 +156,10 @@ extension FakeCUDA {
         int cudnnFindConvolutionBackwardDataAlgorithmEx(void* h, void* w, const void* wp, void* dy, const void* dyp, void* c, void* dx, void* dxp,
                                                         int req, int* ret, Perf* perf, void* ws, size_t wsSize) {
             if (h != &gHandle || !as(w, FILTER) || !as(dx, TENSOR) || !geometry(c, dx, w, dy) || !wp || !dyp || !dxp || (wsSize && !ws)) return BAD;
-            gFindCalls++; poison(dxp, count(dx)); return results(c, req, ret, perf);
+            gFindCalls++; poison(dxp, count(dx)); return results(c, req, ret, perf, 2);
         }
         int cudnnGetConvolutionBackwardDataAlgorithm_v7(void* h, void* w, void* dy, void* c, void* dx, int req, int* ret, Perf* perf) {
-            if (h != &gHandle || !as(w, FILTER) || !as(dx, TENSOR) || !geometry(c, dx, w, dy)) return BAD; return results(c, req, ret, perf);
+            if (h != &gHandle || !as(w, FILTER) || !as(dx, TENSOR) || !geometry(c, dx, w, dy)) return BAD; return results(c, req, ret, perf, 2);
         }
         int cudnnGetConvolutionBackwardDataWorkspaceSize(void* h, void* w, void* dy, void* c, void* dx, int algo, size_t* size) {
             if (h != &gHandle || !as(w, FILTER) || !geometry(c, dx, w, dy)) return BAD; *size = workspaceFor(algo); return 0;
@@ -165,17 +167,17 @@ extension FakeCUDA {
         int cudnnConvolutionBackwardData(void* h, const void* alpha, void* w, const void* wp, void* dy, const void* dyp, void* c, int algo, void* ws,
                                          size_t wsSize, const void* beta, void* dx, void* dxp) {
             if (h != &gHandle || !as(w, FILTER) || !as(dx, TENSOR) || !geometry(c, dx, w, dy)) return BAD;
-            if (int s = checkAlgo(c, algo, ws, wsSize)) return s;
+            if (int s = checkAlgo(c, algo, ws, wsSize, 2)) return s;
             convBackwardData((Desc*)c, (Desc*)w, (const float*)wp, (Desc*)dy, (const float*)dyp, (Desc*)dx, (float*)dxp, *(const float*)alpha, *(const float*)beta);
             return 0;
         }
         int cudnnFindConvolutionBackwardFilterAlgorithmEx(void* h, void* x, const void* xp, void* dy, const void* dyp, void* c, void* dw, void* dwp,
                                                           int req, int* ret, Perf* perf, void* ws, size_t wsSize) {
             if (h != &gHandle || !as(x, TENSOR) || !as(dw, FILTER) || !geometry(c, x, dw, dy) || !xp || !dyp || !dwp || (wsSize && !ws)) return BAD;
-            gFindCalls++; poison(dwp, count(dw)); return results(c, req, ret, perf);
+            gFindCalls++; poison(dwp, count(dw)); return results(c, req, ret, perf, 2);
         }
         int cudnnGetConvolutionBackwardFilterAlgorithm_v7(void* h, void* x, void* dy, void* c, void* dw, int req, int* ret, Perf* perf) {
-            if (h != &gHandle || !as(x, TENSOR) || !as(dw, FILTER) || !geometry(c, x, dw, dy)) return BAD; return results(c, req, ret, perf);
+            if (h != &gHandle || !as(x, TENSOR) || !as(dw, FILTER) || !geometry(c, x, dw, dy)) return BAD; return results(c, req, ret, perf, 2);
         }
         int cudnnGetConvolutionBackwardFilterWorkspaceSize(void* h, void* x, void* dy, void* c, void* dw, int algo, size_t* size) {
             if (h != &gHandle || !as(x, TENSOR) || !geometry(c, x, dw, dy)) return BAD; *size = workspaceFor(algo); return 0;
@@ -183,7 +185,7 @@ extension FakeCUDA {
         int cudnnConvolutionBackwardFilter(void* h, const void* alpha, void* x, const void* xp, void* dy, const void* dyp, void* c, int algo, void* ws,
                                            size_t wsSize, const void* beta, void* dw, void* dwp) {
             if (h != &gHandle || !as(x, TENSOR) || !as(dw, FILTER) || !geometry(c, x, dw, dy)) return BAD;
-            if (int s = checkAlgo(c, algo, ws, wsSize)) return s;
+            if (int s = checkAlgo(c, algo, ws, wsSize, 2)) return s;
             convBackwardFilter((Desc*)c, (Desc*)x, (const float*)xp, (Desc*)dy, (const float*)dyp, (Desc*)dw, (float*)dwp, *(const float*)alpha, *(const float*)beta);
             return 0;
         }
@@ -257,7 +259,9 @@ extension FakeCUDA {
         static int gBlas = 9;
         int cublasCreate_v2(void** h) { *h = &gBlas; return 0; }
         int cublasDestroy_v2(void* h) { return h == &gBlas ? 0 : 1; }
-        int cublasSetMathMode(void* h, int mode) { return h == &gBlas && (mode == 0 || mode == 2 || mode == 3) ? 0 : 7; }
+        int cublasSetMathMode(void* h, int mode) {
+            bump("cublasSetMathMode=" + std::to_string(mode)); return h == &gBlas && (mode == 0 || mode == 2 || mode == 3) ? 0 : 7;
+        }
         int cublasGetVersion_v2(void* h, int* v) { *v = 130100; return h == &gBlas ? 0 : 1; }
         const char* cublasGetStatusString(int s) { return s == 0 ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_INVALID_VALUE"; }
         int cublasSgemm_v2(void* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb,

@@ -79,9 +79,9 @@ final class FakeGPUTests: XCTestCase {
     }
 
     func testAlgorithmPolicies() throws {
-        // The fake offers algorithm 1 (fastest, 4 KiB workspace, not deterministic), 0 (deterministic, no
-        // workspace) and 5 (not supported); running 1 without its workspace fails, so these runs also check
-        // that workspaces reach cuDNN.
+        // The fake offers its pass's FFT algorithm (fastest, not deterministic), algorithm 1 (4 KiB workspace,
+        // not deterministic), 0 (deterministic, no workspace) and 5 (not supported); running 1 without its
+        // workspace fails, so these runs also check that workspaces reach cuDNN. TF32 off: no FFT.
         for (search, expected, workspace) in [(CUDAAlgorithmSearch.fastest, Int32(1), 4096), (.deterministic, 0, 0), (.heuristic, 1, 4096)]
         {
             let gpu = try backend(search: search)
@@ -97,10 +97,33 @@ final class FakeGPUTests: XCTestCase {
             XCTAssertEqual(choices.values.first?.workspaceBytes, workspace, "\(search)")
             XCTAssertEqual(choices.values.first?.mathType, CuDNN.fmaMath, "TF32 off runs FMA math")
         }
+        // TF32 on: the fastest, FFT (cuDNN's 4 forward, 2 backward), with the math type the search reported.
         let tf32 = try backend(tf32: true)
-        let (x, _) = try pair(tf32, [1, 4, 5, 5]), (w, _) = try pair(tf32, [4, 4, 3, 3])
-        _ = try tf32.convolution2D(x, weight: w, bias: nil, Convolution2DParameters(padding: 1))
-        XCTAssertEqual(tf32.algorithmChoices.values.first?.mathType, CuDNN.defaultMath, "TF32 on: the math type the search reported")
+        let (x, _) = try pair(tf32, [1, 4, 5, 5]), (w, _) = try pair(tf32, [4, 4, 3, 3]), (dy, _) = try pair(tf32, [1, 4, 5, 5])
+        let p = Convolution2DParameters(padding: 1)
+        _ = try tf32.convolution2D(x, weight: w, bias: nil, p)
+        _ = try tf32.convolution2DBackwardData(dy, weight: w, inputShape: x.shape, p)
+        _ = try tf32.convolution2DBackwardWeights(dy, input: x, weightShape: w.shape, withBias: false, p)
+        let chosen = Dictionary(uniqueKeysWithValues: tf32.algorithmChoices.map { ($0.key.direction, $0.value) })
+        XCTAssertEqual(chosen[.forward]?.algorithm, 4)
+        XCTAssertEqual(chosen[.backwardData]?.algorithm, 2)
+        XCTAssertEqual(chosen[.backwardFilter]?.algorithm, 2)
+        XCTAssertEqual(chosen[.forward]?.mathType, CuDNN.defaultMath)
+    }
+
+    /// The linear layer's cuBLAS math: full fp32 (CUBLAS_DEFAULT_MATH) unless TF32 matmul is asked for.
+    func testMatmulMathFollowsPyTorchsDefault() throws {
+        try FakeCUDA.reset()
+        defer { try? FakeCUDA.reset() }
+        let defaults = try CUDABackend(device: 0, libraries: try FakeCUDA.libraries())
+        XCTAssertTrue(defaults.allowTF32)
+        XCTAssertFalse(defaults.allowTF32Matmul)
+        XCTAssertTrue(defaults.name.contains("TF32 convolutions (not matmul)"), defaults.name)
+        XCTAssertEqual(try FakeCUDA.counter("cublasSetMathMode=0"), 1)
+        let tf32 = try CUDABackend(device: 0, allowTF32Matmul: true, libraries: try FakeCUDA.libraries())
+        XCTAssertTrue(tf32.name.contains("TF32 on,"), tf32.name)
+        XCTAssertEqual(try FakeCUDA.counter("cublasSetMathMode=3"), 1)
+        XCTAssertEqual(try FakeCUDA.counter("cublasSetMathMode=2"), 0, "never pedantic")
     }
 
     /// The backend conformance suite, as `resnext selftest --device cuda` runs it: every operation on the

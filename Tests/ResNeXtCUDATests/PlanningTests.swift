@@ -181,8 +181,10 @@ final class ConvolutionPlanningTests: XCTestCase {
             perf(0, time: 3), perf(1, status: 3, time: 0.5), perf(2, time: 1, deterministic: false, math: CuDNN.tensorOpMath),
             perf(3, time: 2, memory: 1 << 30), perf(4, time: 2.5, math: CuDNN.fmaMath), perf(5, time: -1)
         ]
+        // Backward filter: 3 and 4 are no transforms (kept without TF32).
         let choose = { (search: CUDAAlgorithmSearch, tf32: Bool, limit: Int) in
-            ConvolutionAlgorithmSelection.choose(results, search: search, allowTF32: tf32, workspaceLimit: limit)?.algorithm
+            ConvolutionAlgorithmSelection.choose(
+                results, direction: .backwardFilter, search: search, allowTF32: tf32, workspaceLimit: limit)?.algorithm
         }
         XCTAssertEqual(choose(.fastest, true, Int.max), 2, "fastest successful")
         XCTAssertEqual(choose(.deterministic, true, Int.max), 3, "fastest deterministic")
@@ -191,12 +193,35 @@ final class ConvolutionPlanningTests: XCTestCase {
         XCTAssertEqual(choose(.fastest, false, 0), 4)
         XCTAssertEqual(choose(.heuristic, true, Int.max), 0, "heuristic: first usable in cuDNN's order")
         XCTAssertNil(
-            ConvolutionAlgorithmSelection.choose([perf(0, status: 9, time: 1)], search: .fastest, allowTF32: true, workspaceLimit: 1))
-        XCTAssertNil(ConvolutionAlgorithmSelection.choose([], search: .heuristic, allowTF32: true, workspaceLimit: 1))
+            ConvolutionAlgorithmSelection.choose(
+                [perf(0, status: 9, time: 1)], direction: .forward, search: .fastest, allowTF32: true, workspaceLimit: 1))
+        XCTAssertNil(ConvolutionAlgorithmSelection.choose([], direction: .forward, search: .heuristic, allowTF32: true, workspaceLimit: 1))
         XCTAssertEqual(
-            ConvolutionAlgorithmSelection.choose([perf(7, time: -1)], search: .fastest, allowTF32: true, workspaceLimit: 1)?.algorithm, 7,
+            ConvolutionAlgorithmSelection.choose(
+                [perf(7, time: -1)], direction: .forward, search: .fastest, allowTF32: true, workspaceLimit: 1)?.algorithm, 7,
             "an unmeasured but usable algorithm is better than none")
         XCTAssertTrue(ConvolutionAlgorithmSelection.summary([perf(1, status: 3, time: 0.5)]).contains("algo 1: status 3"))
+    }
+
+    /// With TF32 off (fp32 accuracy), FFT, tiled FFT and non-fused Winograd are never picked, in any pass.
+    func testFP32ExcludesTransformAlgorithms() {
+        let transforms: [ConvolutionDirection: [Int32]] = [.forward: [4, 5, 7], .backwardData: [2, 3, 5], .backwardFilter: [2, 5, 6]]
+        for direction in ConvolutionDirection.allCases {
+            let excluded = transforms[direction]!
+            XCTAssertEqual((0..<8).filter { ConvolutionAlgorithmSelection.isTransform($0, direction) }, excluded, "\(direction)")
+            // The transforms are the fastest; the slowest algorithm is the only one fp32 may use.
+            let results = (0..<8).map { a in perf(a, time: excluded.contains(a) ? 0.1 : 1 + Float(a), math: CuDNN.fmaMath) }
+            let fp32 = ConvolutionAlgorithmSelection.choose(
+                results, direction: direction, search: .fastest, allowTF32: false, workspaceLimit: Int.max)
+            let tf32 = ConvolutionAlgorithmSelection.choose(
+                results, direction: direction, search: .fastest, allowTF32: true, workspaceLimit: Int.max)
+            XCTAssertEqual(fp32?.algorithm, 0, "\(direction)")
+            XCTAssertTrue(excluded.contains(tf32?.algorithm ?? -1), "TF32 keeps the fastest: \(direction)")
+            let heuristic = ConvolutionAlgorithmSelection.choose(
+                results.filter { excluded.contains($0.algorithm) } + [results[1]], direction: direction, search: .heuristic,
+                allowTF32: false, workspaceLimit: Int.max)
+            XCTAssertEqual(heuristic?.algorithm, 1, "the heuristic's first non-transform algorithm")
+        }
     }
 
     func testMathTypes() {

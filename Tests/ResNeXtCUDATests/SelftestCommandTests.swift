@@ -77,10 +77,11 @@ final class SelftestCommandTests: XCTestCase {
     func testSelftestOnTheFakeGPU() throws {
         try requireSelftest()
         let r = try run(
-            ["selftest", "--device", "cuda", "--tf32", "false", "--steps", "0", "--seed", "11"], environment: try FakeCUDA.environment())
+            ["selftest", "--device", "cuda", "--steps", "0", "--seed", "11"], environment: try FakeCUDA.environment())
         XCTAssertEqual(r.status, 0, r.output)
-        XCTAssertTrue(r.output.contains("Fake GPU (CPU emulation), sm_90), TF32 off"), r.output)
-        XCTAssertTrue(r.output.contains("tolerance 1e-05"), r.output)
+        XCTAssertTrue(r.output.contains("Fake GPU (CPU emulation), sm_90), TF32 convolutions (not matmul)"), r.output)
+        XCTAssertTrue(r.output.contains("tolerance 1e-05 on max |a − b| / max |b|, convolutions 0.005 (TF32)\n"), r.output)
+        XCTAssertTrue(r.output.contains("\nkernels: sm_90 CUBIN\n"), r.output)
         XCTAssertFalse(r.output.contains("FAIL"), r.output)
         XCTAssertTrue(r.output.contains("PASS  liveAllocations"), r.output)
         XCTAssertTrue(r.output.split(separator: "\n").last?.hasSuffix(" passed, 0 failed") ?? false, r.output)
