@@ -94,6 +94,14 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public var liveAllocations: (count: Int, bytes: Int) { counter.current }
 
+    /// Tensor storage bytes (their oneDNN layouts' sizes); with no cache, reserved is allocated.
+    public var memoryStatistics: MemoryStatistics {
+        let (bytes, peak) = (counter.current.bytes, counter.peakBytes)
+        return MemoryStatistics(allocatedBytes: bytes, peakAllocatedBytes: peak, reservedBytes: bytes, peakReservedBytes: peak)
+    }
+
+    public func resetPeakMemory() { counter.resetPeak() }
+
     /// Number of cached primitives (for tests of the cache).
     public var cachedPrimitiveCount: Int { cache.withLock { $0.count } }
 

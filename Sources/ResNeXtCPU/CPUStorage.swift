@@ -6,20 +6,28 @@ import Synchronization
     import Glibc
 #endif
 
-/// Counts live allocations of one backend (for leak tests and memory reports).
+/// Counts live allocations of one backend and the peak of their bytes (for leak tests and memory reports).
 final class AllocationCounter: Sendable {
-    private let state = Mutex<(count: Int, bytes: Int)>((0, 0))
+    private struct Counts {
+        var count = 0, bytes = 0, peakBytes = 0
+    }
+    private let state = Mutex(Counts())
     func allocated(_ bytes: Int) {
         state.withLock {
-            $0.count += 1; $0.bytes += bytes
+            $0.count += 1
+            $0.bytes += bytes
+            $0.peakBytes = max($0.peakBytes, $0.bytes)
         }
     }
     func freed(_ bytes: Int) {
         state.withLock {
-            $0.count -= 1; $0.bytes -= bytes
+            $0.count -= 1
+            $0.bytes -= bytes
         }
     }
-    var current: (count: Int, bytes: Int) { state.withLock { $0 } }
+    var current: (count: Int, bytes: Int) { state.withLock { ($0.count, $0.bytes) } }
+    var peakBytes: Int { state.withLock { $0.peakBytes } }
+    func resetPeak() { state.withLock { $0.peakBytes = $0.bytes } }
 }
 
 /// A 64-byte-aligned host buffer, freed when the last tensor using it goes away.

@@ -215,6 +215,17 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         return (s.liveBlocks, s.liveBytes)
     }
 
+    /// Bytes requested by live tensors (and workspaces) and their peak; reserved: the allocator's buckets,
+    /// live and cached, as obtained from `cuMemAlloc`.
+    public var memoryStatistics: MemoryStatistics {
+        let s = allocator.statistics
+        return MemoryStatistics(
+            allocatedBytes: s.liveBytes, peakAllocatedBytes: s.peakLiveBytes, reservedBytes: s.reservedBytes,
+            peakReservedBytes: s.peakReservedBytes)
+    }
+
+    public func resetPeakMemory() { allocator.resetPeaks() }
+
     /// The caching allocator's counters (device allocations, cache hits, reserved bytes).
     public var allocatorStatistics: DeviceAllocatorStatistics { allocator.statistics }
 

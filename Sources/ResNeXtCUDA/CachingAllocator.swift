@@ -6,6 +6,8 @@ public struct DeviceAllocatorStatistics: Sendable, Equatable, CustomStringConver
     /// Blocks handed out and not yet returned, and the bytes their owners asked for.
     public var liveBlocks = 0
     public var liveBytes = 0
+    /// The most ``liveBytes`` since the allocator began or its last ``CachingDeviceAllocator/resetPeaks()``.
+    public var peakLiveBytes = 0
     /// Returned blocks kept for reuse, and their (bucket) bytes.
     public var cachedBlocks = 0
     public var cachedBytes = 0
@@ -21,8 +23,9 @@ public struct DeviceAllocatorStatistics: Sendable, Equatable, CustomStringConver
     public init() {}
 
     public var description: String {
-        "\(liveBlocks) live blocks (\(liveBytes) bytes), \(cachedBlocks) cached (\(cachedBytes) bytes), \(reservedBytes) reserved "
-            + "(peak \(peakReservedBytes)), \(deviceAllocations) device allocations, \(deviceFrees) frees, \(cacheHits) cache hits"
+        "\(liveBlocks) live blocks (\(liveBytes) bytes, peak \(peakLiveBytes)), \(cachedBlocks) cached (\(cachedBytes) bytes), "
+            + "\(reservedBytes) reserved (peak \(peakReservedBytes)), \(deviceAllocations) device allocations, \(deviceFrees) frees, "
+            + "\(cacheHits) cache hits"
     }
 }
 
@@ -92,6 +95,7 @@ public final class CachingDeviceAllocator: @unchecked Sendable {
             s.statistics.cacheHits += 1
             s.statistics.liveBlocks += 1
             s.statistics.liveBytes += bytes
+            s.statistics.peakLiveBytes = max(s.statistics.peakLiveBytes, s.statistics.liveBytes)
             return address
         }
         if let cached { return DeviceBlock(address: cached, size: size, requested: bytes, allocator: self) }
@@ -109,6 +113,7 @@ public final class CachingDeviceAllocator: @unchecked Sendable {
             s.statistics.peakReservedBytes = max(s.statistics.peakReservedBytes, s.statistics.reservedBytes)
             s.statistics.liveBlocks += 1
             s.statistics.liveBytes += bytes
+            s.statistics.peakLiveBytes = max(s.statistics.peakLiveBytes, s.statistics.liveBytes)
         }
         return DeviceBlock(address: address, size: size, requested: bytes, allocator: self)
     }
@@ -142,6 +147,14 @@ public final class CachingDeviceAllocator: @unchecked Sendable {
     }
 
     public var statistics: DeviceAllocatorStatistics { state.withLock { $0.statistics } }
+
+    /// Starts new peaks at the current live and reserved bytes.
+    public func resetPeaks() {
+        state.withLock { s in
+            s.statistics.peakLiveBytes = s.statistics.liveBytes
+            s.statistics.peakReservedBytes = s.statistics.reservedBytes
+        }
+    }
 
     /// Sizes of the cached blocks, per bucket (for tests).
     public var cachedBucketCounts: [Int: Int] { state.withLock { $0.freeLists.mapValues(\.count) } }

@@ -22,6 +22,27 @@ public struct CrossEntropyResult: Sendable {
     public init(loss: Float, gradient: Tensor) { self.loss = loss; self.gradient = gradient }
 }
 
+/// Bytes a backend's tensors hold, now and at their peak since the backend began or the last
+/// ``Backend/resetPeakMemory()`` (the high-water mark PyTorch reports as `max_memory_allocated`), and the
+/// bytes it holds from the device including what its caches keep (`max_memory_reserved`).
+public struct MemoryStatistics: Sendable, Equatable, CustomStringConvertible {
+    public var allocatedBytes: Int
+    public var peakAllocatedBytes: Int
+    public var reservedBytes: Int
+    public var peakReservedBytes: Int
+
+    public init(allocatedBytes: Int, peakAllocatedBytes: Int, reservedBytes: Int, peakReservedBytes: Int) {
+        self.allocatedBytes = allocatedBytes
+        self.peakAllocatedBytes = peakAllocatedBytes
+        self.reservedBytes = reservedBytes
+        self.peakReservedBytes = peakReservedBytes
+    }
+
+    public var description: String {
+        "\(allocatedBytes) bytes allocated (peak \(peakAllocatedBytes)), \(reservedBytes) reserved (peak \(peakReservedBytes))"
+    }
+}
+
 /// The operations a ResNet/ResNeXt needs, forward and backward, on one device.
 ///
 /// Every backend implements every operation. Tensors are logically NCHW (`[N, C, H, W]`), vectors `[C]`,
@@ -50,6 +71,10 @@ public protocol Backend: AnyObject, Sendable {
     func reshape(_ tensor: Tensor, to shape: Shape) throws -> Tensor
     /// Number of live allocations and bytes this backend holds (for leak checks and memory reports).
     var liveAllocations: (count: Int, bytes: Int) { get }
+    /// Bytes held by tensors now and at their peak, and reserved from the device (see ``MemoryStatistics``).
+    var memoryStatistics: MemoryStatistics { get }
+    /// Starts a new peak at the current bytes (before a measured run, as `torch.cuda.reset_peak_memory_stats`).
+    func resetPeakMemory()
 
     // MARK: Convolution (weights `[O, C/groups, KH, KW]`, optional bias `[O]`)
 
@@ -127,6 +152,14 @@ public protocol Backend: AnyObject, Sendable {
 }
 
 extension Backend {
+    /// For backends that keep no peak: the live bytes as both current and peak.
+    public var memoryStatistics: MemoryStatistics {
+        let bytes = liveAllocations.bytes
+        return MemoryStatistics(allocatedBytes: bytes, peakAllocatedBytes: bytes, reservedBytes: bytes, peakReservedBytes: bytes)
+    }
+
+    public func resetPeakMemory() {}
+
     /// A tensor filled with `value`.
     public func full(_ shape: Shape, value: Float) throws -> Tensor {
         try upload([Float](repeating: value, count: try shape.validated().elementCount), shape: shape)

@@ -13,7 +13,9 @@ struct BenchCommand: ParsableCommand {
             "Time a whole network (--arch NAME: images/s through the training or evaluation step) or ResNeXt's core operations (GFLOP/s).",
         discussion: """
             With --arch: `resnext bench --arch resnext50_32x4d --batch 16 --mode train --device cpu --steps 5` runs --warmup untimed \
-            steps, then --steps timed ones, and prints one JSON object (images/s, ms per step, peak resident MiB, live device bytes). \
+            steps, then --steps timed ones, and prints one JSON object: images/s, ms per step, peak resident MiB, live device \
+            bytes, and the backend's peak tensor bytes over the run, model included (peak_device_bytes, as PyTorch's \
+            max_memory_allocated; peak_reserved_bytes, with the caching allocator's cache, as max_memory_reserved). \
             Without --arch: forward and forward+backward of single operations on the CPU (JSON lines with --json).
             """)
 
@@ -80,7 +82,8 @@ struct BenchCommand: ParsableCommand {
                 + "\"device\": \"\(backend.device)\", \"backend\": \"\(backend.name)\", \"steps\": \(steps), "
                 + "\"images_per_second\": \(NumberFormat.fixed(r.imagesPerSecond)), \"ms_per_step\": "
                 + "\(NumberFormat.fixed(r.millisecondsPerStep)), "
-                + "\"peak_rss_mib\": \(NumberFormat.fixed(r.peakResidentMiB, 1)), \"live_device_bytes\": \(r.liveDeviceBytes)}")
+                + "\"peak_rss_mib\": \(NumberFormat.fixed(r.peakResidentMiB, 1)), \"live_device_bytes\": \(r.liveDeviceBytes), "
+                + "\"peak_device_bytes\": \(r.memory.peakAllocatedBytes), \"peak_reserved_bytes\": \(r.memory.peakReservedBytes)}")
     }
 
     private func seconds(_ d: Duration) -> Double {

@@ -20,6 +20,9 @@ struct NetworkBenchmark {
         let millisecondsPerStep: Double
         let peakResidentMiB: Double
         let liveDeviceBytes: Int
+        /// The backend's peak tensor bytes and peak reserved bytes over the warm-up and timed steps, the model
+        /// included (PyTorch's `max_memory_allocated` and `max_memory_reserved` after `reset_peak_memory_stats`).
+        let memory: MemoryStatistics
     }
 
     func run(warmup: Int, steps: Int, seed: UInt64 = 1) throws -> Result {
@@ -37,6 +40,7 @@ struct NetworkBenchmark {
             let evaluate = EvaluationStep(model: model, backend: backend, ks: [])
             step = { _ = try backend.download(try evaluate.logits(input)) }
         }
+        backend.resetPeakMemory()
         for _ in 0..<warmup { try step() }
         let start = ContinuousClock.now
         for _ in 0..<steps { try step() }
@@ -44,7 +48,7 @@ struct NetworkBenchmark {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return Result(
             imagesPerSecond: Double(batch * steps) / seconds, millisecondsPerStep: 1000 * seconds / Double(steps),
-            peakResidentMiB: Self.peakResidentMiB(), liveDeviceBytes: backend.liveAllocations.bytes)
+            peakResidentMiB: Self.peakResidentMiB(), liveDeviceBytes: backend.liveAllocations.bytes, memory: backend.memoryStatistics)
     }
 
     /// The process's peak resident set (VmHWM in /proc/self/status), in MiB; 0 where unavailable.

@@ -154,12 +154,15 @@ final class CLITests: XCTestCase {
             let line = try XCTUnwrap(r.output.split(separator: "\n").last.map(String.init))
             for field in [
                 "\"arch\": \"resnet20\"", "\"mode\": \"\(mode)\"", "\"batch\": 4", "\"size\": 32", "\"images_per_second\": ",
-                "\"peak_rss_mib\": "
+                "\"peak_rss_mib\": ", "\"peak_device_bytes\": ", "\"peak_reserved_bytes\": "
             ] {
                 XCTAssertTrue(line.contains(field), "\(field) missing: \(line)")
             }
             let rate = line.range(of: "\"images_per_second\": ").map { Double(line[$0.upperBound...].prefix { $0 != "," }) ?? 0 } ?? 0
             XCTAssertGreaterThan(rate, 0, line)
+            // ResNet-20's 272,474 parameters alone are 1,089,896 bytes: the peak includes the model.
+            let peak = line.range(of: "\"peak_device_bytes\": ").map { Int(line[$0.upperBound...].prefix { $0.isNumber }) ?? 0 } ?? 0
+            XCTAssertGreaterThan(peak, 1_089_896, line)
         }
         let bad = try runResNeXt(["bench", "--arch", "resnet20", "--mode", "fast"])
         XCTAssertNotEqual(bad.status, 0)

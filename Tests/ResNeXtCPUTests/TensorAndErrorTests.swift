@@ -49,6 +49,30 @@ final class TensorAndErrorTests: XCTestCase {
         XCTAssertGreaterThan(backend.cachedPrimitiveCount, 3)
     }
 
+    /// The live tensor bytes and their high-water mark, exactly, over a known sequence of allocations.
+    func testMemoryStatisticsCountTensorBytesAndTheirPeak() throws {
+        let backend = try CPUBackend()
+        let stats = { (backend.memoryStatistics.allocatedBytes, backend.memoryStatistics.peakAllocatedBytes) }
+        XCTAssertTrue(stats() == (0, 0))
+        var a: Tensor? = try backend.upload([Float](repeating: 1, count: 100), shape: [100])
+        let b = try backend.zeros([5, 10])
+        XCTAssertTrue(stats() == (600, 600), "\(stats())")
+        a = nil
+        XCTAssertTrue(stats() == (200, 600), "\(stats())")
+        backend.resetPeakMemory()
+        XCTAssertTrue(stats() == (200, 200), "\(stats())")
+        do {
+            let c = try backend.full([3], value: 2)
+            XCTAssertTrue(stats() == (212, 212), "\(stats())")
+            _ = c
+        }
+        XCTAssertTrue(stats() == (200, 212), "\(stats())")
+        XCTAssertEqual(backend.memoryStatistics.reservedBytes, 200, "no cache: reserved is allocated")
+        XCTAssertEqual(backend.memoryStatistics.peakReservedBytes, 212)
+        XCTAssertNil(a)
+        _ = b
+    }
+
     /// Runs `body` in its own scope so that its tensors are released on return.
     private func autoreleasepoolFree(_ body: () throws -> Void) rethrows { try body() }
 }

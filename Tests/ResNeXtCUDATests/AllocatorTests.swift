@@ -60,6 +60,31 @@ final class AllocatorTests: XCTestCase {
         XCTAssertEqual(allocator.statistics.deviceAllocations, device.mallocCount)
     }
 
+    /// Live bytes are what tensors asked for; reserved bytes are their buckets plus the cache; both peaks
+    /// restart at the current values on reset.
+    func testPeaksOfLiveAndReservedBytes() throws {
+        let allocator = FakeDevice().allocator()
+        var a: DeviceBlock? = try allocator.allocate(1000)
+        var b: DeviceBlock? = try allocator.allocate(3000)
+        let peaks = { (allocator.statistics.peakLiveBytes, allocator.statistics.peakReservedBytes) }
+        XCTAssertTrue(peaks() == (4000, 1024 + 3072), "\(peaks())")
+        a = nil
+        XCTAssertEqual(allocator.statistics.liveBytes, 3000)
+        let c = try allocator.allocate(600)  // from the cache: reserved stays
+        XCTAssertTrue(peaks() == (4000, 4096), "\(peaks())")
+        allocator.resetPeaks()
+        XCTAssertTrue(peaks() == (3600, 4096), "\(peaks())")
+        b = nil
+        allocator.releaseCached()
+        XCTAssertTrue(peaks() == (3600, 4096), "a peak stays until reset")
+        allocator.resetPeaks()
+        XCTAssertTrue(peaks() == (600, 1024), "\(peaks())")
+        XCTAssertTrue(allocator.statistics.description.contains("1 live blocks (600 bytes, peak 600)"), allocator.statistics.description)
+        XCTAssertNil(a)
+        XCTAssertNil(b)
+        _ = c
+    }
+
     func testReleaseCachedFreesOnlyCachedBlocksAfterOneSynchronization() throws {
         let device = FakeDevice()
         let allocator = device.allocator()
@@ -137,6 +162,6 @@ final class AllocatorTests: XCTestCase {
         let t = try fakeTensor(allocator, [2, 3, 4])
         XCTAssertEqual(t.device, .cuda(2))
         XCTAssertEqual((t.storage as? CUDAStorage)?.block.requested, 96)
-        XCTAssertTrue(allocator.statistics.description.contains("1 live blocks (96 bytes)"), allocator.statistics.description)
+        XCTAssertTrue(allocator.statistics.description.contains("1 live blocks (96 bytes, peak 96)"), allocator.statistics.description)
     }
 }

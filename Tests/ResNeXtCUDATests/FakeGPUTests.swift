@@ -148,6 +148,28 @@ final class FakeGPUTests: XCTestCase {
         XCTAssertEqual(try gpu.maxPool2D(x, Pool2DParameters(kernel: 2, stride: 2)).indices.dtype, .uint8, "max pooling keeps byte indices")
     }
 
+    /// The allocator's high-water marks through the Backend protocol, exactly: bytes asked for by tensors,
+    /// and the buckets reserved from the device (512 for 96 bytes, 4096 for 4000).
+    func testMemoryStatisticsAreExact() throws {
+        let gpu = try backend()
+        func stats(_ allocated: Int, _ peak: Int, _ reserved: Int, _ peakReserved: Int) -> MemoryStatistics {
+            MemoryStatistics(allocatedBytes: allocated, peakAllocatedBytes: peak, reservedBytes: reserved, peakReservedBytes: peakReserved)
+        }
+        XCTAssertEqual(gpu.memoryStatistics, stats(0, 0, 0, 0))
+        var a: Tensor? = try gpu.upload([Float](repeating: 1, count: 24), shape: [24])
+        let b = try gpu.zeros([1000])
+        var r: Tensor? = try gpu.relu(b)
+        XCTAssertEqual(gpu.memoryStatistics, stats(8096, 8096, 8704, 8704))
+        a = nil
+        r = nil
+        XCTAssertEqual(gpu.memoryStatistics, stats(4000, 8096, 8704, 8704), "freed blocks stay reserved in the cache")
+        gpu.resetPeakMemory()
+        XCTAssertEqual(gpu.memoryStatistics, stats(4000, 4000, 8704, 8704))
+        gpu.releaseCachedMemory()
+        XCTAssertEqual(gpu.memoryStatistics, stats(4000, 4000, 4096, 8704))
+        XCTAssertNil(a ?? r)
+    }
+
     func testMemoryOperationsAndTheAllocator() throws {
         let gpu = try backend()
         XCTAssertEqual(gpu.liveAllocations.count, 0)
