@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "ResNeXtDataTests", dependencies: ["ResNeXtCore", "ResNeXtIO", "ResNeXtTransforms", "ResNeXtData"]),
         .testTarget(name: "ResNeXtTrainingTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtIO", "ResNeXtModels", "ResNeXtTraining"]),
         .testTarget(name: "ResNeXtONNXTests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtModels", "ResNeXtONNX"]),
-        .testTarget(name: "ResNeXtCUDATests", dependencies: ["ResNeXtCore", "ResNeXtCUDA", "ResNeXtCPU", "ResNeXtReference", "ResNeXtConformance"]),
+        .testTarget(name: "ResNeXtCUDATests", dependencies: ["ResNeXtCore", "ResNeXtCUDA", "ResNeXtCPU", "ResNeXtReference", "ResNeXtNN", "ResNeXtConformance"]),
         // End-to-end runs of the built `resnext` executable.
         .testTarget(name: "ResNeXtCLITests", dependencies: ["ResNeXtCore", "ResNeXtCPU", "ResNeXtIO", "ResNeXtModels"]),
     ],

@@ -45,6 +45,13 @@ public struct DriverAPI: Sendable {
     let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer?, CUdeviceptr, Int) -> CUresult
     let cuMemcpyDtoD: @convention(c) (CUdeviceptr, CUdeviceptr, Int) -> CUresult
     let cuMemsetD32: @convention(c) (CUdeviceptr, UInt32, Int) -> CUresult
+    let cuMemHostAlloc: @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int, UInt32) -> CUresult
+    let cuMemFreeHost: @convention(c) (UnsafeMutableRawPointer?) -> CUresult
+    let cuMemcpyHtoDAsync: @convention(c) (CUdeviceptr, UnsafeRawPointer?, Int, OpaquePointer?) -> CUresult
+    let cuEventCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, UInt32) -> CUresult
+    let cuEventRecord: @convention(c) (OpaquePointer?, OpaquePointer?) -> CUresult
+    let cuEventSynchronize: @convention(c) (OpaquePointer?) -> CUresult
+    let cuEventDestroy: @convention(c) (OpaquePointer?) -> CUresult
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, UnsafeRawPointer?) -> CUresult
     let cuModuleUnload: @convention(c) (OpaquePointer?) -> CUresult
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<OpaquePointer?>?, OpaquePointer?, UnsafePointer<CChar>?) -> CUresult
@@ -86,6 +93,13 @@ public struct DriverAPI: Sendable {
         cuMemcpyDtoH = try lib.symbol("cuMemcpyDtoH_v2")
         cuMemcpyDtoD = try lib.symbol("cuMemcpyDtoD_v2")
         cuMemsetD32 = try lib.symbol("cuMemsetD32_v2")
+        cuMemHostAlloc = try lib.symbol("cuMemHostAlloc")
+        cuMemFreeHost = try lib.symbol("cuMemFreeHost")
+        cuMemcpyHtoDAsync = try lib.symbol("cuMemcpyHtoDAsync_v2")
+        cuEventCreate = try lib.symbol("cuEventCreate")
+        cuEventRecord = try lib.symbol("cuEventRecord")
+        cuEventSynchronize = try lib.symbol("cuEventSynchronize")
+        cuEventDestroy = try lib.symbol("cuEventDestroy_v2")
         cuModuleLoadData = try lib.symbol("cuModuleLoadData")
         cuModuleUnload = try lib.symbol("cuModuleUnload")
         cuModuleGetFunction = try lib.symbol("cuModuleGetFunction")

@@ -49,8 +49,8 @@ extension CUDABackend {
             return (wrap(out, input.shape), BatchNormStatistics(mean: wrap(mean, [channels]), variance: wrap(variance, [channels])))
         }
         let api = cudnn
-        try withCuDNN { handle in
-            let d = try BatchNormDescriptors(api, dims: dims)
+        try withCuDNN { handle, descriptors in
+            let d = try descriptors.batchNorm(dims)
             var one: Float = 1, zero: Float = 0
             try api.check(
                 api.cudnnBatchNormalizationForwardTraining(
@@ -76,8 +76,8 @@ extension CUDABackend {
         try prepare()
         let out = try allocate(input.shape)
         let api = cudnn
-        try withCuDNN { handle in
-            let d = try BatchNormDescriptors(api, dims: dims)
+        try withCuDNN { handle, descriptors in
+            let d = try descriptors.batchNorm(dims)
             var one: Float = 1, zero: Float = 0
             try api.check(
                 api.cudnnBatchNormalizationForwardInference(
@@ -113,8 +113,8 @@ extension CUDABackend {
         let dScale = try allocate([channels])
         let dShift = try allocate([channels])
         let api = cudnn
-        try withCuDNN { handle in
-            let d = try BatchNormDescriptors(api, dims: dims)
+        try withCuDNN { handle, descriptors in
+            let d = try descriptors.batchNorm(dims)
             var alphaData: Float = 1, betaData: Float = 0, alphaParameters: Float = 1, betaParameters: Float = 0
             try api.check(
                 api.cudnnBatchNormalizationBackward(

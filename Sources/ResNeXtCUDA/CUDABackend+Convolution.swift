@@ -187,8 +187,8 @@ extension CUDABackend {
         } else {
             let api = cudnn
             let k = key(g, .forward)
-            try withCuDNN { handle in
-                let d = try ConvolutionDescriptors(api, g, mathType: ConvolutionAlgorithmSelection.searchMathType(allowTF32: allowTF32))
+            try withCuDNN { handle, descriptors in
+                let d = try descriptors.convolution(g, mathType: ConvolutionAlgorithmSelection.searchMathType(allowTF32: allowTF32))
                 let choice = try convolutionAlgorithm(k, d, handle: handle, x: x, w: w, y: out)
                 try d.setMathType(choice.mathType)
                 let ws = try workspace(choice.workspaceBytes)
@@ -227,8 +227,8 @@ extension CUDABackend {
         }
         let api = cudnn
         let k = key(g, .backwardData)
-        try withCuDNN { handle in
-            let d = try ConvolutionDescriptors(api, g, mathType: ConvolutionAlgorithmSelection.searchMathType(allowTF32: allowTF32))
+        try withCuDNN { handle, descriptors in
+            let d = try descriptors.convolution(g, mathType: ConvolutionAlgorithmSelection.searchMathType(allowTF32: allowTF32))
             let choice = try convolutionAlgorithm(k, d, handle: handle, x: dx, w: w, y: dy)
             try d.setMathType(choice.mathType)
             let ws = try workspace(choice.workspaceBytes)
@@ -257,8 +257,8 @@ extension CUDABackend {
             } else {
                 let api = cudnn
                 let k = key(g, .backwardFilter)
-                try withCuDNN { handle in
-                    let d = try ConvolutionDescriptors(api, g, mathType: ConvolutionAlgorithmSelection.searchMathType(allowTF32: allowTF32))
+                try withCuDNN { handle, descriptors in
+                    let d = try descriptors.convolution(g, mathType: ConvolutionAlgorithmSelection.searchMathType(allowTF32: allowTF32))
                     let choice = try convolutionAlgorithm(k, d, handle: handle, x: x, w: dw, y: dy)
                     try d.setMathType(choice.mathType)
                     let ws = try workspace(choice.workspaceBytes)

@@ -62,12 +62,15 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let context: CUDAContext
     let allocator: CachingDeviceAllocator
     let kernels: KernelModules
+    /// Pinned host buffers every upload goes through (asynchronous copies on the stream).
+    let staging: PinnedStaging
     /// The operand checks every backend makes (CUDA's own additions are in Validation.swift).
     let operands: Operands<CUDAStorage>
     let cudnnHandle: OpaquePointer
     let cublasHandle: OpaquePointer
-    /// cuDNN and cuBLAS handles are not to be used from two threads at once.
-    let cudnnLock = Mutex<Void>(())
+    /// cuDNN and cuBLAS handles are not to be used from two threads at once; the cuDNN lock also guards
+    /// the descriptors kept per geometry.
+    let cudnnState: Mutex<CuDNNDescriptorCache>
     let cublasLock = Mutex<Void>(())
     let algorithms = Mutex<[ConvolutionAlgorithmKey: ConvolutionAlgorithmChoice]>([:])
     let maxBlocks: Int
@@ -154,6 +157,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
                 _ = driver.cuCtxSynchronize()
             })
 
+        self.staging = PinnedStaging(driver: driver, context: context)
         let targets = try NVRTCOptions.targets(
             major: major, minor: minor, supported: libraries.nvrtc.supportedArchitectures(), emitsCUBIN: libraries.nvrtc.emitsCUBIN)
         self.kernels = KernelModules(driver: driver, nvrtc: libraries.nvrtc, targets: targets)
@@ -163,6 +167,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         try libraries.cudnn.check(libraries.cudnn.cudnnCreate(&cudnnHandle), "cudnnCreate")
         guard let cudnnHandle else { throw ResNeXtError.backend("cudnnCreate returned no handle") }
         self.cudnnHandle = cudnnHandle
+        self.cudnnState = Mutex(CuDNNDescriptorCache(libraries.cudnn))
         var cublasHandle: OpaquePointer?
         let blasStatus = libraries.cublas.cublasCreate(&cublasHandle)
         guard blasStatus == 0, let cublasHandle else {
@@ -232,6 +237,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Gives the allocator's cached blocks back to the device.
     public func releaseCachedMemory() { allocator.releaseCached() }
 
+    /// cuDNN descriptor sets kept (one per convolution geometry, one per batch-normalization input shape).
+    public var cachedDescriptorCounts: (convolutions: Int, batchNorms: Int) { cudnnState.withLock { $0.counts } }
+
     /// Number of convolution algorithm choices cached (one per shape, pass and policy).
     public var cachedAlgorithmCount: Int { algorithms.withLock { $0.count } }
 
@@ -285,21 +293,18 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         try afterCall("kernel \(kernel.name)")
     }
 
-    /// Runs `body` with the cuDNN handle, one thread at a time.
-    func withCuDNN<T: Sendable>(_ body: (OpaquePointer) throws -> T) throws -> T {
+    /// Runs `body` with the cuDNN handle and the kept descriptors, one thread at a time.
+    func withCuDNN<T: Sendable>(_ body: (OpaquePointer, CuDNNDescriptorCache) throws -> T) throws -> T {
         let handle = cudnnHandle
-        return try cudnnLock.withLock { _ in try body(handle) }
+        return try cudnnState.withLock { descriptors in try body(handle, descriptors) }
     }
 
-    /// Host values into a fresh device block.
+    /// Host values into a fresh device block, through the pinned staging buffers (stream-ordered: the copy
+    /// may still run when this returns; work queued after it sees the values).
     func uploadBytes<T>(_ values: [T], _ what: @autoclosure () -> String) throws -> CUDAStorage {
         let bytes = values.count * MemoryLayout<T>.stride
         let s = CUDAStorage(block: try allocator.allocate(bytes))
-        if bytes > 0 {
-            try values.withUnsafeBytes { raw in
-                try driver.check(driver.cuMemcpyHtoD(s.address, raw.baseAddress, bytes), "cuMemcpyHtoD_v2(\(what()), \(bytes) bytes)")
-            }
-        }
+        try values.withUnsafeBytes { raw in try staging.upload(raw, to: s.address, what()) }
         return s
     }
 

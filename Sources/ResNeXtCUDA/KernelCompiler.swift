@@ -40,6 +40,7 @@ public struct LaunchConfiguration: Sendable, Equatable, CustomStringConvertible 
     public static func forKernel(_ kernel: Kernel, count: Int, maxBlocks: Int = defaultMaxBlocks) -> LaunchConfiguration? {
         switch kernel.definition.style {
         case .gridStride: gridStride(count: count, maxBlocks: maxBlocks)
+        case .gridStrideVector4: gridStride(count: count / 4 + (count % 4 == 0 ? 0 : 1), maxBlocks: maxBlocks)
         case .blockPerItem: blockPerItem(count: count)
         }
     }

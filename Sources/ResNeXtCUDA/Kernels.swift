@@ -75,6 +75,8 @@ public enum KernelLaunchStyle: Sendable, Equatable {
     case gridStride
     /// One block of exactly 256 threads per item (block-wide reductions), grid-stride over items.
     case blockPerItem
+    /// A grid-stride loop over groups of four items (`float4` loads and stores), 256 threads a block.
+    case gridStrideVector4
 }
 
 /// Every kernel of the backend.
@@ -94,9 +96,11 @@ public enum Kernel: String, Sendable, CaseIterable {
     case batchNormInvStdToVariance = "bn_invstd_to_variance"
     case batchNormVarianceToInvStd = "bn_variance_to_invstd"
     case sgdStep = "sgd_step"
+    case sgdStepAll = "sgd_step_all"
 
     public var name: String { rawValue }
-    public var definition: KernelDefinition { Kernels.definition(self) }
+    /// The kernel's definition (built once: launches read it).
+    public var definition: KernelDefinition { Kernels.table[self]! }
 }
 
 /// A kernel's set, parameters, launch style and body (CUDA C).
@@ -118,8 +122,12 @@ public enum Kernels {
     /// Threads per block of every kernel (the block reductions assume exactly this many).
     public static let threadsPerBlock = 256
 
+    /// Every definition, built once.
+    static let table = Dictionary(uniqueKeysWithValues: Kernel.allCases.map { ($0, definition($0)) })
+
     /// Helpers shared by every set. NVRTC compiles without system headers, so nothing is included:
-    /// `expf`, `exp`, `log`, `sqrt`, `fmaxf` are NVRTC built-ins.
+    /// `expf`, `exp`, `log`, `sqrt`, `fmaxf` are NVRTC built-ins. `resnext_float4` is a 16-byte aligned
+    /// group of four floats (CUDA's `float4`, declared here so that nothing depends on built-in types).
     public static let prelude = """
         // resnext-swift CUDA kernels, compiled at run time by NVRTC. Logical layout NCHW, float32.
         #define RESNEXT_THREADS \(threadsPerBlock)
@@ -128,6 +136,17 @@ public enum Kernels {
                  i += (long long)blockDim.x * gridDim.x)
         static __device__ __forceinline__ int resnext_min(int a, int b) { return a < b ? a : b; }
         static __device__ __forceinline__ int resnext_max(int a, int b) { return a > b ? a : b; }
+        struct alignas(16) resnext_float4 { float x, y, z, w; };
+        // ReLU that keeps NaN (as PyTorch's).
+        static __device__ __forceinline__ float resnext_relu(float v) { return (v > 0.0f || v != v) ? v : 0.0f; }
+        // torch optim.sgd on one element: g = grad + wd·θ; v = g (first step) or μ·v + (1 − dampening)·g; θ −= lr·(g + μ·v | v).
+        static __device__ __forceinline__ void resnext_sgd(float* theta, const float grad, float* velocity, const float learningRate,
+            const float momentum, const float keep, const float weightDecay, const int nesterov, const int firstStep) {
+            const float g = grad + weightDecay * *theta;
+            const float v = firstStep ? g : momentum * *velocity + keep * g;
+            *velocity = v;
+            *theta -= learningRate * (nesterov ? g + momentum * v : v);
+        }
 
         """
 
@@ -154,6 +173,34 @@ public enum Kernels {
         KernelDefinition(
             kernel: kernel, set: set, parameters: parameters + [.int64("n")], style: .gridStride,
             body: "    RESNEXT_FOR_EACH(i, n) {\n        \(statement)\n    }")
+    }
+
+    /// A loop over `n` elements of the pointers `pointers` (all float) as groups of four when every pointer
+    /// is 16-byte aligned, then over the rest one by one (all of them when one pointer is not aligned):
+    /// `vector` handles `resnext_float4` values named `<pointer>4[i]`, `scalar` element `k`.
+    static func vectorized(
+        _ kernel: Kernel, _ set: KernelSet, _ parameters: [KernelParameter], vector: String, scalar: String
+    ) -> KernelDefinition {
+        let names = parameters.map(\.name)
+        let aligned = names.map { "(unsigned long long)\($0)" }.joined(separator: " | ")
+        let casts = parameters.map { p in
+            p.cType.hasPrefix("const")
+                ? "const resnext_float4* \(p.name)4 = (const resnext_float4*)\(p.name);"
+                : "resnext_float4* \(p.name)4 = (resnext_float4*)\(p.name);"
+        }.joined(separator: "\n    ")
+        return KernelDefinition(
+            kernel: kernel, set: set, parameters: parameters + [.int64("n")], style: .gridStrideVector4,
+            body: """
+                    const long long n4 = ((\(aligned)) & 15ull) ? 0 : n / 4;
+                    \(casts)
+                    RESNEXT_FOR_EACH(i, n4) {
+                        \(vector)
+                    }
+                    RESNEXT_FOR_EACH(i, n - 4 * n4) {
+                        const long long k = 4 * n4 + i;
+                        \(scalar)
+                    }
+                """)
     }
 
     /// The window geometry parameters shared by the pooling kernels.
@@ -199,15 +246,23 @@ public enum Kernels {
     public static func definition(_ kernel: Kernel) -> KernelDefinition {
         switch kernel {
         case .reluForward:
-            return elementwise(
+            return vectorized(
                 kernel, .elementwise, [.input("x"), .output("y")],
-                "const float v = x[i]; y[i] = (v > 0.0f || v != v) ? v : 0.0f;")
+                vector: "resnext_float4 v = x4[i]; v.x = resnext_relu(v.x); v.y = resnext_relu(v.y); v.z = resnext_relu(v.z); "
+                    + "v.w = resnext_relu(v.w); y4[i] = v;",
+                scalar: "y[k] = resnext_relu(x[k]);")
         case .reluBackward:
-            return elementwise(
+            return vectorized(
                 kernel, .elementwise, [.input("dy"), .input("y"), .output("dx")],
-                "dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;")
+                vector: "const resnext_float4 g = dy4[i], o = y4[i]; resnext_float4 r; r.x = o.x > 0.0f ? g.x : 0.0f; "
+                    + "r.y = o.y > 0.0f ? g.y : 0.0f; r.z = o.z > 0.0f ? g.z : 0.0f; r.w = o.w > 0.0f ? g.w : 0.0f; dx4[i] = r;",
+                scalar: "dx[k] = y[k] > 0.0f ? dy[k] : 0.0f;")
         case .addTensors:
-            return elementwise(kernel, .elementwise, [.input("a"), .input("b"), .output("out")], "out[i] = a[i] + b[i];")
+            return vectorized(
+                kernel, .elementwise, [.input("a"), .input("b"), .output("out")],
+                vector: "const resnext_float4 p = a4[i], q = b4[i]; resnext_float4 r; r.x = p.x + q.x; r.y = p.y + q.y; "
+                    + "r.z = p.z + q.z; r.w = p.w + q.w; out4[i] = r;",
+                scalar: "out[k] = a[k] + b[k];")
         case .addChannelBias:
             // y[n, c, ...] += bias[c] for y viewed as [*, channels, plane].
             return KernelDefinition(
@@ -400,7 +455,6 @@ public enum Kernels {
                 kernel, .normalization, [.input("variance"), .output("invStd"), .float("epsilon")],
                 "invStd[i] = (float)(1.0 / sqrt((double)variance[i] + (double)epsilon));")
         case .sgdStep:
-            // torch optim.sgd: g = grad + wd·θ; v = g (first step) or μ·v + (1 − dampening)·g; θ −= lr·(g + μ·v | v).
             return elementwise(
                 kernel, .optimizer,
                 [
@@ -408,10 +462,27 @@ public enum Kernels {
                     .float("keep"), .float("weightDecay"), .int32("nesterov"), .int32("firstStep")
                 ],
                 """
-                const float g = gradient[i] + weightDecay * parameter[i];
-                        const float v = firstStep ? g : momentum * velocity[i] + keep * g;
-                        velocity[i] = v;
-                        parameter[i] -= learningRate * (nesterov ? g + momentum * v : v);
+                resnext_sgd(parameter + i, gradient[i], velocity + i, learningRate, momentum, keep, weightDecay, nesterov, firstStep);
+                """)
+        case .sgdStepAll:
+            // Every parameter in one launch: element i of the concatenation belongs to tensor t, the last with
+            // offsets[t] <= i (binary search over `tensors` + 1 offsets).
+            return elementwise(
+                kernel, .optimizer,
+                [
+                    .init(kind: .pointer, cType: "float* const* __restrict__", name: "parameters"),
+                    .init(kind: .pointer, cType: "const float* const* __restrict__", name: "gradients"),
+                    .init(kind: .pointer, cType: "float* const* __restrict__", name: "velocities"),
+                    .init(kind: .pointer, cType: "const long long* __restrict__", name: "offsets"), .int32("tensors"),
+                    .float("learningRate"), .float("momentum"), .float("keep"), .float("weightDecay"), .int32("nesterov"),
+                    .int32("firstStep")
+                ],
+                """
+                int lo = 0, hi = tensors - 1;
+                        while (lo < hi) { const int mid = (lo + hi + 1) >> 1; if (offsets[mid] <= i) lo = mid; else hi = mid - 1; }
+                        const long long j = i - offsets[lo];
+                        resnext_sgd(parameters[lo] + j, gradients[lo][j], velocities[lo] + j, learningRate, momentum, keep, weightDecay,
+                                    nesterov, firstStep);
                 """)
         }
     }

@@ -308,6 +308,32 @@ extension ConformanceSuite {
                 }
                 return out
             }
+            // Its inputs are drawn without advancing the suite's generator: every later check (the training
+            // step among them) sees the inputs it saw before this check was added.
+            let generator = rng
+            defer { rng = generator }
+            check("sgd step (all parameters)", "[3, 4, 3, 3], [7], [1], [10, 33] \(name), 2 steps") {
+                let shapes = [[3, 4, 3, 3], [7], [1], [10, 33]]
+                let ps = try shapes.map { try pair($0) }
+                let vs = try shapes.map { (try backend.zeros(Shape($0)), try reference.zeros(Shape($0))) }
+                var out = [(String, [Float], [Float])]()
+                for step in 0..<2 {
+                    let gs = try shapes.map { try pair($0) }
+                    try backend.sgdStep(
+                        parameters: ps.map(\.0), gradients: gs.map(\.0), velocities: vs.map(\.0), learningRate: 0.1, h,
+                        isFirstStep: step == 0)
+                    try reference.sgdStep(
+                        parameters: ps.map(\.1), gradients: gs.map(\.1), velocities: vs.map(\.1), learningRate: 0.1, h,
+                        isFirstStep: step == 0)
+                    for (i, shape) in shapes.enumerated() {
+                        out += [
+                            try both(ps[i].0, ps[i].1, "parameter \(shape) after step \(step + 1)"),
+                            try both(vs[i].0, vs[i].1, "velocity \(shape) after step \(step + 1)")
+                        ]
+                    }
+                }
+                return out
+            }
         }
     }
 

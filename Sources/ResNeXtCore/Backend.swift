@@ -149,6 +149,12 @@ public protocol Backend: AnyObject, Sendable {
     func sgdStep(
         parameter: Tensor, gradient: Tensor, velocity: Tensor, learningRate: Float,
         _ h: SGDHyperparameters, isFirstStep: Bool) throws
+    /// The same step on every parameter at once (a GPU backend launches one kernel for all): as many
+    /// gradients and velocities as parameters, each triple as in the single-tensor step, all checked before
+    /// anything is updated.
+    func sgdStep(
+        parameters: [Tensor], gradients: [Tensor], velocities: [Tensor], learningRate: Float,
+        _ h: SGDHyperparameters, isFirstStep: Bool) throws
 }
 
 extension Backend {
@@ -160,8 +166,29 @@ extension Backend {
 
     public func resetPeakMemory() {}
 
+    /// One single-tensor step per parameter, after checking the lists' lengths.
+    public func sgdStep(
+        parameters: [Tensor], gradients: [Tensor], velocities: [Tensor], learningRate: Float,
+        _ h: SGDHyperparameters, isFirstStep: Bool
+    ) throws {
+        try checkSGDLists(parameters.count, gradients.count, velocities.count)
+        for i in parameters.indices {
+            try sgdStep(
+                parameter: parameters[i], gradient: gradients[i], velocity: velocities[i], learningRate: learningRate, h,
+                isFirstStep: isFirstStep)
+        }
+    }
+
     /// A tensor filled with `value`.
     public func full(_ shape: Shape, value: Float) throws -> Tensor {
         try upload([Float](repeating: value, count: try shape.validated().elementCount), shape: shape)
+    }
+}
+
+/// The lists of a many-parameter SGD step must be equally long (the same error on every backend).
+func checkSGDLists(_ parameters: Int, _ gradients: Int, _ velocities: Int) throws {
+    guard gradients == parameters, velocities == parameters else {
+        throw ResNeXtError.invalidArgument(
+            "SGD step over \(parameters) parameters with \(gradients) gradients and \(velocities) velocities")
     }
 }

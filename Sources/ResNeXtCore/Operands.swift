@@ -250,4 +250,12 @@ public struct Operands<Storage: BackendStorage>: Sendable {
         let v = try storage(velocity, "SGD velocity")
         return (theta, try storage(gradient, "SGD gradient"), v)
     }
+
+    /// The operands of a many-parameter SGD step: equally long lists, each triple checked as one step.
+    public func sgdStep(parameters: [Tensor], gradients: [Tensor], velocities: [Tensor]) throws
+        -> [(parameter: Storage, gradient: Storage, velocity: Storage)]
+    {
+        try checkSGDLists(parameters.count, gradients.count, velocities.count)
+        return try parameters.indices.map { try sgdStep(parameter: parameters[$0], gradient: gradients[$0], velocity: velocities[$0]) }
+    }
 }

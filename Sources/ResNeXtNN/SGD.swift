@@ -21,16 +21,18 @@ public final class SGD {
         self.velocities = try parameters.map { try backend.zeros($0.parameter.value.shape) }
     }
 
-    /// Updates every parameter that has a gradient, in place.
+    /// Updates every parameter in place, in one backend call (one launch on a GPU); nothing is updated
+    /// when a parameter has no gradient.
     public func step(learningRate: Float) throws {
-        for (i, (name, p)) in parameters.enumerated() {
+        let gradients = try parameters.map { name, p in
             guard let g = p.gradient else {
                 throw ResNeXtError.invalidArgument("parameter \(name) has no gradient; run backward before step")
             }
-            try backend.sgdStep(
-                parameter: p.value, gradient: g, velocity: velocities[i], learningRate: learningRate,
-                hyperparameters, isFirstStep: stepCount == 0)
+            return g
         }
+        try backend.sgdStep(
+            parameters: parameters.map(\.parameter.value), gradients: gradients, velocities: velocities, learningRate: learningRate,
+            hyperparameters, isFirstStep: stepCount == 0)
         stepCount += 1
     }
 

@@ -61,7 +61,8 @@ extension FakeCUDA {
         CUresult cuDevicePrimaryCtxRetain(void** ctx, int) { *ctx = &gContext; return 0; }
         CUresult cuDevicePrimaryCtxRelease_v2(int) { return 0; }
         CUresult cuCtxSetCurrent(void* ctx) { return ctx == &gContext ? 0 : 201; }
-        CUresult cuCtxSynchronize() { return 0; }
+        static void settleCopies(size_t upTo);
+        CUresult cuCtxSynchronize() { settleCopies(SIZE_MAX); return 0; }
         CUresult cuMemAlloc_v2(uint64_t* p, size_t bytes) {
             if (bytes == 0) return 1;
             void* m = aligned_alloc(256, (bytes + 255) / 256 * 256);
@@ -82,7 +83,64 @@ extension FakeCUDA {
             return (uintptr_t)p >= it->first && (uintptr_t)p + bytes <= it->first + it->second;
         }
         CUresult cuMemGetInfo_v2(size_t* freeBytes, size_t* total) { *freeBytes = size_t(256) << 20; *total = size_t(16) << 30; return 0; }
-        CUresult cuMemcpyHtoD_v2(uint64_t dst, const void* src, size_t n) { if (!inside(dst, n)) return 1; memcpy((void*)(uintptr_t)dst, src, n); return 0; }
+        CUresult cuMemcpyHtoD_v2(uint64_t dst, const void* src, size_t n) {
+            bump("cuMemcpyHtoD_v2"); if (!inside(dst, n)) return 1; memcpy((void*)(uintptr_t)dst, src, n); return 0;
+        }
+        // Pinned host memory, asynchronous uploads from it only, and events. The copy happens at once, but the
+        // source stays "in flight" (with a checksum) until an event recorded after it, or the context, is
+        // synchronized: a source changed before that was overwritten while a real GPU might still read it.
+        static std::map<uintptr_t, size_t> gPinned;
+        struct InFlight { const unsigned char* source; size_t bytes; uint64_t sum; };
+        static std::vector<InFlight> gInFlight;   // in queue order; settled ones are erased from the front
+        static size_t gQueued = 0;                // copies queued so far; gInFlight holds the last ones
+        static uint64_t checksum(const unsigned char* p, size_t n) { uint64_t h = 1469598103934665603ull; for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull; return h; }
+        // Checks and retires the in-flight copies among the first `upTo` queued (under gLock).
+        static void settleCopies(size_t upTo) {
+            std::lock_guard<std::mutex> g(gLock);
+            size_t first = gQueued - gInFlight.size();
+            while (!gInFlight.empty() && first < upTo) {
+                if (checksum(gInFlight.front().source, gInFlight.front().bytes) != gInFlight.front().sum) bump("staging overwritten in flight");
+                gInFlight.erase(gInFlight.begin()); first++;
+            }
+        }
+        CUresult cuMemHostAlloc(void** p, size_t bytes, unsigned flags) {
+            if (bytes == 0 || flags != 0) return 1;
+            void* m = aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
+            if (!m) return 2;
+            std::lock_guard<std::mutex> g(gLock); gPinned[(uintptr_t)m] = bytes; *p = m; bump("cuMemHostAlloc"); return 0;
+        }
+        CUresult cuMemFreeHost(void* p) {
+            std::lock_guard<std::mutex> g(gLock);
+            for (auto& f : gInFlight) if (f.source >= (const unsigned char*)p && f.source < (const unsigned char*)p + gPinned[(uintptr_t)p]) bump("pinned memory freed in flight");
+            if (!gPinned.erase((uintptr_t)p)) return 1;
+            free(p); return 0;
+        }
+        static bool pinned(const void* p, size_t n) {
+            std::lock_guard<std::mutex> g(gLock);
+            auto it = gPinned.upper_bound((uintptr_t)p);
+            if (it == gPinned.begin()) return false;
+            --it;
+            return (uintptr_t)p >= it->first && (uintptr_t)p + n <= it->first + it->second;
+        }
+        CUresult cuMemcpyHtoDAsync_v2(uint64_t dst, const void* src, size_t n, void* stream) {
+            bump("cuMemcpyHtoDAsync_v2");
+            if (stream || !inside(dst, n)) return 1;
+            if (!pinned(src, n)) { bump("pageable async upload"); return 1; }
+            {
+                std::lock_guard<std::mutex> g(gLock);
+                for (auto& f : gInFlight) if (checksum(f.source, f.bytes) != f.sum) bump("staging overwritten in flight");
+                gInFlight.push_back({(const unsigned char*)src, n, checksum((const unsigned char*)src, n)}); gQueued++;
+            }
+            memcpy((void*)(uintptr_t)dst, src, n); return 0;
+        }
+        struct Event { size_t after = 0; bool recorded = false; };
+        CUresult cuEventCreate(void** e, unsigned flags) { if (flags != 2) return 1; *e = new Event(); return 0; }
+        CUresult cuEventRecord(void* e, void* stream) {
+            if (!e || stream) return 1;
+            std::lock_guard<std::mutex> g(gLock); ((Event*)e)->after = gQueued; ((Event*)e)->recorded = true; return 0;
+        }
+        CUresult cuEventSynchronize(void* e) { if (!e) return 1; bump("cuEventSynchronize"); settleCopies(((Event*)e)->after); return 0; }
+        CUresult cuEventDestroy_v2(void* e) { delete (Event*)e; return 0; }
         CUresult cuMemcpyDtoH_v2(void* dst, uint64_t src, size_t n) { if (!inside(src, n)) return 1; memcpy(dst, (void*)(uintptr_t)src, n); return 0; }
         CUresult cuMemcpyDtoD_v2(uint64_t dst, uint64_t src, size_t n) { if (!inside(dst, n) || !inside(src, n)) return 1; memmove((void*)(uintptr_t)dst, (void*)(uintptr_t)src, n); return 0; }
         CUresult cuMemsetD32_v2(uint64_t dst, unsigned v, size_t n) { if (!inside(dst, 4 * n)) return 1; unsigned* p = (unsigned*)(uintptr_t)dst; for (size_t i = 0; i < n; ++i) p[i] = v; return 0; }
@@ -106,6 +164,7 @@ extension FakeCUDA {
         }
         CUresult cuModuleUnload(void* module) { delete (Module*)module; return 0; }
         CUresult cuModuleGetFunction(void** f, void* module, const char* name) {
+            bump("cuModuleGetFunction");
             std::string head = std::string("extern \"C\" __global__ void ") + name + "(";
             if (((Module*)module)->source.find(head) == std::string::npos) return 500;   // not in this module
             for (int i = 0; i < kernelCount; ++i) if (strcmp(kernelTable[i].name, name) == 0) { *f = &kernelTable[i]; return 0; }
@@ -114,6 +173,7 @@ extension FakeCUDA {
         CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared,
                                 void* stream, void** params, void** extra) {
             KernelEntry* k = (KernelEntry*)f;
+            if (k) bump(std::string("launch ") + k->name);
             if (!k || gx == 0 || gy != 1 || gz != 1 || bx == 0 || bx > 1024 || by != 1 || bz != 1 || shared != 0 || stream || extra || !params) return 1;
             if (k->block && bx != 256) return 1;
             gridDim = {gx, 1, 1}; blockDim = {bx, 1, 1};

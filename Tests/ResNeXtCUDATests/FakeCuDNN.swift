@@ -32,7 +32,9 @@ extension FakeCUDA {
         static int gHandle = 7;
         int cudnnCreate(void** h) { *h = &gHandle; return 0; }
         int cudnnDestroy(void* h) { return h == &gHandle ? 0 : BAD; }
-        static int create(void** p, int kind) { Desc* d = new Desc(); d->kind = kind; d->groups = 1; *p = d; return 0; }
+        static int create(void** p, int kind) {
+            bump("cudnn descriptors created"); Desc* d = new Desc(); d->kind = kind; d->groups = 1; *p = d; return 0;
+        }
         static int destroy(void* p, int kind) { Desc* d = (Desc*)p; if (!d || d->kind != kind) return BAD; delete d; return 0; }
         int cudnnCreateTensorDescriptor(void** p) { return create(p, TENSOR); }
         int cudnnDestroyTensorDescriptor(void* p) { return destroy(p, TENSOR); }

@@ -52,7 +52,10 @@ final class KernelSourceTests: XCTestCase {
         XCTAssertEqual(Kernels.threadsPerBlock, 256)
         XCTAssertTrue(Kernel.channelSum.definition.body.contains("RESNEXT_THREADS"), "the block reduction is sized by the launch's block")
         XCTAssertEqual(Kernel.channelSum.definition.style, .blockPerItem)
-        XCTAssertTrue(Kernel.allCases.filter { $0 != .channelSum }.allSatisfy { $0.definition.style == .gridStride })
+        let vectorized: [Kernel] = [.reluForward, .reluBackward, .addTensors]
+        XCTAssertTrue(vectorized.allSatisfy { $0.definition.style == .gridStrideVector4 })
+        XCTAssertTrue(
+            Kernel.allCases.filter { $0 != .channelSum && !vectorized.contains($0) }.allSatisfy { $0.definition.style == .gridStride })
     }
 
     /// The kernels compiled as C++ for the CPU (a few macros stand in for CUDA's built-ins) compute the
@@ -82,7 +85,9 @@ final class KernelSourceTests: XCTestCase {
         let result = run(dir + "harness", [])
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("\n0 failures"), result.output)
-        XCTAssertTrue(result.output.contains("maxpool bwd 9x9 k3 s2 p1"), result.output)
+        for name in ["maxpool bwd 9x9 k3 s2 p1", "relu (misaligned)", "add (misaligned)", "sgd all parameters velocity"] {
+            XCTAssertTrue(result.output.contains(name), result.output)
+        }
     }
 
     private func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
@@ -151,13 +156,18 @@ final class KernelSourceTests: XCTestCase {
           snprintf(name, sizeof name, "avgpool bwd %dx%d k%d s%d p%d inc%d", p.H, p.W, p.kh, p.sh, p.ph, p.inc); check(name, adx, radx);
         }
         int main() {
-          // elementwise
-          { long long n = 1000; auto x = rnd(n), dy = rnd(n), b = rnd(n); std::vector<float> y(n), dx(n), s(n);
-            launchSeq(gridFor(n), 256, [&]{ relu_forward(x.data(), y.data(), n); });
-            launchSeq(gridFor(n), 256, [&]{ relu_backward(dy.data(), y.data(), dx.data(), n); });
-            launchSeq(gridFor(n), 256, [&]{ add_tensors(x.data(), b.data(), s.data(), n); });
-            std::vector<double> ry(n), rdx(n), rs(n); for (int i = 0; i < n; ++i) { ry[i] = x[i] > 0 ? x[i] : 0; rdx[i] = x[i] > 0 ? dy[i] : 0; rs[i] = (double)x[i] + b[i]; }
-            check("relu", y, ry); check("relu backward", dx, rdx); check("add", s, rs);
+          // elementwise (float4 groups and a tail; misaligned pointers one by one), on a quarter of the threads
+          for (int offset = 0; offset <= 1; ++offset) {
+            long long n = 1003 - offset; auto x = rnd(1003), dy = rnd(1003), b = rnd(1003); std::vector<float> y(1003), dx(1003), s(1003);
+            float *X = x.data() + offset, *DY = dy.data() + offset, *B = b.data() + offset, *Y = y.data() + offset, *DX = dx.data() + offset, *S = s.data() + offset;
+            unsigned grid = gridFor((n + 3) / 4);
+            launchSeq(grid, 256, [&]{ relu_forward(X, Y, n); });
+            launchSeq(grid, 256, [&]{ relu_backward(DY, Y, DX, n); });
+            launchSeq(grid, 256, [&]{ add_tensors(X, B, S, n); });
+            std::vector<float> oy(Y, Y + n), odx(DX, DX + n), os(S, S + n);
+            std::vector<double> ry(n), rdx(n), rs(n); for (int i = 0; i < n; ++i) { ry[i] = X[i] > 0 ? X[i] : 0; rdx[i] = X[i] > 0 ? DY[i] : 0; rs[i] = (double)X[i] + B[i]; }
+            check(offset ? "relu (misaligned)" : "relu", oy, ry); check(offset ? "relu backward (misaligned)" : "relu backward", odx, rdx);
+            check(offset ? "add (misaligned)" : "add", os, rs);
           }
           { int N = 3, C = 5, P = 7; long long n = N*C*P; auto y = rnd(n), bias = rnd(C); auto y0 = y;
             launchSeq(gridFor(n), 256, [&]{ add_channel_bias(y.data(), bias.data(), n, C, P); });
@@ -210,6 +220,15 @@ final class KernelSourceTests: XCTestCase {
               std::vector<double> rp(n), rv(n); for (int i = 0; i < n; ++i) { float gg = g[i] + wd * p0[i]; float vv = first ? gg : mu * v0[i] + keep * gg; rv[i] = vv; rp[i] = p0[i] - lr * (nest ? gg + mu * vv : vv); }
               char name[64]; snprintf(name, sizeof name, "sgd first=%d nesterov=%d", first, nest); check(name, p, rp, 1e-6); check("sgd velocity", v, rv, 1e-6);
             }
+            // Every parameter in one launch (tensors of 300, 0, 1 and 476 elements) equals the per-tensor kernel exactly.
+            int sizes[] = {300, 0, 1, 476}; long long offsets[] = {0, 300, 300, 301, 777};
+            auto pa = p0, va = v0, pb = p0, vb = v0;
+            float* ps[4]; const float* gs[4]; float* vs[4];
+            for (int t = 0; t < 4; ++t) { ps[t] = pa.data() + offsets[t]; gs[t] = g.data() + offsets[t]; vs[t] = va.data() + offsets[t]; }
+            launchSeq(gridFor(n), 256, [&]{ sgd_step_all(ps, gs, vs, offsets, 4, lr, mu, keep, wd, 1, 0, n); });
+            for (int t = 0; t < 4; ++t) launchSeq(gridFor(sizes[t] ? sizes[t] : 1), 256, [&]{ sgd_step(pb.data() + offsets[t], g.data() + offsets[t], vb.data() + offsets[t], lr, mu, keep, wd, 1, 0, sizes[t]); });
+            std::vector<double> rpb(pb.begin(), pb.end()), rvb(vb.begin(), vb.end());
+            check("sgd all parameters", pa, rpb, 0); check("sgd all parameters velocity", va, rvb, 0);
           }
           printf("%d failures\n", failures);
           return failures != 0;

@@ -60,7 +60,8 @@ final class LaunchConfigurationTests: XCTestCase {
         XCTAssertEqual(LaunchConfiguration.blockPerItem(count: 1000), LaunchConfiguration(gridX: 1000, blockX: 256))
         XCTAssertEqual(LaunchConfiguration.blockPerItem(count: 1 << 20), LaunchConfiguration(gridX: 65_535, blockX: 256))
         XCTAssertEqual(LaunchConfiguration.forKernel(.channelSum, count: 7), LaunchConfiguration(gridX: 7, blockX: 256))
-        XCTAssertEqual(LaunchConfiguration.forKernel(.reluForward, count: 1000), LaunchConfiguration(gridX: 4, blockX: 256))
+        XCTAssertEqual(LaunchConfiguration.forKernel(.addChannelBias, count: 1000), LaunchConfiguration(gridX: 4, blockX: 256))
+        XCTAssertEqual(LaunchConfiguration.forKernel(.reluForward, count: 1000), LaunchConfiguration(gridX: 1, blockX: 256), "float4")
         XCTAssertEqual(LaunchConfiguration.forKernel(.reluForward, count: 1 << 30, maxBlocks: 100)?.gridX, 100)
         XCTAssertEqual(LaunchConfiguration(gridX: 3, blockX: 256).description, "<<<3, 256>>>")
     }

@@ -174,6 +174,16 @@ final class SameErrorsTests: XCTestCase {
                 try b.sgdStep(
                     parameter: try b.zeros([3, 4]), gradient: try b.zeros([3, 4]), velocity: try b.zeros([4, 3]), learningRate: 0.1, sgd,
                     isFirstStep: true)
+            },
+            BadCall("SGD lists") { b in
+                try b.sgdStep(
+                    parameters: [try b.zeros([3])], gradients: [try b.zeros([3]), try b.zeros([3])], velocities: [try b.zeros([3])],
+                    learningRate: 0.1, sgd, isFirstStep: true)
+            },
+            BadCall("SGD lists, second velocity") { b in
+                try b.sgdStep(
+                    parameters: [try b.zeros([3]), try b.zeros([2])], gradients: [try b.zeros([3]), try b.zeros([2])],
+                    velocities: [try b.zeros([3]), try b.zeros([3])], learningRate: 0.1, sgd, isFirstStep: true)
             }
         ]
     }
