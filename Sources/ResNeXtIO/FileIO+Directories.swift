@@ -165,6 +165,13 @@ extension FileIO {
         }
     }
 
+    /// The process's peak resident set (VmHWM in /proc/self/status), in MiB; 0 where unavailable.
+    public static func peakResidentMiB() -> Double {
+        guard let status = try? readAll("/proc/self/status") else { return 0 }
+        let line = String(decoding: status, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+        return line.flatMap { Double($0.filter(\.isNumber)) }.map { $0 / 1024 } ?? 0
+    }
+
     /// Removes `path` and, for a directory, everything below it (like `rm -rf`; symbolic links are
     /// removed, never followed). Missing paths are fine; other failures are ignored (best-effort cleanup).
     public static func removeTree(_ path: String) {

@@ -17,6 +17,10 @@ public struct EpochMetrics: Sendable, Equatable {
     public var images: Int = 0
     public var skipped: Int = 0
     public var seconds: Double = 0
+    /// The backend's allocation high-water mark during the pass and the process's peak resident set so far,
+    /// in MiB (0 where not measured).
+    public var peakAllocatedMiB: Double = 0
+    public var peakResidentMiB: Double = 0
 
     public init(k: Int) { self.k = k }
 

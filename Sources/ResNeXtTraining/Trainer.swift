@@ -202,7 +202,8 @@ public final class Trainer {
     private func json(_ m: EpochMetrics) -> JSONValue {
         .object([
             ("loss", .number(m.loss)), ("top1Error", .number(m.top1Error)), ("top\(m.k)Error", .number(m.topKError)),
-            ("images", .number(Double(m.images))), ("skipped", .number(Double(m.skipped))), ("seconds", .number(m.seconds))
+            ("images", .number(Double(m.images))), ("skipped", .number(Double(m.skipped))), ("seconds", .number(m.seconds)),
+            ("peakAllocatedMiB", .number(m.peakAllocatedMiB)), ("peakResidentMiB", .number(m.peakResidentMiB))
         ])
     }
 
@@ -242,6 +243,7 @@ public final class Trainer {
         let first = resumed ? state.iteration : 0
         var acc = MetricsAccumulator(k: k, continuing: resumed ? state.progress ?? EpochProgress() : EpochProgress())
         let imagesBefore = acc.images
+        backend.resetPeakMemory()
         let batches = trainLoader.batches(epoch: epoch, startingAt: first)
         let n = first + batches.count
         let start = now()
@@ -294,10 +296,13 @@ public final class Trainer {
             }
             mark = now()
         }
-        let m = acc.metrics(seconds: now() - start)
+        var m = acc.metrics(seconds: now() - start)
+        m.peakAllocatedMiB = Double(backend.memoryStatistics.peakAllocatedBytes) / 1_048_576
+        m.peakResidentMiB = FileIO.peakResidentMiB()
         log.line(
             " * Epoch \(epoch) train: loss \(NumberFormat.fixed(m.loss, 4))  top1 \(NumberFormat.fixed(m.top1Error))  top\(k) "
-                + "\(NumberFormat.fixed(m.topKError))  (\(m.images) images, \(NumberFormat.fixed(m.seconds, 1)) s)"
+                + "\(NumberFormat.fixed(m.topKError))  (\(m.images) images, \(NumberFormat.fixed(m.seconds, 1)) s; peak memory "
+                + "\(NumberFormat.fixed(m.peakAllocatedMiB, 0)) MiB allocated, \(NumberFormat.fixed(m.peakResidentMiB, 0)) MiB resident)"
         )
         return m
     }

@@ -48,13 +48,7 @@ struct NetworkBenchmark {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return Result(
             imagesPerSecond: Double(batch * steps) / seconds, millisecondsPerStep: 1000 * seconds / Double(steps),
-            peakResidentMiB: Self.peakResidentMiB(), liveDeviceBytes: backend.liveAllocations.bytes, memory: backend.memoryStatistics)
+            peakResidentMiB: FileIO.peakResidentMiB(), liveDeviceBytes: backend.liveAllocations.bytes, memory: backend.memoryStatistics)
     }
 
-    /// The process's peak resident set (VmHWM in /proc/self/status), in MiB; 0 where unavailable.
-    static func peakResidentMiB() -> Double {
-        guard let status = try? FileIO.readAll("/proc/self/status") else { return 0 }
-        let line = String(decoding: status, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
-        return line.flatMap { Double($0.filter(\.isNumber)) }.map { $0 / 1024 } ?? 0
-    }
 }

@@ -57,6 +57,13 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(line["epoch"]?.int, 2)
         XCTAssertNotNil(line["train"]?["top1Error"]?.double)
         XCTAssertNotNil(line["validation"]?["top5Error"]?.double)
+        // Peak memory of the epoch: the backend's allocation high-water mark (at least the weights and
+        // momentum, 2 × 4 bytes per parameter) and the process's peak resident set.
+        let parameters = Double(
+            try Trainer(options: tinyCIFAROptions(data: data, save: data + "/x"), backend: cpu, log: LineCollector().log(metrics: nil))
+                .model.parameterCount)
+        XCTAssertGreaterThan(line["train"]?["peakAllocatedMiB"]?.double ?? 0, 8 * parameters / 1_048_576)
+        XCTAssertGreaterThan(line["train"]?["peakResidentMiB"]?.double ?? 0, 10)
         XCTAssertEqual(line["learningRate"]?.double ?? 0, 0.0005, accuracy: 1e-9)  // epoch 2 of 2: past 0.74 → LR/100
     }
 
